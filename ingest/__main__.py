@@ -1,0 +1,5 @@
+"""`python -m ingest` runs the CLI."""
+
+from ingest.cli import main
+
+main()

@@ -1,0 +1,215 @@
+"""sources.toml -> frozen dataclasses, validated at start-up.
+
+Where to look and how often lives here; how to read a page lives in the adapter. Any wrong key or
+value raises ConfigError naming the file, the key and the reason, before any work starts.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_USER_AGENT = "ingest/0.1 (+https://github.com/ingest-news/ingest; news research crawler)"
+
+
+class ConfigError(ValueError):
+    """A bad configuration: `str()` names file, key and reason."""
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}")
+        self.file = file
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The [settings] table: politeness and limits shared by every source."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    per_host_delay: float = 2.0  # seconds between two requests to one host
+    concurrency: int = 4  # fetches in flight across all hosts (one per host at a time)
+    respect_robots: bool = True
+    timeout: float = 30.0  # total seconds for one request, connect to last byte
+    max_bytes: int = 10 * 1024 * 1024  # decoded body cap
+    max_redirects: int = 5
+    max_retries: int = 2  # extra attempts on connection errors, 5xx, 429
+    max_backoff: float = 600.0  # longest wait honoured from Retry-After, in seconds
+
+
+@dataclass(frozen=True)
+class Source:
+    """One [sources.<slug>] table: an outlet (or one edition of it)."""
+
+    slug: str
+    adapter: str = "generic"
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    listings: tuple[str, ...] = ()  # URL templates with {page}
+    interval: float = 900.0  # seconds
+    enabled: bool = True
+    language: str | None = None
+    domains: tuple[str, ...] = ()  # hosts we may fetch for this source; default: hosts of its URLs
+    max_pages: int = 5  # listing pages walked per run
+
+    def allows(self, url: str) -> bool:
+        """True when url's host is one of the source's domains or a subdomain of one."""
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+
+@dataclass(frozen=True)
+class Config:
+    settings: Settings
+    sources: dict[str, Source] = field(default_factory=dict)
+    path: str = "sources.toml"
+
+
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def parse_interval(value: object) -> float:
+    """'15m' -> 900.0; a bare number is seconds. Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like '15m', '1h' or '30s'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _INTERVAL.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like '15m', '1h' or '30s'")
+        seconds = float(match[1]) * _UNITS[match[2]]
+    if seconds < 60:
+        raise ValueError("must be at least 60 seconds: an outlet is not polled more often")
+    return seconds
+
+
+def load_config(path: str | Path, *, adapters: set[str] | None = None) -> Config:
+    """Read and validate sources.toml; `adapters` is the set of known adapter slugs."""
+    file = str(path)
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(file, "-", "file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, "-", f"not valid TOML: {exc}") from None
+    return parse_config(raw, file=file, adapters=adapters)
+
+
+def parse_config(raw: dict[str, Any], *, file: str = "sources.toml",
+                 adapters: set[str] | None = None) -> Config:
+    """Validate an already-parsed TOML document."""
+    unknown = set(raw) - {"settings", "sources"}
+    if unknown:
+        raise ConfigError(file, sorted(unknown)[0], "unknown top-level table (expected settings, sources)")
+    settings = _parse_settings(raw.get("settings", {}), file)
+    sources_raw = raw.get("sources", {})
+    if not isinstance(sources_raw, dict):
+        raise ConfigError(file, "sources", "must be a table of [sources.<slug>] tables")
+    sources = {slug: _parse_source(slug, body, file, adapters) for slug, body in sources_raw.items()}
+    return Config(settings=settings, sources=sources, path=file)
+
+
+def _parse_settings(raw: object, file: str) -> Settings:
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "settings", "must be a table")
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"settings.{key}"
+        if key not in known:
+            raise ConfigError(file, where, f"unknown key (known: {', '.join(sorted(known))})")
+        default = getattr(Settings(), key)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(file, where, "must be true or false")
+        elif isinstance(default, int) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(file, where, "must be a whole number of at least 1")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(file, where, "must be a number of seconds, 0 or more")
+            value = float(value)
+        elif not isinstance(value, str) or not value.strip():
+            raise ConfigError(file, where, "must be a non-empty string")
+        values[key] = value
+    if key_ua := values.get("user_agent"):
+        if "+" not in key_ua and "@" not in key_ua and "http" not in key_ua:
+            raise ConfigError(file, "settings.user_agent", "must carry a contact (a URL or an e-mail address)")
+    if values.get("timeout", 1.0) <= 0:
+        raise ConfigError(file, "settings.timeout", "must be more than 0 seconds")
+    return Settings(**values)
+
+
+_LIST_KEYS = ("feeds", "sitemaps", "listings", "domains")
+
+
+def _parse_source(slug: str, raw: object, file: str, adapters: set[str] | None) -> Source:
+    prefix = f"sources.{slug}"
+    if not _SLUG.match(slug):
+        raise ConfigError(file, prefix, "a slug is lower-case letters, digits and '_', starting with a letter")
+    if not isinstance(raw, dict):
+        raise ConfigError(file, prefix, "must be a table")
+    known = {f.name for f in fields(Source)} - {"slug"}
+    values: dict[str, Any] = {"slug": slug}
+    for key, value in raw.items():
+        where = f"{prefix}.{key}"
+        if key not in known:
+            raise ConfigError(file, where, f"unknown key (known: {', '.join(sorted(known))})")
+        if key in _LIST_KEYS:
+            values[key] = _url_list(value, file, where, template=(key == "listings"), hosts=(key == "domains"))
+        elif key == "interval":
+            try:
+                values[key] = parse_interval(value)
+            except ValueError as exc:
+                raise ConfigError(file, where, str(exc)) from None
+        elif key == "enabled":
+            if not isinstance(value, bool):
+                raise ConfigError(file, where, "must be true or false")
+            values[key] = value
+        elif key == "max_pages":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(file, where, "must be a whole number of at least 1")
+            values[key] = value
+        elif key == "adapter":
+            if not isinstance(value, str) or (adapters is not None and value not in adapters):
+                known_adapters = ", ".join(sorted(adapters or ()))
+                raise ConfigError(file, where, f"unknown adapter {value!r} (known: {known_adapters})")
+            values[key] = value
+        elif key == "language":
+            if not isinstance(value, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]+)?", value):
+                raise ConfigError(file, where, "must be a language code like 'uk', 'en' or 'ja'")
+            values[key] = value
+    source = Source(**values)
+    if not (source.feeds or source.sitemaps or source.listings):
+        raise ConfigError(file, prefix, "needs at least one of feeds, sitemaps or listings")
+    if not source.domains:
+        urls = (*source.feeds, *source.sitemaps, *(u.replace("{page}", "1") for u in source.listings))
+        hosts = {(urlsplit(u).hostname or "").lower() for u in urls}
+        bare = tuple(sorted(h.removeprefix("www.") for h in hosts if h))
+        source = Source(**{**values, "domains": bare})
+    return source
+
+
+def _url_list(value: object, file: str, where: str, *, template: bool, hosts: bool) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(file, where, "must be a list of strings")
+    for item in value:
+        if hosts:
+            if not re.fullmatch(r"[a-z0-9.-]+(:\d+)?", item.lower()):
+                raise ConfigError(file, where, f"{item!r} is not a host name")
+            continue
+        parts = urlsplit(item.replace("{page}", "1"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(file, where, f"{item!r} is not an http(s) URL")
+        if template and "{page}" not in item:
+            raise ConfigError(file, where, f"{item!r} has no {{page}} placeholder")
+    return tuple(value)

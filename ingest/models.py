@@ -1,0 +1,111 @@
+"""Small values passed between pipeline stages: Link -> Page -> Article, or Rejected.
+
+Every stage is a plain function over these values, so a later distributed runner can ship
+them between processes; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Rejected(Exception):  # noqa: N818 - a rejection is an outcome, not an error
+    """A stage refused a page; `reason` is a short stable code stored in the fetch log.
+
+    Codes in use: robots, off-domain, http-<status>, too-large, timeout, connection, redirects,
+    not-html, empty, bot-challenge, paywall, not-article, too-short, duplicate, parse-error.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class FetchError(Rejected):
+    """A fetch failed (network, HTTP status, caps); `retry_after` is seconds, when the server said."""
+
+    def __init__(self, reason: str, detail: str = "", *, retry_after: float | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(reason, detail)
+        self.retry_after = retry_after
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Link:
+    """A URL found by discovery, with whatever the feed/sitemap/listing said about it."""
+
+    url: str
+    source: str
+    via: str = ""  # "feed", "sitemap", "listing", "frontier", "cli"
+    published_at: datetime | None = None  # a hint (feed pubDate, sitemap lastmod), not the truth
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched HTTP response: bytes as received and text decoded as a browser would."""
+
+    url: str  # final URL after redirects
+    requested_url: str
+    status: int
+    headers: dict[str, str]  # lower-cased names
+    body: bytes  # decompressed
+    text: str  # decoded
+    encoding: str
+    fetched_at: datetime  # aware, UTC
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@dataclass
+class Article:
+    """A cleaned article, ready to store."""
+
+    url: str  # canonical
+    source: str
+    title: str
+    text: str  # paragraphs separated by a blank line
+    authors: list[str] = field(default_factory=list)
+    published_at: datetime | None = None  # aware
+    modified_at: datetime | None = None  # aware
+    language: str | None = None
+    lead: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    image: str | None = None
+    adapter: str = "generic"
+    adapter_version: int = 1
+    fallback: bool = False  # the adapter's selectors did not match; the generic path was used
+    paywalled: bool = False
+    fetched_url: str | None = None  # URL we fetched, when it differs from the canonical one
+    fetched_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: datetimes as ISO 8601 strings with offset."""
+        out = dataclasses.asdict(self)
+        for key in ("published_at", "modified_at", "fetched_at"):
+            value = out[key]
+            out[key] = value.isoformat() if value is not None else None
+        return out
+
+
+@dataclass
+class HostState:
+    """Per-host crawl state that must survive restarts: robots.txt and backoff.
+
+    Times are UNIX epoch seconds so that any process (or a later distributed worker) reads them alike.
+    """
+
+    host: str  # "example.com:8080" when a port is given
+    robots_txt: str | None = None  # None: not fetched yet; "" : allow all (4xx, or empty file)
+    robots_fetched_at: float = 0.0
+    robots_status: int = 0  # HTTP status of the robots.txt answer; 5xx means disallow for now
+    backoff_until: float = 0.0  # no request to this host before this time
+    failures: int = 0  # consecutive failed requests (circuit breaker)

@@ -1,0 +1,312 @@
+"""SQLite through sqlite-utils: schema, idempotent writes, and crawl state.
+
+Everything the crawl must remember lives here, not in memory or in the scheduler: articles, one
+row per fetch outcome, the frontier of discovered URLs, per-host robots/backoff state and HTTP
+validators for feeds and sitemaps. Each page's writes happen in one transaction, so a crash leaves
+either all of a page or none of it. WAL mode lets Datasette and sqlite3 read while we write.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ingest.dedup import content_hash, url_key
+from ingest.models import Article, HostState, Link
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+
+def utcnow() -> str:
+    """Now as ISO 8601 UTC with offset, the one time format in the database."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """An aware datetime as ISO 8601 in UTC; naive datetimes are taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating when needed) the database: WAL, busy timeout, tables, FTS. Idempotent."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    db = sqlite_utils.Database(conn)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    db.execute("PRAGMA synchronous = NORMAL")  # safe in WAL: a crash loses no committed transaction
+    db.execute("PRAGMA foreign_keys = ON")
+    _migrate(db)
+    return db
+
+
+def _migrate(db: sqlite_utils.Database) -> None:
+    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    with db.atomic():
+        db["articles"].create({
+            "id": int, "url": str, "url_key": str, "source": str, "title": str, "authors": str,
+            "published_at": str, "modified_at": str, "language": str, "text": str, "lead": str,
+            "section": str, "tags": str, "image": str, "duplicate_of": int, "content_hash": str,
+            "words": int, "adapter": str, "adapter_version": int, "fallback": int, "paywalled": int,
+            "fetched_url": str, "fetched_at": str, "first_seen_at": str,
+        }, pk="id", not_null={"url", "url_key", "source", "title", "text"},
+            foreign_keys=[("duplicate_of", "articles", "id")], if_not_exists=True)
+        db["articles"].create_index(["url"], unique=True, if_not_exists=True)
+        db["articles"].create_index(["url_key"], unique=True, if_not_exists=True)
+        db["articles"].create_index(["content_hash"], if_not_exists=True)
+        db["articles"].create_index(["source", "published_at"], if_not_exists=True)
+        db["articles"].create_index(["published_at"], if_not_exists=True)
+        db["fetches"].create({
+            "id": int, "url": str, "source": str, "status": int, "outcome": str, "reason": str,
+            "detail": str, "article_id": int, "time": str,
+        }, pk="id", if_not_exists=True)
+        db["fetches"].create_index(["source", "time"], if_not_exists=True)
+        db["fetches"].create_index(["outcome", "reason"], if_not_exists=True)
+        db["frontier"].create({
+            "url_key": str, "url": str, "source": str, "via": str, "published_hint": str,
+            "state": str, "attempts": int, "reason": str, "discovered_at": str, "updated_at": str,
+        }, pk="url_key", if_not_exists=True)
+        db["frontier"].create_index(["source", "state"], if_not_exists=True)
+        db["hosts"].create({
+            "host": str, "robots_txt": str, "robots_fetched_at": float, "robots_status": int,
+            "backoff_until": float, "failures": int,
+        }, pk="host", if_not_exists=True)
+        db["resources"].create({
+            "url": str, "source": str, "kind": str, "etag": str, "last_modified": str,
+            "status": int, "fetched_at": str,
+        }, pk="url", if_not_exists=True)
+        db["runs"].create({
+            "id": int, "source": str, "kind": str, "started_at": str, "finished_at": str,
+            "discovered": int, "new": int, "duplicate": int, "updated": int, "unchanged": int,
+            "rejected": int, "failed": int, "status": str,
+        }, pk="id", if_not_exists=True)
+        db["runs"].create_index(["source", "started_at"], if_not_exists=True)
+    if not db["articles_fts"].exists():
+        db["articles"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True,
+                                  tokenize="unicode61 remove_diacritics 2")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+# --- articles -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Saved:
+    """What save_article did: outcome is new, duplicate, updated or unchanged."""
+
+    outcome: str
+    article_id: int
+    duplicate_of: int | None = None
+
+
+def save_article(db: sqlite_utils.Database, article: Article) -> Saved:
+    """Insert or update one article; call inside db.atomic() together with its fetch log row.
+
+    Same URL key: unchanged text is left alone (no FTS re-index), changed text is updated.
+    New URL with the exact text of a stored article: stored with duplicate_of -> the earliest one.
+    """
+    key = url_key(article.url)
+    digest = content_hash(article.text)
+    row = _article_row(article, key, digest)
+    existing = db.execute("SELECT id, content_hash, duplicate_of FROM articles WHERE url_key = ?",
+                          [key]).fetchone()
+    if existing:
+        article_id, old_hash, duplicate_of = existing
+        if old_hash == digest:
+            return Saved("unchanged", article_id, duplicate_of)
+        row.pop("first_seen_at")
+        db["articles"].update(article_id, row)
+        return Saved("updated", article_id, duplicate_of)
+    original = db.execute(
+        "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+        [digest]).fetchone()
+    row["duplicate_of"] = original[0] if original else None
+    article_id = db["articles"].insert(row).last_pk
+    return Saved("duplicate" if original else "new", int(article_id), row["duplicate_of"])
+
+
+def _article_row(article: Article, key: str, digest: str) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "url": article.url, "url_key": key, "source": article.source, "title": article.title,
+        "authors": json.dumps(article.authors, ensure_ascii=False),
+        "published_at": iso_utc(article.published_at), "modified_at": iso_utc(article.modified_at),
+        "language": article.language, "text": article.text, "lead": article.lead,
+        "section": article.section, "tags": json.dumps(article.tags, ensure_ascii=False),
+        "image": article.image, "content_hash": digest, "words": len(article.text.split()),
+        "adapter": article.adapter, "adapter_version": article.adapter_version,
+        "fallback": int(article.fallback), "paywalled": int(article.paywalled),
+        "fetched_url": article.fetched_url, "fetched_at": iso_utc(article.fetched_at) or now,
+        "first_seen_at": now,
+    }
+
+
+def log_fetch(db: sqlite_utils.Database, *, url: str, source: str, outcome: str, status: int | None = None,
+              reason: str | None = None, detail: str | None = None, article_id: int | None = None) -> None:
+    """One row per fetch outcome: new, duplicate, updated, unchanged, rejected, failed, not-modified."""
+    db["fetches"].insert({"url": url, "source": source, "status": status, "outcome": outcome,
+                          "reason": reason, "detail": (detail or "")[:500] or None,
+                          "article_id": article_id, "time": utcnow()})
+
+
+# --- frontier -----------------------------------------------------------------------------------
+
+DONE_STATES = ("done", "rejected")
+MAX_ATTEMPTS = 3
+
+
+def add_links(db: sqlite_utils.Database, links: Iterable[Link]) -> int:
+    """Put newly discovered links in the frontier as pending; known ones are left as they are."""
+    now = utcnow()
+    rows = [(url_key(link.url), link.url, link.source, link.via, iso_utc(link.published_at), now, now)
+            for link in links]
+    with db.atomic():
+        before = db.execute("SELECT count(*) FROM frontier").fetchone()[0]
+        db.conn.executemany(
+            "INSERT INTO frontier (url_key, url, source, via, published_hint, state, attempts,"
+            " discovered_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
+            " ON CONFLICT(url_key) DO NOTHING", rows)
+        after = db.execute("SELECT count(*) FROM frontier").fetchone()[0]
+    return int(after - before)
+
+
+def is_known(db: sqlite_utils.Database, url: str) -> bool:
+    """True when this URL (any variant) is stored or was settled in the frontier."""
+    key = url_key(url)
+    if db.execute("SELECT 1 FROM articles WHERE url_key = ?", [key]).fetchone():
+        return True
+    row = db.execute("SELECT state FROM frontier WHERE url_key = ?", [key]).fetchone()
+    return bool(row and row[0] in DONE_STATES)
+
+
+def pending_links(db: sqlite_utils.Database, source: str, *, since: str | None = None,
+                  until: str | None = None, limit: int | None = None) -> list[Link]:
+    """Frontier links still to fetch for a source, newest hint first (undated last)."""
+    sql = ("SELECT url, source, via, published_hint FROM frontier WHERE source = ?"
+           " AND (state = 'pending' OR (state = 'failed' AND attempts < ?))")
+    params: list[Any] = [source, MAX_ATTEMPTS]
+    if since:
+        sql += " AND (published_hint IS NULL OR substr(published_hint, 1, 10) >= ?)"
+        params.append(since)
+    if until:
+        sql += " AND (published_hint IS NULL OR substr(published_hint, 1, 10) <= ?)"
+        params.append(until)
+    sql += " ORDER BY published_hint IS NULL, published_hint DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return [Link(url=u, source=s, via=v, published_at=datetime.fromisoformat(p) if p else None)
+            for u, s, v, p in db.execute(sql, params).fetchall()]
+
+
+def settle_link(db: sqlite_utils.Database, url: str, state: str, reason: str | None = None) -> None:
+    """Mark a frontier link done, rejected, failed (retried later) or skipped."""
+    db.execute("UPDATE frontier SET state = ?, reason = ?, attempts = attempts + 1, updated_at = ?"
+               " WHERE url_key = ?", [state, reason, utcnow(), url_key(url)])
+
+
+# --- feeds and sitemaps: validators for conditional GET ---------------------------------------
+
+def validators(db: sqlite_utils.Database, url: str) -> tuple[str | None, str | None]:
+    """(etag, last_modified) last seen for a feed, sitemap or listing URL."""
+    row = db.execute("SELECT etag, last_modified FROM resources WHERE url = ?", [url]).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def save_validators(db: sqlite_utils.Database, url: str, *, source: str, kind: str, status: int,
+                    etag: str | None, last_modified: str | None) -> None:
+    """Remember a resource's ETag and Last-Modified for the next conditional GET."""
+    db["resources"].upsert({"url": url, "source": source, "kind": kind, "etag": etag,
+                            "last_modified": last_modified, "status": status, "fetched_at": utcnow()},
+                           pk="url")
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+def start_run(db: sqlite_utils.Database, source: str, kind: str) -> int:
+    """Record that a run of a source started; returns its id."""
+    return int(db["runs"].insert({"source": source, "kind": kind, "started_at": utcnow(),
+                                  "status": "running"}).last_pk)
+
+
+def finish_run(db: sqlite_utils.Database, run_id: int, counts: dict[str, int], status: str) -> None:
+    """Record a run's counts and how it ended (ok, stopped, error)."""
+    db["runs"].update(run_id, {**counts, "finished_at": utcnow(), "status": status})
+
+
+# --- per-host state, shared by fetcher threads --------------------------------------------------
+
+class HostStore:
+    """HostStateStore on the database: robots.txt and backoff survive restarts.
+
+    Fetcher threads call it, and sqlite3 connections belong to one thread, so each thread opens
+    its own connection to the same file.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def load_host(self, host: str) -> HostState | None:
+        """The stored state of a host, or None when it was never contacted."""
+        row = self._conn().execute(
+            "SELECT host, robots_txt, robots_fetched_at, robots_status, backoff_until, failures"
+            " FROM hosts WHERE host = ?", [host]).fetchone()
+        if row is None:
+            return None
+        return HostState(host=row[0], robots_txt=row[1], robots_fetched_at=row[2] or 0.0,
+                         robots_status=row[3] or 0, backoff_until=row[4] or 0.0, failures=row[5] or 0)
+
+    def save_host(self, state: HostState) -> None:
+        """Upsert a host's state in its own short transaction."""
+        conn = self._conn()
+        with conn:
+            conn.execute(
+                "INSERT INTO hosts (host, robots_txt, robots_fetched_at, robots_status, backoff_until,"
+                " failures) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(host) DO UPDATE SET"
+                " robots_txt = excluded.robots_txt, robots_fetched_at = excluded.robots_fetched_at,"
+                " robots_status = excluded.robots_status, backoff_until = excluded.backoff_until,"
+                " failures = excluded.failures",
+                [state.host, state.robots_txt, state.robots_fetched_at, state.robots_status,
+                 state.backoff_until, state.failures])
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()
+
+
+def rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:
+    """Query helper for reports: rows as dicts."""
+    cursor = db.execute(sql, list(params))
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
