@@ -1,0 +1,61 @@
+"""Read-only summaries of the database for `ingest sources` and `ingest stats`.
+
+database -> lists of dicts. The same numbers are a SQL query away in Datasette; these are the ones
+an operator wants at a glance: is each source alive, what fails and why, did a layout drift.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from ingest.config import Config
+from ingest.store import rows
+
+
+def source_rows(db: sqlite_utils.Database, config: Config) -> list[dict[str, Any]]:
+    """One row per configured source: adapter, schedule, last run, article and failure counts."""
+    out = []
+    for source in config.sources.values():
+        last = next(rows(db, "SELECT started_at, finished_at, status, new, failed FROM runs"
+                             " WHERE source = ? ORDER BY id DESC LIMIT 1", [source.slug]), {})
+        articles = db.execute("SELECT count(*), sum(duplicate_of IS NOT NULL) FROM articles WHERE source = ?",
+                              [source.slug]).fetchone()
+        pending = db.execute("SELECT count(*) FROM frontier WHERE source = ? AND state IN ('pending', 'failed')",
+                             [source.slug]).fetchone()[0]
+        out.append({
+            "source": source.slug, "adapter": source.adapter, "enabled": source.enabled,
+            "interval_min": round(source.interval / 60), "last_run": last.get("started_at"),
+            "last_status": last.get("status"), "last_new": last.get("new"),
+            "articles": articles[0], "duplicates": articles[1] or 0, "pending": pending,
+        })
+    return out
+
+
+def stats(db: sqlite_utils.Database, config: Config, *, days: int = 7) -> dict[str, Any]:
+    """Totals, per-source health (last success, lag, errors by reason, layout drift), per-day counts."""
+    # stored times are ISO 8601 UTC strings, so a cutoff in the same form compares correctly
+    window = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+    total = db.execute("SELECT count(*), sum(duplicate_of IS NOT NULL) FROM articles").fetchone()
+    per_source = []
+    for slug in config.sources:
+        last_ok = db.execute("SELECT max(time) FROM fetches WHERE source = ? AND outcome IN"
+                             " ('new', 'duplicate', 'updated', 'unchanged')", [slug]).fetchone()[0]
+        newest = db.execute("SELECT max(published_at) FROM articles WHERE source = ?", [slug]).fetchone()[0]
+        errors = {r["reason"]: r["n"] for r in rows(
+            db, "SELECT reason, count(*) AS n FROM fetches WHERE source = ? AND outcome IN ('failed', 'rejected')"
+                " AND time >= ? GROUP BY reason ORDER BY n DESC", [slug, window])}
+        drift = db.execute("SELECT count(*), max(fetched_at) FROM articles WHERE source = ? AND fallback = 1"
+                           " AND fetched_at >= ?", [slug, window]).fetchone()
+        per_source.append({"source": slug, "last_success": last_ok, "newest_article": newest,
+                           "errors": errors, "layout_fallbacks": drift[0], "last_fallback": drift[1]})
+    per_day = list(rows(db, "SELECT substr(published_at, 1, 10) AS day, source, count(*) AS articles"
+                            " FROM articles WHERE published_at >= ?"
+                            " GROUP BY day, source ORDER BY day DESC, source", [window]))
+    outcomes = {r["outcome"]: r["n"] for r in rows(
+        db, "SELECT outcome, count(*) AS n FROM fetches WHERE time >= ? GROUP BY outcome",
+        [window])}
+    return {"articles": total[0], "duplicates": total[1] or 0, "days": days, "outcomes": outcomes,
+            "sources": per_source, "per_day": per_day}

@@ -1,0 +1,80 @@
+"""sources.toml validation: good files load, every bad key or value names file, key and reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.adapters import ADAPTERS
+from ingest.config import ConfigError, load_config, parse_interval
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sources.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_config_is_valid_and_covers_the_outlets() -> None:
+    config = load_config(ROOT / "sources.toml", adapters=set(ADAPTERS))
+    adapters = {s.adapter for s in config.sources.values()}
+    assert {"ukrinform", "kyiv_independent", "unn", "japan_news", "pravda"} <= adapters
+    for source in config.sources.values():
+        assert source.feeds or source.sitemaps or source.listings
+        urls = (*source.feeds, *source.sitemaps, *(u.replace("{page}", "1") for u in source.listings))
+        assert all(source.allows(u) for u in urls), source.slug
+    assert config.settings.respect_robots
+    assert "http" in config.settings.user_agent
+
+
+def test_minimal_source_gets_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[sources.x]\nfeeds = ["https://www.example.com/rss"]\n'))
+    source = config.sources["x"]
+    assert source.adapter == "generic"
+    assert source.interval == 900
+    assert source.enabled
+    assert source.domains == ("example.com",)
+    assert source.allows("https://news.example.com/a")
+    assert not source.allows("https://example.org/a")
+
+
+@pytest.mark.parametrize(("text", "key", "reason"), [
+    ('[settings]\nper_host_dely = 3\n', "settings.per_host_dely", "unknown key"),
+    ('[settings]\nper_host_delay = "fast"\n', "settings.per_host_delay", "number of seconds"),
+    ('[settings]\nconcurrency = 0\n', "settings.concurrency", "at least 1"),
+    ('[settings]\nrespect_robots = "yes"\n', "settings.respect_robots", "true or false"),
+    ('[settings]\nuser_agent = "bot"\n', "settings.user_agent", "contact"),
+    ('[sources.x]\nfeeds = ["ftp://x.com/rss"]\n', "sources.x.feeds", "http(s) URL"),
+    ('[sources.x]\nfeeds = "https://x.com/rss"\ninterval = "15 minutes"\n', "sources.x.interval", "duration"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\ninterval = "10s"\n', "sources.x.interval", "at least 60"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\nadapter = "nope"\n', "sources.x.adapter", "unknown adapter"),
+    ('[sources.x]\nlistings = ["https://x.com/news"]\n', "sources.x.listings", "{page}"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\nlanguage = "Ukrainian"\n', "sources.x.language", "language code"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\nenabled = 1\n', "sources.x.enabled", "true or false"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\nfeed = []\n', "sources.x.feed", "unknown key"),
+    ('[sources.x]\nenabled = true\n', "sources.x", "at least one of"),
+    ('[sources.X-1]\nfeeds = ["https://x.com/rss"]\n', "sources.X-1", "slug"),
+    ('[source.x]\n', "source", "unknown top-level table"),
+    ('[sources.x\n', "-", "not valid TOML"),
+])
+def test_bad_config_names_file_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, adapters=set(ADAPTERS))
+    assert info.value.file == str(path)
+    assert info.value.key == key
+    assert reason in info.value.reason
+    assert str(path) in str(info.value) and key in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("15m", 900), ("1h", 3600), ("90s", 90), ("2d", 172800), (120, 120)])
+def test_parse_interval(value: object, seconds: float) -> None:
+    assert parse_interval(value) == seconds

@@ -1,0 +1,121 @@
+"""The SQLite store on a real file: schema, atomic page writes, dedup outcomes, frontier, host state."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ingest import store
+from ingest.models import Article, HostState, Link
+
+
+def article(url: str, text: str, **kw: object) -> Article:
+    return Article(url=url, source=str(kw.pop("source", "s")), title=str(kw.pop("title", "A title")), text=text,
+                   published_at=datetime(2024, 11, 17, 15, 23, tzinfo=UTC), **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> store.sqlite_utils.Database:
+    database = store.open_db(tmp_path / "sub" / "news.db")
+    yield database
+    database.close()
+
+
+def test_open_db_is_idempotent_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "folder" / "news.db"
+    store.open_db(path).close()
+    db = store.open_db(path)
+    assert db.journal_mode == "wal"
+    assert {"articles", "fetches", "frontier", "hosts", "resources", "runs", "articles_fts"} <= set(db.table_names())
+    db.close()
+
+
+def test_new_unchanged_updated_duplicate(db: store.sqlite_utils.Database) -> None:
+    first = store.save_article(db, article("https://a.com/1", "Київ. Перший абзац.\n\nДругий абзац."))
+    assert first.outcome == "new"
+    again = store.save_article(db, article("http://www.a.com/1/?utm_source=x", "Київ. Перший абзац.\n\nДругий абзац."))
+    assert (again.outcome, again.article_id) == ("unchanged", first.article_id)
+    changed = store.save_article(db, article("https://a.com/1", "Київ. Перший абзац, оновлено.\n\nДругий."))
+    assert (changed.outcome, changed.article_id) == ("updated", first.article_id)
+    copy = store.save_article(db, article("https://b.com/9", "київ  перший абзац, оновлено!\n\nдругий"))
+    assert copy.outcome == "duplicate"
+    assert copy.duplicate_of == first.article_id
+    rows = list(db.query("select id, url, duplicate_of, authors from articles order by id"))
+    assert [r["duplicate_of"] for r in rows] == [None, first.article_id]
+    assert rows[0]["authors"] == "[]"
+
+
+def test_fts_stays_in_sync(db: store.sqlite_utils.Database) -> None:
+    saved = store.save_article(db, article("https://a.com/1", "Японія надасть генератори.", title="Japan aid"))
+    hits = db.execute("select rowid from articles_fts where articles_fts match 'генератори'").fetchall()
+    assert hits == [(saved.article_id,)]
+    store.save_article(db, article("https://a.com/1", "Японія надасть турбіни.", title="Japan aid"))
+    assert not db.execute("select rowid from articles_fts where articles_fts match 'генератори'").fetchall()
+    assert db.execute("select rowid from articles_fts where articles_fts match 'турбіни'").fetchall()
+
+
+def test_page_writes_are_atomic(db: store.sqlite_utils.Database) -> None:
+    with pytest.raises(RuntimeError), db.atomic():
+        saved = store.save_article(db, article("https://a.com/1", "Text of the page."))
+        store.log_fetch(db, url="https://a.com/1", source="s", outcome=saved.outcome, article_id=saved.article_id)
+        raise RuntimeError("crash between writes")
+    assert db["articles"].count == 0
+    assert db["fetches"].count == 0
+    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_frontier(db: store.sqlite_utils.Database) -> None:
+    links = [Link("https://a.com/1", "s", "feed", datetime(2024, 1, 5, tzinfo=UTC)),
+             Link("https://a.com/2", "s", "sitemap"),
+             Link("https://a.com/1?utm_source=rss", "s", "listing")]
+    assert store.add_links(db, links) == 2
+    assert store.add_links(db, links) == 0
+    assert [lk.url for lk in store.pending_links(db, "s")] == ["https://a.com/1", "https://a.com/2"]
+    assert [lk.url for lk in store.pending_links(db, "s", since="2024-02-01")] == ["https://a.com/2"]
+    store.settle_link(db, "https://a.com/1", "done")
+    assert store.is_known(db, "http://a.com/1#top")
+    for _ in range(store.MAX_ATTEMPTS):
+        assert [lk.url for lk in store.pending_links(db, "s")] == ["https://a.com/2"]
+        store.settle_link(db, "https://a.com/2", "failed", "connection")
+    assert store.pending_links(db, "s") == []
+    assert not store.is_known(db, "https://a.com/2")
+
+
+def test_validators_roundtrip(db: store.sqlite_utils.Database) -> None:
+    assert store.validators(db, "https://a.com/rss") == (None, None)
+    store.save_validators(db, "https://a.com/rss", source="s", kind="feed", status=200, etag='"x1"',
+                          last_modified="Sun, 17 Nov 2024 06:23:00 GMT")
+    assert store.validators(db, "https://a.com/rss") == ('"x1"', "Sun, 17 Nov 2024 06:23:00 GMT")
+
+
+def test_host_store_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "news.db"
+    store.open_db(path).close()
+    hosts = store.HostStore(path)
+    assert hosts.load_host("a.com") is None
+    hosts.save_host(HostState("a.com", robots_txt="User-agent: *\nDisallow: /x", robots_status=200,
+                              robots_fetched_at=1.5, backoff_until=99.0, failures=3))
+    hosts.close()
+    again = store.HostStore(path)
+    assert again.load_host("a.com") == HostState("a.com", "User-agent: *\nDisallow: /x", 1.5, 200, 99.0, 3)
+    again.close()
+
+
+def test_reader_does_not_block_writer(tmp_path: Path) -> None:
+    """A Datasette-style reader holding a read transaction must not make the writer fail (WAL)."""
+    path = tmp_path / "news.db"
+    db = store.open_db(path)
+    store.save_article(db, article("https://a.com/0", "Zero."))
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    reader.execute("BEGIN")
+    assert reader.execute("select count(*) from articles").fetchone() == (1,)
+    with db.atomic():
+        store.save_article(db, article("https://a.com/1", "One."))
+    assert reader.execute("select count(*) from articles").fetchone() == (1,)  # snapshot isolation
+    reader.rollback()
+    assert reader.execute("select count(*) from articles").fetchone() == (2,)
+    reader.close()
+    db.close()
