@@ -55,11 +55,16 @@ class Source:
     language: str | None = None
     domains: tuple[str, ...] = ()  # hosts we may fetch for this source; default: hosts of its URLs
     max_pages: int = 5  # listing pages walked per run
+    exclude: tuple[str, ...] = ()  # regular expressions: discovered URLs matching one are skipped
 
     def allows(self, url: str) -> bool:
         """True when url's host is one of the source's domains or a subdomain of one."""
         host = (urlsplit(url).hostname or "").lower()
         return any(host == d or host.endswith("." + d) for d in self.domains)
+
+    def wants(self, url: str) -> bool:
+        """True for a discovered URL this source should fetch: on its domains and not excluded."""
+        return self.allows(url) and not any(re.search(pattern, url) for pattern in self.exclude)
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,8 @@ def _parse_source(slug: str, raw: object, file: str, adapters: set[str] | None) 
             if not isinstance(value, bool):
                 raise ConfigError(file, where, "must be true or false")
             values[key] = value
+        elif key == "exclude":
+            values[key] = _patterns(value, file, where)
         elif key == "max_pages":
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(file, where, "must be a whole number of at least 1")
@@ -195,6 +202,19 @@ def _parse_source(slug: str, raw: object, file: str, adapters: set[str] | None) 
         bare = tuple(sorted(h.removeprefix("www.") for h in hosts if h))
         source = Source(**{**values, "domains": bare})
     return source
+
+
+def _patterns(value: object, file: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(file, where, "must be a list of regular expressions")
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(file, where, f"{pattern!r} is not a regular expression: {exc}") from None
+    return tuple(value)
 
 
 def _url_list(value: object, file: str, where: str, *, template: bool, hosts: bool) -> tuple[str, ...]:

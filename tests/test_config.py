@@ -78,3 +78,14 @@ def test_missing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("value", "seconds"), [("15m", 900), ("1h", 3600), ("90s", 90), ("2d", 172800), (120, 120)])
 def test_parse_interval(value: object, seconds: float) -> None:
     assert parse_interval(value) == seconds
+
+
+def test_exclude_patterns(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[sources.x]\nsitemaps = ["https://www.x.com/sitemap.xml"]\n'
+                                         'exclude = ["/(eng|rus)/"]\n'))
+    source = config.sources["x"]
+    assert source.wants("https://www.x.com/news/1/")
+    assert not source.wants("https://www.x.com/eng/news/1/")
+    assert not source.wants("https://other.com/news/1/")
+    with pytest.raises(ConfigError, match=r"sources\.x\.exclude: '\(' is not a regular expression"):
+        load_config(write(tmp_path, '[sources.x]\nfeeds = ["https://x.com/rss"]\nexclude = ["("]\n'))
