@@ -135,8 +135,9 @@ def _parse_settings(raw: object, file: str) -> Settings:
             if not isinstance(value, bool):
                 raise ConfigError(file, where, "must be true or false")
         elif isinstance(default, int) and not isinstance(default, bool):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(file, where, "must be a whole number of at least 1")
+            least = 0 if key == "max_retries" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(file, where, f"must be a whole number of at least {least}")
         elif isinstance(default, float):
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ConfigError(file, where, "must be a number of seconds, 0 or more")

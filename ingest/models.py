@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 
-class Rejected(Exception):  # noqa: N818 - a rejection is an outcome, not an error
+class Rejected(Exception):
     """A stage refused a page; `reason` is a short stable code stored in the fetch log.
 
     Codes in use: robots, off-domain, http-<status>, too-large, timeout, connection, redirects,
-    not-html, empty, bot-challenge, paywall, not-article, too-short, duplicate, parse-error.
+    not-html, empty, bad-encoding, stopped, bot-challenge, paywall, not-article, too-short, duplicate, parse-error.
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:

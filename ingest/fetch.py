@@ -1,0 +1,365 @@
+"""URL -> Page (bytes decompressed, text decoded) or FetchError: the only module that opens sockets.
+
+One shared httpx client; redirects followed by hand (no body read, every hop checked against the
+caller's `allowed` and robots.txt); bodies streamed raw and decompressed here under a cap, because
+httpx would inflate a decompression bomb in one piece; a wall-clock deadline per attempt, because
+httpx has none. Politeness is per host (hostname[:port]): one request in flight, a delay between
+request starts, Retry-After, backoff and a circuit breaker whose state lives in HostState.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Final, Protocol
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import httpx
+
+from ingest.charset import BadEncoding, TooLarge, decode_html, decompress
+from ingest.config import Settings
+from ingest.models import FetchError, HostState, Page
+from ingest.robots import MAX_ROBOTS_BYTES, Robots, cached_policy, remember_policy, robots_ttl
+
+ACCEPT: Final = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+ACCEPT_ENCODING: Final = "gzip, deflate, br, zstd"
+RETRY_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+MAX_CRAWL_DELAY: Final = 300.0  # Heritrix's ceiling: a larger Crawl-delay is capped, not obeyed
+BREAKER_AFTER: Final = 5  # consecutive failed requests before a host is backed off
+BREAKER_BASE: Final = 30.0
+BREAKER_MAX: Final = 3600.0
+ROBOTS_REDIRECTS: Final = 5  # RFC 9309 2.3.1.2
+_TEXT_TYPES: Final = frozenset({"", "application/xhtml+xml", "application/xml", "application/json",
+                                "application/ld+json", "application/javascript"})
+_DELTA_SECONDS: Final = re.compile(r"^\s*\d+(\.\d+)?\s*$")
+
+
+class HostStateStore(Protocol):
+    """Where per-host state survives restarts (store.py keeps it in the database)."""
+
+    def load_host(self, host: str) -> HostState | None: ...
+
+    def save_host(self, state: HostState) -> None: ...
+
+
+class MemoryHostStates:
+    """An in-process HostStateStore, for one-off commands that must not touch the database."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, HostState] = {}
+        self._lock = threading.Lock()
+
+    def load_host(self, host: str) -> HostState | None:
+        """A copy of the saved state of `host`, or None."""
+        with self._lock:
+            state = self._states.get(host)
+            return dataclasses.replace(state) if state is not None else None
+
+    def save_host(self, state: HostState) -> None:
+        """Keep a copy of `state`."""
+        with self._lock:
+            self._states[state.host] = dataclasses.replace(state)
+
+
+@dataclass
+class _Host:
+    state: HostState
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one request in flight per host
+    next_start: float = 0.0  # time.monotonic() before which no request may start
+    robots: Robots | None = None
+    robots_expires: float = 0.0  # epoch seconds
+    delay: float = 0.0  # seconds between request starts
+    deferred: bool = False  # Crawl-delay beyond max_backoff: never sleep for this host, defer
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def host_key(url: str) -> str:
+    """'https://Example.com:8080/x' -> 'example.com:8080'; the port only when the URL gives one."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port is not None else host
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Retry-After (delta seconds or HTTP-date) -> seconds to wait from `now` (epoch), or None."""
+    if not value:
+        return None
+    if _DELTA_SECONDS.match(value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+class Fetcher:
+    """Fetches pages politely; thread-safe, meant to be shared by a pool of worker threads."""
+
+    def __init__(self, settings: Settings, hosts: HostStateStore, *,
+                 transport: httpx.BaseTransport | None = None, backoff_base: float = 0.5) -> None:
+        self._settings = settings
+        self._store = hosts
+        self._backoff_base = backoff_base
+        self._hosts: dict[str, _Host] = {}
+        self._hosts_lock = threading.Lock()
+        self._random = random.Random()
+        self._cancelled = threading.Event()
+        headers = {"User-Agent": settings.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
+        # follow_redirects=False: httpx would read and inflate every redirect body in full.
+        self._client = httpx.Client(transport=transport, headers=headers, follow_redirects=False,
+                                    timeout=httpx.Timeout(settings.timeout))
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client and its connections."""
+        self._client.close()
+
+    def cancel(self) -> None:
+        """Stop waiting: fetches queued behind a politeness delay or backoff raise `stopped` at once."""
+        self._cancelled.set()
+
+    def _sleep(self, seconds: float) -> None:
+        if self._cancelled.wait(seconds):
+            raise FetchError("stopped", "the fetcher was cancelled while waiting")
+
+    def fetch(self, url: str, *, allowed: Callable[[str], bool] | None = None,
+              etag: str | None = None, last_modified: str | None = None) -> Page:
+        """GET `url` following redirects; a 2xx or 304 Page, else FetchError."""
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        current, seen = url, {url}
+        for _hop in range(self._settings.max_redirects + 1):
+            _check_url(current)
+            if allowed is not None and not allowed(current):
+                raise FetchError("off-domain", current)
+            reply = self._on_host(current, headers)
+            if reply.status not in REDIRECT_STATUSES:
+                return _page(url, current, reply)
+            target = _location(current, reply)
+            if target is None:
+                raise FetchError(f"http-{reply.status}", f"{current}: redirect without Location",
+                                 status=reply.status)
+            if target in seen:
+                raise FetchError("redirects", f"loop back to {target}")
+            current = target
+            seen.add(current)
+        raise FetchError("redirects", f"more than {self._settings.max_redirects} redirects from {url}")
+
+    def _host(self, key: str) -> _Host:
+        with self._hosts_lock:
+            host = self._hosts.get(key)
+        if host is None:
+            state = self._store.load_host(key) or HostState(host=key)
+            with self._hosts_lock:
+                host = self._hosts.setdefault(key, _Host(state, delay=self._settings.per_host_delay))
+        return host
+
+    def _on_host(self, url: str, headers: dict[str, str]) -> _Reply:
+        host = self._host(host_key(url))
+        _check_backoff(host)  # fail fast, without queueing behind the host's lock
+        while not host.lock.acquire(timeout=0.2):
+            if self._cancelled.is_set():
+                raise FetchError("stopped", "the fetcher was cancelled while waiting")
+        try:
+            _check_backoff(host)
+            if self._settings.respect_robots:
+                robots = self._robots(host, url)
+                if not robots.allowed(url, self._settings.user_agent):
+                    raise FetchError("robots", url)
+            return self._request(host, url, headers, cap=self._settings.max_bytes)
+        finally:
+            host.lock.release()
+
+    def _robots(self, host: _Host, url: str) -> Robots:
+        now = time.time()
+        if host.robots is not None and now < host.robots_expires:
+            return host.robots
+        policy = cached_policy(host.state, now)
+        if policy is None:
+            policy = self._fetch_robots(host, url)
+        status = host.state.robots_status or None
+        host.robots, host.robots_expires = policy, host.state.robots_fetched_at + robots_ttl(status)
+        crawl_delay = policy.crawl_delay(self._settings.user_agent) or 0.0
+        host.deferred = crawl_delay > self._settings.max_backoff
+        new_delay = max(self._settings.per_host_delay, min(crawl_delay, MAX_CRAWL_DELAY))
+        # The robots.txt request itself was a request start: push the next one out by the new delay.
+        host.next_start += new_delay - host.delay
+        host.delay = new_delay
+        return policy
+
+    def _fetch_robots(self, host: _Host, url: str) -> Robots:
+        parts = urlsplit(url)
+        target = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/robots.txt"
+        status: int | None = None
+        text = ""
+        try:
+            for _hop in range(ROBOTS_REDIRECTS + 1):
+                _check_url(target)
+                reply = self._request(host, target, {}, cap=MAX_ROBOTS_BYTES, truncate=True)
+                status = reply.status
+                location = _location(target, reply) if status in REDIRECT_STATUSES else None
+                if location is None:
+                    break
+                target = location
+            text = reply.body.decode("utf-8", errors="replace")  # RFC 9309: robots.txt is UTF-8
+        except FetchError as exc:
+            if exc.reason in ("connection", "timeout", "host-backoff"):
+                raise  # the host is down, not forbidding: report that, and ask again next time
+            status = exc.status  # 5xx or 429 after retries: disallow for now
+        policy = remember_policy(host.state, status, text, time.time())
+        self._save(host)
+        return policy
+
+    def _request(self, host: _Host, url: str, headers: dict[str, str], *, cap: int,
+                 truncate: bool = False) -> _Reply:
+        """One request with retries; returns any non-retryable reply, raises FetchError otherwise."""
+        attempt = 0
+        while True:
+            self._wait_turn(host)
+            try:
+                reply = self._attempt(url, headers, cap=cap, truncate=truncate)
+            except FetchError as exc:
+                error = exc
+            else:
+                if reply.status not in RETRY_STATUSES:
+                    self._succeeded(host)
+                    return reply
+                retry_after = parse_retry_after(reply.headers.get("retry-after"), time.time())
+                error = FetchError(f"http-{reply.status}", url, status=reply.status, retry_after=retry_after)
+            if error.reason != "connection" and error.status not in RETRY_STATUSES:
+                if error.reason == "timeout":
+                    self._failed(host, error)  # a trickling server is slow every time: no retry
+                raise error  # too-large, bad-url, bad-encoding: the page's fault, not the host's
+            wait = error.retry_after
+            if wait is None:
+                wait = self._backoff_base * 2**attempt + self._random.uniform(0, self._backoff_base)
+            if attempt >= self._settings.max_retries or wait > self._settings.max_backoff:
+                self._failed(host, error)
+                raise error
+            self._sleep(wait)
+            attempt += 1
+
+    def _wait_turn(self, host: _Host) -> None:
+        wait = host.next_start - time.monotonic()
+        if wait > 0 and (host.deferred or wait > self._settings.max_backoff):
+            raise FetchError("host-backoff", f"{host.state.host}: next request in {wait:.0f} s",
+                             retry_after=wait)
+        if wait > 0:
+            self._sleep(wait)
+        host.next_start = time.monotonic() + host.delay
+
+    def _attempt(self, url: str, headers: dict[str, str], *, cap: int, truncate: bool) -> _Reply:
+        deadline = time.monotonic() + self._settings.timeout
+        try:
+            # Leaving the block closes the response: unread redirect and error bodies are never read.
+            with self._client.stream("GET", url, headers=headers) as response:
+                reply_headers = {name.lower(): value for name, value in response.headers.items()}
+                if not 200 <= response.status_code < 300:
+                    return _Reply(response.status_code, reply_headers, b"")
+                length = reply_headers.get("content-length", "")
+                if length.isdigit() and int(length) > cap and not truncate:
+                    raise FetchError("too-large", f"{url}: Content-Length {length} > {cap}")
+                raw = _until(response.iter_raw(), deadline)
+                body = decompress(raw, reply_headers.get("content-encoding", ""), cap=cap, truncate=truncate)
+                return _Reply(response.status_code, reply_headers, body)
+        except TooLarge as exc:
+            raise FetchError("too-large", f"{url}: {exc}") from None
+        except BadEncoding as exc:
+            raise FetchError("bad-encoding", f"{url}: {exc}") from None
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise FetchError("timeout", f"{url}: {exc!r}") from None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise FetchError("bad-url", f"{url}: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise FetchError("connection", f"{url}: {exc!r}") from None
+
+    def _succeeded(self, host: _Host) -> None:
+        if host.state.failures:
+            host.state.failures = 0
+            self._save(host)
+
+    def _failed(self, host: _Host, error: FetchError) -> None:
+        state, now = host.state, time.time()
+        state.failures += 1
+        until = now + error.retry_after if error.retry_after is not None else 0.0
+        if state.failures >= BREAKER_AFTER:
+            until = max(until, now + min(BREAKER_BASE * 2 ** (state.failures - BREAKER_AFTER), BREAKER_MAX))
+        state.backoff_until = max(state.backoff_until, until)
+        self._save(host)
+
+    def _save(self, host: _Host) -> None:
+        self._store.save_host(dataclasses.replace(host.state))
+
+
+def _check_backoff(host: _Host) -> None:
+    remaining = host.state.backoff_until - time.time()
+    if remaining > 0:
+        raise FetchError("host-backoff", f"{host.state.host}: backing off for {remaining:.0f} s",
+                         retry_after=remaining)
+
+
+def _check_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if not port_ok or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError("bad-url", url)
+
+
+def _location(url: str, reply: _Reply) -> str | None:
+    location = reply.headers.get("location", "").strip()
+    return urldefrag(urljoin(url, location))[0] if location else None
+
+
+def _page(requested_url: str, url: str, reply: _Reply) -> Page:
+    status = reply.status
+    if status != 304 and not 200 <= status < 300:
+        retry_after = parse_retry_after(reply.headers.get("retry-after"), time.time())
+        raise FetchError(f"http-{status}", url, status=status, retry_after=retry_after)
+    content_type = reply.headers.get("content-type", "")
+    mime = content_type.split(";")[0].strip().lower()
+    text, encoding = "", ""
+    textual = mime.startswith("text/") or mime in _TEXT_TYPES or mime.endswith(("+xml", "+json"))
+    if status != 304 and textual:
+        text, encoding = decode_html(reply.body, content_type)
+    return Page(url=url, requested_url=requested_url, status=status, headers=reply.headers, body=reply.body,
+                text=text, encoding=encoding, fetched_at=datetime.now(UTC))
+
+
+def _until(chunks: Iterable[bytes], deadline: float) -> Iterator[bytes]:
+    # httpx has no total timeout: a server dripping a byte a second never trips its read timeout.
+    for chunk in chunks:
+        if time.monotonic() > deadline:
+            raise TimeoutError("deadline passed while reading the body")
+        yield chunk
