@@ -1,0 +1,303 @@
+"""The `ingest` command: parses options, builds the config, database and fetcher, calls the library.
+
+Exit codes: 0 success; 1 a page or run failed (extract: page rejected); 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from ingest import charset, report, store
+from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
+from ingest.config import Config, ConfigError, Settings, Source, load_config
+from ingest.fetch import Fetcher, MemoryHostStates
+from ingest.logs import setup_logging
+from ingest.models import Page, Rejected
+from ingest.pipeline import Window, format_summaries, parse_page, run_source
+from ingest.scheduler import Daemon
+
+log = logging.getLogger("ingest")
+
+
+class Context:
+    """What the global options resolve to; the config is loaded on first use, so errors name the file."""
+
+    def __init__(self, config_path: Path, db_path: Path, config_given: bool) -> None:
+        self.config_path = config_path
+        self.db_path = db_path
+        self.config_given = config_given
+        self._config: Config | None = None
+
+    def config(self, *, required: bool = True) -> Config:
+        """Load and validate sources.toml, or exit 2 with file, key and reason."""
+        if self._config is None:
+            if not required and not self.config_given and not self.config_path.exists():
+                self._config = Config(settings=Settings())
+            else:
+                try:
+                    self._config = load_config(self.config_path, adapters=set(ADAPTERS))
+                except ConfigError as exc:
+                    click.echo(f"Error: invalid configuration: {exc}", err=True)
+                    sys.exit(2)
+        return self._config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, envvar="INGEST_CONFIG", show_envvar=True,
+              help="Sources and settings file.  [default: ./sources.toml]")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("db/news.db"),
+              envvar="INGEST_DB", show_envvar=True, show_default=True,
+              help="SQLite database; its folder is created on demand.")
+@click.option("--log-json", is_flag=True, envvar="INGEST_LOG_JSON", help="Log one JSON object per line.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.version_option(package_name="ingest")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, db_path: Path, log_json: bool, verbose: bool) -> None:
+    """Fetch, clean and store news articles from the outlets in sources.toml."""
+    setup_logging(json_lines=log_json, level=logging.DEBUG if verbose else logging.INFO)
+    ctx.obj = Context(config_path or Path("sources.toml"), db_path, config_given=config_path is not None)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="ingest")
+
+
+@contextmanager
+def _fetcher(settings: Settings, db_path: Path | None) -> Iterator[Fetcher]:
+    hosts = store.HostStore(db_path) if db_path else None
+    fetcher = Fetcher(settings, hosts or MemoryHostStates())
+    try:
+        yield fetcher
+    finally:
+        fetcher.close()
+        if hosts:
+            hosts.close()
+
+
+@cli.command()
+@click.pass_obj
+def run(obj: Context) -> None:
+    """Run the daemon: every enabled source on its interval, until SIGTERM or Ctrl-C."""
+    config = obj.config()
+    store.open_db(obj.db_path).close()  # create the schema before jobs race to do it
+    with _fetcher(config.settings, obj.db_path) as fetcher:
+        clean = Daemon(config, obj.db_path, fetcher).run()
+    if not clean:  # a pass ignored the stop; what it committed is safe, the rest is in the frontier
+        logging.shutdown()
+        os._exit(0)
+
+
+def _parse_day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2024-01-31") from None
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@click.option("--since", callback=_parse_day, metavar="YYYY-MM-DD", help="First publication day (inclusive).")
+@click.option("--until", callback=_parse_day, metavar="YYYY-MM-DD", help="Last publication day (inclusive).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N articles fetched per source.")
+@click.pass_obj
+def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: date | None,
+             limit: int | None) -> None:
+    """Fetch everything the sources' feeds, sitemaps and listings offer in a window, once."""
+    config = obj.config()
+    unknown = [s for s in sources if s not in config.sources]
+    if unknown:
+        raise click.UsageError(f"unknown source {unknown[0]!r} (known: {', '.join(config.sources)})")
+    if since and until and since > until:
+        raise click.UsageError("--since is after --until")
+    chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
+    stop = threading.Event()
+    summaries = []
+    db = store.open_db(obj.db_path)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with _fetcher(config.settings, obj.db_path) as fetcher, _progress() as progress:
+            signal.signal(signal.SIGINT, _stop_handler(stop, fetcher))
+            for source in chosen:
+                if stop.is_set():
+                    break
+                summaries.append(run_source(
+                    db, fetcher, source, kind="backfill", window=Window(since, until), limit=limit,
+                    stop=stop, workers=config.settings.concurrency,
+                    on_total=progress.start(source.slug), on_outcome=progress.advance))
+    finally:
+        db.close()
+        signal.signal(signal.SIGINT, previous)
+    click.echo(format_summaries(summaries))
+
+
+def _stop_handler(stop: threading.Event, fetcher: Fetcher) -> Any:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        click.echo("\nstopping after the pages in flight (Ctrl-C again to abort)", err=True)
+        stop.set()
+        fetcher.cancel()
+    return handler
+
+
+class _Progress:
+    """A rich progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.task: Any = None
+
+    def start(self, slug: str) -> Any:
+        def on_total(total: int) -> None:
+            if self.bar is not None:
+                self.task = self.bar.add_task(slug, total=total)
+        return on_total
+
+    def advance(self, outcome: str) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.advance(self.task)
+
+
+@contextmanager
+def _progress() -> Iterator[_Progress]:
+    if not sys.stdout.isatty():
+        yield _Progress(None)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns) as bar:
+        yield _Progress(bar)
+
+
+@cli.command()
+@click.argument("file_or_url")
+@click.option("--url", help="The page's URL, when FILE_OR_URL is a file.")
+@click.option("--source", "slug", help="A source slug from the config, or an adapter name.")
+@click.pass_obj
+def extract(obj: Context, file_or_url: str, url: str | None, slug: str | None) -> None:
+    """Clean one page (a file or a URL) and print it as JSON; the database is not touched."""
+    config = obj.config(required=False)
+    is_url = urlsplit(file_or_url).scheme in ("http", "https")
+    page_url = file_or_url if is_url else (url or Path(file_or_url).resolve().as_uri())
+    source = _extract_source(config, slug, url or (file_or_url if is_url else None))
+    try:
+        if is_url:
+            with _fetcher(config.settings, None) as fetcher:
+                page = fetcher.fetch(file_or_url)
+        else:
+            page = page_from_file(Path(file_or_url), page_url)
+        article = parse_page(get_adapter(source.adapter), source, page)
+    except Rejected as exc:
+        click.echo(json.dumps({"url": page_url, "source": source.slug, "rejected": exc.reason,
+                               "detail": exc.detail}, ensure_ascii=False))
+        sys.exit(1)
+    except OSError as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE_OR_URL") from None
+    out = article.to_json()
+    first = ("url", "source", "title", "authors", "published_at", "modified_at", "language", "text")
+    click.echo(json.dumps({**{k: out[k] for k in first}, **out}, ensure_ascii=False, indent=2))
+
+
+def page_from_file(path: Path, url: str) -> Page:
+    """A saved page as the fetcher would have produced it: bytes decoded as a browser would."""
+    body = path.read_bytes()
+    text, encoding = charset.decode_html(body, None)
+    return Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html"},
+                body=body, text=text, encoding=encoding, fetched_at=datetime.now(UTC))
+
+
+def _extract_source(config: Config, slug: str | None, url: str | None) -> Source:
+    """The --source slug (a configured source or an adapter), else the URL's outlet, else generic."""
+    host = (urlsplit(url).hostname or "") if url else ""
+    if slug in config.sources:
+        return config.sources[slug]
+    if slug is not None and slug not in ADAPTERS:
+        known = sorted({*config.sources, *ADAPTERS})
+        raise click.BadParameter(f"unknown source {slug!r} (known: {', '.join(known)})", param_hint="--source")
+    if slug is None and url:
+        slug = next((s.slug for s in config.sources.values() if s.allows(url)), None)
+        if slug in config.sources:
+            return config.sources[slug]
+    adapter = get_adapter(slug) if slug else adapter_for_url(url or "")
+    domains = tuple(adapter.domains) + ((host.removeprefix("www."),) if host else ())
+    return Source(slug=slug or adapter.slug, adapter=adapter.slug, domains=domains, language=None)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def sources(obj: Context, as_json: bool) -> None:
+    """List each source: its adapter, schedule, last run and counts."""
+    config = obj.config()
+    db = store.open_db(obj.db_path)
+    try:
+        _print_rows(report.source_rows(db, config), as_json)
+    finally:
+        db.close()
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True, help="Look-back window.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.pass_obj
+def stats(obj: Context, days: int, as_json: bool) -> None:
+    """Per-source health: last success, errors by reason, layout fallbacks, articles per day."""
+    config = obj.config()
+    db = store.open_db(obj.db_path)
+    try:
+        data = report.stats(db, config, days=days)
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{data['articles']} articles ({data['duplicates']} duplicates); "
+               f"fetch outcomes in the last {days} days: {data['outcomes'] or 'none'}")
+    _print_rows([{**s, "errors": ", ".join(f"{k}: {v}" for k, v in s["errors"].items())}
+                 for s in data["sources"]], False)
+    if data["per_day"]:
+        _print_rows(data["per_day"], False)
+
+
+def _print_rows(items: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*(items[0].keys() if items else ["(none)"]))
+    for item in items:
+        table.add_row(*("" if v is None else str(v) for v in item.values()))
+    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+
+
+@cli.command()
+@click.option("--serve/--no-serve", default=False, help="Keep the demo site running after ingesting.")
+@click.pass_obj
+def demo(obj: Context, serve: bool) -> None:
+    """Serve bundled outlet-style pages on 127.0.0.1, ingest them into db/demo.db, say how to browse."""
+    from ingest.demo import run_demo
+
+    db_path = obj.db_path.parent / "demo.db"
+    click.echo(run_demo(db_path, keep_serving=serve))

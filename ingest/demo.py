@@ -1,0 +1,190 @@
+"""A loopback news site per outlet, built from saved pages, and the `ingest demo` run over it.
+
+folder of <slug>/<name>.html + <name>.json -> one HTTP server per outlet on 127.0.0.1 serving
+robots.txt, an RSS feed, a sitemap, a paginated listing and the article pages at their real paths.
+The demo and the end-to-end tests both use it, so a newcomer without internet sees the real fetch,
+clean and store path at work.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+from ingest import store
+from ingest.config import Config, Settings, Source
+from ingest.pipeline import Summary, format_summaries, run_source
+
+LISTING_PAGE_SIZE = 3
+
+
+@dataclass(frozen=True)
+class SitePage:
+    path: str
+    body: bytes
+    content_type: str
+    published_at: datetime | None
+    title: str
+
+
+@dataclass
+class OutletSite:
+    """One outlet's pages served on 127.0.0.1 at a free port until close()."""
+
+    slug: str
+    pages: list[SitePage]
+    robots: str = "User-agent: *\nAllow: /\n"
+    hits: list[str] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> OutletSite:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                site.hits.append(self.path)
+                status, ctype, body = site.respond(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True, name=f"site-{self.slug}").start()
+        return self
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def respond(self, raw_path: str) -> tuple[int, str, bytes]:
+        """(status, content type, body) for a request path."""
+        parts = urlsplit(raw_path)
+        if parts.path == "/robots.txt":
+            return 200, "text/plain", self.robots.encode()
+        if parts.path == "/feed.xml":
+            return 200, "application/rss+xml; charset=utf-8", self.feed().encode()
+        if parts.path == "/sitemap.xml":
+            return 200, "application/xml; charset=utf-8", self.sitemap().encode()
+        if parts.path == "/news":
+            number = int(parse_qs(parts.query).get("page", ["1"])[0])
+            return 200, "text/html; charset=utf-8", self.listing(number).encode()
+        for wanted in (raw_path, parts.path):  # the exact capture first, then the page at that path
+            for page in self.pages:
+                if page.path == wanted:
+                    return 200, page.content_type, page.body
+        return 404, "text/plain", b"not found"
+
+    def feed(self) -> str:
+        items = "".join(
+            f"<item><title>{escape(p.title)}</title><link>{escape(self.base_url + p.path)}</link>"
+            + (f"<pubDate>{format_datetime(p.published_at)}</pubDate>" if p.published_at else "")
+            + "</item>" for p in self.pages)
+        return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{self.slug}'
+                f"</title><link>{self.base_url}/</link>{items}</channel></rss>")
+
+    def sitemap(self) -> str:
+        urls = "".join(
+            f"<url><loc>{escape(self.base_url + p.path)}</loc>"
+            + (f"<lastmod>{p.published_at.isoformat()}</lastmod>" if p.published_at else "")
+            + "</url>" for p in self.pages)
+        return ('<?xml version="1.0" encoding="UTF-8"?>'
+                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>')
+
+    def listing(self, number: int) -> str:
+        start = (number - 1) * LISTING_PAGE_SIZE
+        links = "".join(f'<li><a href="{escape(p.path)}">{escape(p.title)}</a></li>'
+                        for p in self.pages[start:start + LISTING_PAGE_SIZE])
+        return f"<html><body><h1>{self.slug}</h1><ul>{links}</ul></body></html>"
+
+
+def load_site(folder: Path) -> OutletSite:
+    """An OutletSite from <name>.html + <name>.json pairs (the json gives the page's real URL)."""
+    pages: list[SitePage] = []
+    for meta_path in sorted(folder.glob("*.json")):
+        html_path = meta_path.with_suffix(".html")
+        if not html_path.exists():
+            continue
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        expected = meta.get("expected", {})
+        when = expected.get("published_at")
+        path = urlsplit(meta["url"]).path
+        if any(p.path == path for p in pages):  # two captures of one URL (say, a challenge page)
+            path += f"?capture={meta_path.stem}"
+        pages.append(SitePage(
+            path=path, body=html_path.read_bytes(),
+            content_type=meta.get("content_type", "text/html"),
+            published_at=datetime.fromisoformat(when).astimezone(UTC) if when else None,
+            title=expected.get("title") or meta_path.stem))
+    return OutletSite(slug=folder.name, pages=pages)
+
+
+def serve_folder(root: Path, slugs: list[str] | None = None) -> dict[str, OutletSite]:
+    """Start one site per outlet folder under root."""
+    folders = [d for d in sorted(root.iterdir()) if d.is_dir() and (slugs is None or d.name in slugs)]
+    return {d.name: load_site(d).start() for d in folders if any(d.glob("*.json"))}
+
+
+def site_config(sites: dict[str, OutletSite], settings: Settings | None = None) -> Config:
+    """A Config whose sources point at the loopback sites, each with its outlet's adapter."""
+    sources = {
+        slug: Source(slug=slug, adapter=slug, feeds=(f"{site.base_url}/feed.xml",),
+                     sitemaps=(f"{site.base_url}/sitemap.xml",),
+                     listings=(f"{site.base_url}/news?page={{page}}",), domains=("127.0.0.1",),
+                     interval=60.0, max_pages=3)
+        for slug, site in sites.items()
+    }
+    settings = settings or Settings(per_host_delay=0.0, concurrency=4, timeout=10.0, max_retries=0)
+    return Config(settings=settings, sources=sources, path="<demo>")
+
+
+def run_demo(db_path: Path, *, keep_serving: bool = False) -> str:
+    """Serve the bundled pages, ingest them into db_path, and return how to browse the result."""
+    from ingest.fetch import Fetcher
+
+    root = Path(str(files("ingest") / "demo_site"))
+    sites = serve_folder(root)
+    config = site_config(sites)
+    db = store.open_db(db_path)
+    hosts = store.HostStore(db_path)
+    summaries: list[Summary] = []
+    try:
+        with Fetcher(config.settings, hosts) as fetcher:
+            for source in config.sources.values():
+                summaries.append(run_source(db, fetcher, source, kind="demo"))
+        if keep_serving:
+            print("demo sites:", ", ".join(f"{s}: {site.base_url}/feed.xml" for s, site in sites.items()))
+            print("serving until Ctrl-C")
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        hosts.close()
+        db.close()
+        for site in sites.values():
+            site.close()
+    return (format_summaries(summaries) + f"\n\nStored in {db_path}. Browse it with:\n"
+            f"  datasette {db_path}\n"
+            f"  sqlite3 {db_path} \"SELECT source, published_at, title FROM articles ORDER BY published_at DESC\"\n"
+            f"  sqlite3 {db_path} \"SELECT title FROM articles_fts WHERE articles_fts MATCH 'Japan'\"")

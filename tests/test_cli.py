@@ -1,0 +1,145 @@
+"""The CLI beyond backfill/run: extract, sources, stats, demo, and the README documenting all of it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from ingest.cli import cli
+from ingest.demo import serve_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def first_fixture(slug: str) -> tuple[Path, dict[str, object]]:
+    for meta_path in sorted((FIXTURES / slug).glob("*.json")):
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if "rejected" not in meta.get("expected", {}):
+            return meta_path.with_suffix(".html"), meta
+    raise AssertionError(f"no article fixture for {slug}")
+
+
+def test_extract_file_prints_the_json_contract(tmp_path: Path) -> None:
+    html, meta = first_fixture("ukrinform")
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "absent.toml"), "extract", str(html),
+                                      "--url", str(meta["url"])])
+    assert result.exit_code == 2  # an explicitly named config that does not exist is an error
+    result = CliRunner().invoke(cli, ["extract", str(html), "--url", str(meta["url"])],
+                                env={"INGEST_CONFIG": None})
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    expected = meta["expected"]
+    assert isinstance(expected, dict)
+    assert out["source"] == "ukrinform_uk" or out["source"].startswith("ukrinform")
+    assert out["title"] == expected["title"]
+    assert out["authors"] == expected["authors"]
+    assert out["published_at"] == expected["published_at"]
+    assert re.search(r"[+-]\d\d:\d\d$", out["published_at"])
+    assert out["language"] == expected["language"]
+    assert "\n\n" in out["text"]
+    for key in ("url", "source", "title", "authors", "published_at", "language", "text"):
+        assert key in out
+
+
+def test_extract_picks_adapter_by_source_option_and_by_domain(tmp_path: Path) -> None:
+    html, meta = first_fixture("japan_news")
+    by_source = CliRunner().invoke(cli, ["--config", str(ROOT / "sources.toml"), "extract", str(html),
+                                         "--source", "japan_news"])
+    assert by_source.exit_code == 0, by_source.output
+    assert json.loads(by_source.output)["adapter"] == "japan_news"
+    by_domain = CliRunner().invoke(cli, ["--config", str(ROOT / "sources.toml"), "extract", str(html),
+                                         "--url", str(meta["url"])])
+    assert json.loads(by_domain.output)["adapter"] == "japan_news"
+    unknown = CliRunner().invoke(cli, ["extract", str(html), "--source", "nope"])
+    assert unknown.exit_code == 2 and "unknown source 'nope'" in unknown.output
+
+
+def test_extract_decodes_a_windows_1251_file_like_a_browser() -> None:
+    page = CORPUS / "outlets" / "pravda" / "pravda.com.ua_news_2016_01_14_7095324.html"
+    result = CliRunner().invoke(cli, ["--config", str(ROOT / "sources.toml"), "extract", str(page),
+                                      "--url", "http://www.pravda.com.ua/news/2016/01/14/7095324/"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert "\ufffd" not in out["text"] and "\ufffd" not in out["title"]
+    assert re.search(r"[а-яіїєґ]{4}", out["text"])
+    assert out["adapter"] == "pravda"
+
+
+def test_extract_url_from_a_live_loopback_site(tmp_path: Path) -> None:
+    sites = serve_folder(FIXTURES, slugs=["kyiv_independent"])
+    try:
+        site = sites["kyiv_independent"]
+        page = site.pages[0]
+        base = site.base_url
+        result = CliRunner().invoke(cli, ["extract", base + page.path, "--source", "kyiv_independent"],
+                                    env={"INGEST_CONFIG": None})
+    finally:
+        for s in sites.values():
+            s.close()
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["title"] == page.title
+    assert out["url"].startswith(base)
+    assert "/robots.txt" in site.hits and page.path in site.hits
+
+
+def test_extract_rejected_page_exits_1_with_reason(tmp_path: Path) -> None:
+    page = tmp_path / "challenge.html"
+    page.write_text("<html><head><title>Just a moment...</title></head><body>"
+                    "<div id='cf-chl-widget'>Checking your browser</div></body></html>", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["extract", str(page)], env={"INGEST_CONFIG": None})
+    assert result.exit_code == 1
+    assert json.loads(result.output)["rejected"] == "bot-challenge"
+
+
+def test_demo_ingests_bundled_pages(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "db" / "news.db"), "demo"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "db" / "demo.db").exists()
+    assert "datasette" in result.output
+    assert re.search(r"[1-9]\d* new", result.output)
+
+
+def test_sources_and_stats(tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+    config = str(ROOT / "sources.toml")
+    listing = CliRunner().invoke(cli, ["--config", config, "--db", str(db), "sources", "--json"])
+    assert listing.exit_code == 0, listing.output
+    rows = json.loads(listing.output)
+    assert {r["adapter"] for r in rows} >= {"ukrinform", "unn", "japan_news", "pravda", "kyiv_independent"}
+    stats = CliRunner().invoke(cli, ["--config", config, "--db", str(db), "stats", "--json"])
+    assert stats.exit_code == 0, stats.output
+    assert json.loads(stats.output)["articles"] == 0
+    table = CliRunner().invoke(cli, ["--config", config, "--db", str(db), "stats"])
+    assert table.exit_code == 0 and "0 articles" in table.output
+
+
+def test_readme_documents_every_command_and_option() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert isinstance(cli, click.Group)
+    for param in cli.params:
+        for opt in getattr(param, "opts", []):
+            if opt.startswith("--"):
+                assert opt in readme, f"global option {opt} is not in the README"
+    for name, command in cli.commands.items():
+        assert f"ingest {name}" in readme, f"command {name} is not in the README"
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--") and opt != "--help":
+                    assert opt in readme, f"{name} {opt} is not in the README"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    block = re.search(r"## Quick start.*?```(?:sh|bash)?\n(.*?)```", readme, re.S)
+    assert block, "README has no quick start code block"
+    commands = [ln.strip() for ln in block.group(1).splitlines() if ln.strip() and not ln.startswith("#")]
+    assert len(commands) == 2, commands
+    assert commands[1] in ci

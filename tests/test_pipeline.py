@@ -1,0 +1,197 @@
+"""End to end: loopback sites per outlet -> `ingest backfill` / `ingest run` -> rows in a real SQLite file.
+
+Each outlet folder in tests/fixtures is served by its own HTTP server on 127.0.0.1 (feed, sitemap,
+paginated listing, robots.txt, article pages at their real paths), and the real CLI runs against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.adapters import ADAPTERS
+from ingest.cli import cli
+from ingest.demo import OutletSite, serve_folder
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def expectations() -> dict[str, dict[str, dict[str, object]]]:
+    """slug -> fixture name -> its expected JSON."""
+    out: dict[str, dict[str, dict[str, object]]] = {}
+    for slug in ADAPTERS:
+        for path in sorted((FIXTURES / slug).glob("*.json")):
+            out.setdefault(slug, {})[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+    return out
+
+
+EXPECTED = expectations()
+
+
+@pytest.fixture(scope="module")
+def sites() -> Iterator[dict[str, OutletSite]]:
+    served = serve_folder(FIXTURES, slugs=list(ADAPTERS))
+    yield served
+    for site in served.values():
+        site.close()
+
+
+def write_config(path: Path, sites: dict[str, OutletSite], **settings: object) -> Path:
+    lines = ["[settings]", 'user_agent = "ingest-test/1.0 (+https://example.org/contact)"',
+             "per_host_delay = 0", "timeout = 10", "max_retries = 0"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
+    for slug, site in sites.items():
+        lines += ["", f"[sources.{slug}]", f'adapter = "{slug}"', f'feeds = ["{site.base_url}/feed.xml"]',
+                  f'sitemaps = ["{site.base_url}/sitemap.xml"]', f'listings = ["{site.base_url}/news?page={{page}}"]',
+                  'interval = "1m"']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def query(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def article_fixtures() -> list[tuple[str, str, dict[str, object]]]:
+    return [(slug, name, meta) for slug, items in EXPECTED.items() for name, meta in items.items()
+            if "rejected" not in meta.get("expected", {})]  # type: ignore[operator]
+
+
+def test_backfill_stores_every_article_once_and_rejects_junk_pages(
+        tmp_path: Path, sites: dict[str, OutletSite]) -> None:
+    config = write_config(tmp_path / "sources.toml", sites)
+    db = tmp_path / "db" / "news.db"
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "backfill"])
+    assert result.exit_code == 0, result.output
+    for slug in sites:
+        assert f"{slug}: " in result.output
+
+    stored = {(r["source"], r["title"]): r for r in query(db, "select * from articles")}
+    for slug, name, meta in article_fixtures():
+        expected = meta["expected"]
+        assert isinstance(expected, dict)
+        row = stored.get((slug, expected["title"]))
+        assert row is not None, f"{slug}/{name} not stored"
+        assert row["duplicate_of"] is None
+        assert json.loads(row["authors"]) == expected["authors"]
+        published = datetime.fromisoformat(row["published_at"])
+        assert published == datetime.fromisoformat(str(expected["published_at"])), f"{slug}/{name}"
+        assert published.utcoffset() is not None and published.utcoffset().total_seconds() == 0
+        for phrase in meta.get("must_contain", []):  # type: ignore[attr-defined]
+            assert phrase in row["text"], f"{slug}/{name}: missing {phrase!r}"
+        for phrase in meta.get("must_not_contain", []):  # type: ignore[attr-defined]
+            assert phrase not in row["text"], f"{slug}/{name}: junk {phrase!r}"
+    assert len(stored) == len(article_fixtures())
+
+    rejected = {(r["source"], r["reason"]) for r in query(db, "select * from fetches where outcome = 'rejected'")}
+    for slug, items in EXPECTED.items():
+        for meta in items.values():
+            reason = meta.get("expected", {}).get("rejected")  # type: ignore[union-attr]
+            if reason:
+                assert (slug, reason) in rejected
+    assert query(db, "pragma integrity_check")[0][0] == "ok"
+    hits = query(db, "select count(*) from articles_fts where articles_fts match 'Japan OR Японії OR Японія'")
+    assert hits[0][0] > 0
+
+    # A second backfill finds nothing new and does not fetch known article pages again.
+    before = {slug: len(site.hits) for slug, site in sites.items()}
+    again = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "backfill"])
+    assert again.exit_code == 0, again.output
+    assert query(db, "select count(*) from articles")[0][0] == len(stored)
+    for slug, site in sites.items():
+        article_paths = {p.path for p in site.pages}
+        assert not [h for h in site.hits[before[slug]:] if h in article_paths], slug
+
+
+def test_backfill_window_and_limit(tmp_path: Path, sites: dict[str, OutletSite]) -> None:
+    slug = "ukrinform"
+    config = write_config(tmp_path / "sources.toml", {slug: sites[slug]})
+    db = tmp_path / "news.db"
+    dates = sorted(datetime.fromisoformat(str(m["expected"]["published_at"])).astimezone(UTC).date().isoformat()  # type: ignore[index]
+                   for s, _name, m in article_fixtures() if s == slug)
+    assert len(dates) >= 2 and dates[0] != dates[-1]
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "backfill", slug,
+                                      "--since", dates[-1], "--until", dates[-1]])
+    assert result.exit_code == 0, result.output
+    days = [r[0][:10] for r in query(db, "select published_at from articles")]
+    assert days == [dates[-1]]
+    assert f"{slug}: 1 new" in result.output
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "backfill", "--until", dates[0]])
+    assert result.exit_code == 0, result.output
+    assert sorted(r[0][:10] for r in query(db, "select published_at from articles")) == [dates[0], dates[-1]]
+    # --limit caps what one run fetches; the rest stays pending for the next run
+    fresh = tmp_path / "fresh.db"
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(fresh), "backfill", "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    assert query(fresh, "select count(*) from articles")[0][0] == 1
+    assert query(fresh, "select count(*) from frontier where state = 'pending'")[0][0] >= 1
+
+
+def test_bad_config_is_refused_with_file_key_and_reason(tmp_path: Path) -> None:
+    config = tmp_path / "sources.toml"
+    config.write_text('[sources.x]\nfeeds = ["https://x.com/rss"]\ninterval = "often"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(tmp_path / "n.db"), "backfill"])
+    assert result.exit_code == 2
+    assert str(config) in result.output and "sources.x.interval" in result.output
+    assert not (tmp_path / "n.db").exists()
+
+
+def test_unknown_backfill_source(tmp_path: Path, sites: dict[str, OutletSite]) -> None:
+    config = write_config(tmp_path / "sources.toml", sites)
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(tmp_path / "n.db"), "backfill", "nope"])
+    assert result.exit_code == 2
+    assert "unknown source 'nope'" in result.output
+
+
+def test_daemon_ingests_and_stops_cleanly_on_sigterm(tmp_path: Path, sites: dict[str, OutletSite]) -> None:
+    config = write_config(tmp_path / "sources.toml", sites)
+    db = tmp_path / "db" / "news.db"
+    env = {**os.environ, "INGEST_CONFIG": str(config), "INGEST_DB": str(db)}
+    proc = subprocess.Popen([sys.executable, "-m", "ingest", "run"], env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if db.exists() and query(db, "select count(*) from runs where status = 'ok'")[0][0] >= len(sites):
+                break
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        _, stderr = proc.communicate(timeout=15)
+        assert time.monotonic() - stopped < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert query(db, "select count(*) from articles")[0][0] == len(article_fixtures())
+    assert query(db, "pragma integrity_check")[0][0] == "ok"
+    fetch_rows = query(db, "select count(*) from fetches where outcome in ('new', 'rejected')")[0][0]
+    outcome_lines = [ln for ln in stderr.splitlines() if " new http" in ln or " rejected http" in ln]
+    assert len(outcome_lines) == fetch_rows  # one log line per fetch outcome
+    assert "daemon stopped" in stderr
+
+
+def test_daemon_refuses_bad_config(tmp_path: Path) -> None:
+    config = tmp_path / "sources.toml"
+    config.write_text('[settings]\nconcurency = 2\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "ingest", "--config", str(config), "--db",
+                           str(tmp_path / "n.db"), "run"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"{config}: settings.concurency: unknown key" in proc.stderr

@@ -1,0 +1,29 @@
+"""The house gates as tests, so the README test command enforces them: mypy strict and ruff."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ruff_is_clean() -> None:
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "ingest", "tests", "bench"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    proc = subprocess.run([sys.executable, "-m", "mypy", "ingest"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_importing_ingest_does_no_io() -> None:
+    code = ("import socket, builtins\n"
+            "def refuse(*a, **k): raise AssertionError('I/O at import')\n"
+            "socket.socket.connect = refuse\n"
+            "import ingest.cli, ingest.pipeline, ingest.scheduler, ingest.fetch, ingest.store\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
