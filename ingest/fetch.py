@@ -232,8 +232,9 @@ class Fetcher:
                 target = location
             text = reply.body.decode("utf-8", errors="replace")  # RFC 9309: robots.txt is UTF-8
         except FetchError as exc:
-            if exc.reason in ("connection", "timeout", "host-backoff"):
-                raise  # the host is down, not forbidding: report that, and ask again next time
+            if exc.status is None:
+                # down, slow, backed off or cancelled: not an answer about robots; ask again next time
+                raise
             status = exc.status  # 5xx or 429 after retries: disallow for now
         policy = remember_policy(host.state, status, text, time.time())
         self._save(host)

@@ -193,9 +193,10 @@ def _fetch_resource(db: sqlite_utils.Database, fetcher: Fetcher, source: Source,
     try:
         page = fetcher.fetch(url, allowed=source.allows, etag=etag, last_modified=modified)
     except FetchError as exc:
-        _log_resource_error(db, source, url, exc.reason, exc.detail, exc.status)
+        if exc.reason != "stopped":
+            _log_resource_error(db, source, url, exc.reason, exc.detail, exc.status)
         return None
-    with db.atomic():
+    with store.transaction(db):
         store.save_validators(db, url, source=source.slug, kind=kind, status=page.status,
                               etag=page.headers.get("etag"), last_modified=page.headers.get("last-modified"))
     if page.status == 304:
@@ -207,7 +208,7 @@ def _fetch_resource(db: sqlite_utils.Database, fetcher: Fetcher, source: Source,
 def _log_resource_error(db: sqlite_utils.Database, source: Source, url: str, reason: str, detail: str,
                         status: int | None = None) -> None:
     log.warning("%s failed %s (%s %s)", source.slug, url, reason, detail)
-    with db.atomic():
+    with store.transaction(db):
         store.log_fetch(db, url=url, source=source.slug, outcome="failed", status=status,
                         reason=reason, detail=detail)
 
@@ -261,7 +262,7 @@ def is_transient(error: Rejected) -> bool:
 def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary) -> str:
     """Store one outcome: article, fetch log row and frontier state in one transaction."""
     link, source = outcome.link, outcome.link.source
-    with db.atomic():
+    with store.transaction(db):
         if outcome.article is not None:
             saved = store.save_article(db, outcome.article)
             result, reason, article_id = saved.outcome, None, saved.article_id

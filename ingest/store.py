@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,28 @@ def iso_utc(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction, taking the write lock up front (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads first fails at once with "database is locked" when another
+    writer committed since its read (WAL snapshot), whatever the busy timeout: with two daemon jobs
+    and a backfill writing, every read-then-write must start IMMEDIATE so it waits its turn instead.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():  # nested: a savepoint inside the caller's transaction
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating when needed) the database: WAL, busy timeout, tables, FTS. Idempotent."""
     path = Path(path)
@@ -58,8 +81,8 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
 def _migrate(db: sqlite_utils.Database) -> None:
     if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
         return
-    with db.atomic():
-        db["articles"].create({
+    with transaction(db):
+        db.table("articles").create({
             "id": int, "url": str, "url_key": str, "source": str, "title": str, "authors": str,
             "published_at": str, "modified_at": str, "language": str, "text": str, "lead": str,
             "section": str, "tags": str, "image": str, "duplicate_of": int, "content_hash": str,
@@ -67,38 +90,38 @@ def _migrate(db: sqlite_utils.Database) -> None:
             "fetched_url": str, "fetched_at": str, "first_seen_at": str,
         }, pk="id", not_null={"url", "url_key", "source", "title", "text"},
             foreign_keys=[("duplicate_of", "articles", "id")], if_not_exists=True)
-        db["articles"].create_index(["url"], unique=True, if_not_exists=True)
-        db["articles"].create_index(["url_key"], unique=True, if_not_exists=True)
-        db["articles"].create_index(["content_hash"], if_not_exists=True)
-        db["articles"].create_index(["source", "published_at"], if_not_exists=True)
-        db["articles"].create_index(["published_at"], if_not_exists=True)
-        db["fetches"].create({
+        db.table("articles").create_index(["url"], unique=True, if_not_exists=True)
+        db.table("articles").create_index(["url_key"], unique=True, if_not_exists=True)
+        db.table("articles").create_index(["content_hash"], if_not_exists=True)
+        db.table("articles").create_index(["source", "published_at"], if_not_exists=True)
+        db.table("articles").create_index(["published_at"], if_not_exists=True)
+        db.table("fetches").create({
             "id": int, "url": str, "source": str, "status": int, "outcome": str, "reason": str,
             "detail": str, "article_id": int, "time": str,
         }, pk="id", if_not_exists=True)
-        db["fetches"].create_index(["source", "time"], if_not_exists=True)
-        db["fetches"].create_index(["outcome", "reason"], if_not_exists=True)
-        db["frontier"].create({
+        db.table("fetches").create_index(["source", "time"], if_not_exists=True)
+        db.table("fetches").create_index(["outcome", "reason"], if_not_exists=True)
+        db.table("frontier").create({
             "url_key": str, "url": str, "source": str, "via": str, "published_hint": str,
             "state": str, "attempts": int, "reason": str, "discovered_at": str, "updated_at": str,
         }, pk="url_key", if_not_exists=True)
-        db["frontier"].create_index(["source", "state"], if_not_exists=True)
-        db["hosts"].create({
+        db.table("frontier").create_index(["source", "state"], if_not_exists=True)
+        db.table("hosts").create({
             "host": str, "robots_txt": str, "robots_fetched_at": float, "robots_status": int,
             "backoff_until": float, "failures": int,
         }, pk="host", if_not_exists=True)
-        db["resources"].create({
+        db.table("resources").create({
             "url": str, "source": str, "kind": str, "etag": str, "last_modified": str,
             "status": int, "fetched_at": str,
         }, pk="url", if_not_exists=True)
-        db["runs"].create({
+        db.table("runs").create({
             "id": int, "source": str, "kind": str, "started_at": str, "finished_at": str,
             "discovered": int, "new": int, "duplicate": int, "updated": int, "unchanged": int,
             "rejected": int, "failed": int, "status": str,
         }, pk="id", if_not_exists=True)
-        db["runs"].create_index(["source", "started_at"], if_not_exists=True)
+        db.table("runs").create_index(["source", "started_at"], if_not_exists=True)
     if not db["articles_fts"].exists():
-        db["articles"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True,
+        db.table("articles").enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True,
                                   tokenize="unicode61 remove_diacritics 2")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -115,7 +138,7 @@ class Saved:
 
 
 def save_article(db: sqlite_utils.Database, article: Article) -> Saved:
-    """Insert or update one article; call inside db.atomic() together with its fetch log row.
+    """Insert or update one article; call inside transaction(db) together with its fetch log row.
 
     Same URL key: unchanged text is left alone (no FTS re-index), changed text is updated.
     New URL with the exact text of a stored article: stored with duplicate_of -> the earliest one.
@@ -130,13 +153,14 @@ def save_article(db: sqlite_utils.Database, article: Article) -> Saved:
         if old_hash == digest:
             return Saved("unchanged", article_id, duplicate_of)
         row.pop("first_seen_at")
-        db["articles"].update(article_id, row)
+        db.table("articles").update(article_id, row)
         return Saved("updated", article_id, duplicate_of)
     original = db.execute(
         "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL ORDER BY id LIMIT 1",
         [digest]).fetchone()
     row["duplicate_of"] = original[0] if original else None
-    article_id = db["articles"].insert(row).last_pk
+    article_id = db.table("articles").insert(row).last_pk
+    assert article_id is not None
     return Saved("duplicate" if original else "new", int(article_id), row["duplicate_of"])
 
 
@@ -159,7 +183,7 @@ def _article_row(article: Article, key: str, digest: str) -> dict[str, Any]:
 def log_fetch(db: sqlite_utils.Database, *, url: str, source: str, outcome: str, status: int | None = None,
               reason: str | None = None, detail: str | None = None, article_id: int | None = None) -> None:
     """One row per fetch outcome: new, duplicate, updated, unchanged, rejected, failed, not-modified."""
-    db["fetches"].insert({"url": url, "source": source, "status": status, "outcome": outcome,
+    db.table("fetches").insert({"url": url, "source": source, "status": status, "outcome": outcome,
                           "reason": reason, "detail": (detail or "")[:500] or None,
                           "article_id": article_id, "time": utcnow()})
 
@@ -175,7 +199,7 @@ def add_links(db: sqlite_utils.Database, links: Iterable[Link]) -> int:
     now = utcnow()
     rows = [(url_key(link.url), link.url, link.source, link.via, iso_utc(link.published_at), now, now)
             for link in links]
-    with db.atomic():
+    with transaction(db):
         before = db.execute("SELECT count(*) FROM frontier").fetchone()[0]
         db.conn.executemany(
             "INSERT INTO frontier (url_key, url, source, via, published_hint, state, attempts,"
@@ -230,7 +254,7 @@ def validators(db: sqlite_utils.Database, url: str) -> tuple[str | None, str | N
 def save_validators(db: sqlite_utils.Database, url: str, *, source: str, kind: str, status: int,
                     etag: str | None, last_modified: str | None) -> None:
     """Remember a resource's ETag and Last-Modified for the next conditional GET."""
-    db["resources"].upsert({"url": url, "source": source, "kind": kind, "etag": etag,
+    db.table("resources").upsert({"url": url, "source": source, "kind": kind, "etag": etag,
                             "last_modified": last_modified, "status": status, "fetched_at": utcnow()},
                            pk="url")
 
@@ -239,13 +263,15 @@ def save_validators(db: sqlite_utils.Database, url: str, *, source: str, kind: s
 
 def start_run(db: sqlite_utils.Database, source: str, kind: str) -> int:
     """Record that a run of a source started; returns its id."""
-    return int(db["runs"].insert({"source": source, "kind": kind, "started_at": utcnow(),
-                                  "status": "running"}).last_pk)
+    run_id = db.table("runs").insert({"source": source, "kind": kind, "started_at": utcnow(),
+                                      "status": "running"}).last_pk
+    assert run_id is not None
+    return int(run_id)
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, counts: dict[str, int], status: str) -> None:
     """Record a run's counts and how it ended (ok, stopped, error)."""
-    db["runs"].update(run_id, {**counts, "finished_at": utcnow(), "status": status})
+    db.table("runs").update(run_id, {**counts, "finished_at": utcnow(), "status": status})
 
 
 # --- per-host state, shared by fetcher threads --------------------------------------------------

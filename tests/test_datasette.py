@@ -25,7 +25,7 @@ def get_json(path: Path, url: str) -> Any:
 def test_datasette_reads_and_searches_the_live_database(tmp_path: Path) -> None:
     path = tmp_path / "news.db"
     db = store.open_db(path)
-    with db.atomic():
+    with store.transaction(db):
         store.save_article(db, Article(
             url="https://www.ukrinform.net/rubric-polytics/1-a.html", source="ukrinform_en",
             title="Japan, Ukraine sign security agreement", text="Tokyo and Kyiv signed.\n\nSecond paragraph.",

@@ -548,3 +548,18 @@ def test_cancel_releases_a_fetch_waiting_out_the_host_delay(server: HTTPServer) 
     assert error.reason == "stopped"
     assert time.monotonic() - started < 5
     assert "/b" not in paths(server)
+
+
+def test_cancel_during_robots_fetch_caches_no_policy(server: HTTPServer) -> None:
+    """A robots.txt request cut short by shutdown says nothing about the site: nothing is cached."""
+    server.expect_request("/robots.txt").respond_with_data("busy", status=503, headers={"Retry-After": "20"})
+    hosts = MemoryHostStates()
+    client = fetcher(hosts, max_backoff=60.0, respect_robots=True)
+    threading.Timer(0.3, client.cancel).start()
+    started = time.monotonic()
+    assert fetch_error(lambda: client.fetch(server.url_for("/a"))).reason == "stopped"
+    assert time.monotonic() - started < 5
+    client.close()
+    state = hosts.load_host(host_key(server.url_for("/")))
+    assert state is None or state.robots_txt is None
+    assert "/a" not in paths(server)

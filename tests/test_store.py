@@ -58,10 +58,14 @@ def test_fts_stays_in_sync(db: store.sqlite_utils.Database) -> None:
 
 
 def test_page_writes_are_atomic(db: store.sqlite_utils.Database) -> None:
-    with pytest.raises(RuntimeError), db.atomic():
-        saved = store.save_article(db, article("https://a.com/1", "Text of the page."))
-        store.log_fetch(db, url="https://a.com/1", source="s", outcome=saved.outcome, article_id=saved.article_id)
-        raise RuntimeError("crash between writes")
+    def crash_between_writes() -> None:
+        with store.transaction(db):
+            saved = store.save_article(db, article("https://a.com/1", "Text of the page."))
+            store.log_fetch(db, url="https://a.com/1", source="s", outcome=saved.outcome, article_id=saved.article_id)
+            raise RuntimeError("crash between writes")
+
+    with pytest.raises(RuntimeError):
+        crash_between_writes()
     assert db["articles"].count == 0
     assert db["fetches"].count == 0
     assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
@@ -112,10 +116,41 @@ def test_reader_does_not_block_writer(tmp_path: Path) -> None:
     reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     reader.execute("BEGIN")
     assert reader.execute("select count(*) from articles").fetchone() == (1,)
-    with db.atomic():
+    with store.transaction(db):
         store.save_article(db, article("https://a.com/1", "One."))
     assert reader.execute("select count(*) from articles").fetchone() == (1,)  # snapshot isolation
     reader.rollback()
     assert reader.execute("select count(*) from articles").fetchone() == (2,)
     reader.close()
+    db.close()
+
+
+def test_concurrent_writers_wait_their_turn(tmp_path: Path) -> None:
+    """Two daemon jobs (and a backfill) write at once: none may fail with 'database is locked'."""
+    import threading
+
+    path = tmp_path / "news.db"
+    store.open_db(path).close()
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        db = store.open_db(path)
+        try:
+            for i in range(150):
+                with store.transaction(db):
+                    saved = store.save_article(db, article(f"https://{name}.com/{i}", f"{name} text {i}."))
+                    store.log_fetch(db, url=f"https://{name}.com/{i}", source=name, outcome=saved.outcome)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    db = store.open_db(path)
+    assert db.table("articles").count == 450
     db.close()
