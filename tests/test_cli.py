@@ -57,7 +57,8 @@ def test_extract_picks_adapter_by_source_option_and_by_domain(tmp_path: Path) ->
                                          "--url", str(meta["url"])])
     assert json.loads(by_domain.output)["adapter"] == "japan_news"
     unknown = CliRunner().invoke(cli, ["extract", str(html), "--source", "nope"])
-    assert unknown.exit_code == 2 and "unknown source 'nope'" in unknown.output
+    assert unknown.exit_code == 2
+    assert "unknown source 'nope'" in unknown.output
 
 
 def test_extract_decodes_a_windows_1251_file_like_a_browser() -> None:
@@ -66,7 +67,8 @@ def test_extract_decodes_a_windows_1251_file_like_a_browser() -> None:
                                       "--url", "http://www.pravda.com.ua/news/2016/01/14/7095324/"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert "\ufffd" not in out["text"] and "\ufffd" not in out["title"]
+    assert "\ufffd" not in out["text"]
+    assert "\ufffd" not in out["title"]
     assert re.search(r"[а-яіїєґ]{4}", out["text"])
     assert out["adapter"] == "pravda"
 
@@ -86,7 +88,8 @@ def test_extract_url_from_a_live_loopback_site(tmp_path: Path) -> None:
     out = json.loads(result.output)
     assert out["title"] == page.title
     assert out["url"].startswith(base)
-    assert "/robots.txt" in site.hits and page.path in site.hits
+    assert "/robots.txt" in site.hits
+    assert page.path in site.hits
 
 
 def test_extract_rejected_page_exits_1_with_reason(tmp_path: Path) -> None:
@@ -117,7 +120,8 @@ def test_sources_and_stats(tmp_path: Path) -> None:
     assert stats.exit_code == 0, stats.output
     assert json.loads(stats.output)["articles"] == 0
     table = CliRunner().invoke(cli, ["--config", config, "--db", str(db), "stats"])
-    assert table.exit_code == 0 and "0 articles" in table.output
+    assert table.exit_code == 0
+    assert "0 articles" in table.output
 
 
 def test_readme_documents_every_command_and_option() -> None:

@@ -67,7 +67,8 @@ def test_bad_config_names_file_key_and_reason(tmp_path: Path, text: str, key: st
     assert info.value.file == str(path)
     assert info.value.key == key
     assert reason in info.value.reason
-    assert str(path) in str(info.value) and key in str(info.value)
+    assert str(path) in str(info.value)
+    assert key in str(info.value)
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -92,7 +92,8 @@ def test_backfill_stores_every_article_once_and_rejects_junk_pages(
         assert json.loads(row["authors"]) == expected["authors"]
         published = datetime.fromisoformat(row["published_at"])
         assert published == datetime.fromisoformat(str(expected["published_at"])), f"{slug}/{name}"
-        assert published.utcoffset() is not None and published.utcoffset().total_seconds() == 0
+        assert published.utcoffset() is not None
+        assert published.utcoffset().total_seconds() == 0
         for phrase in meta.get("must_contain", []):  # type: ignore[attr-defined]
             assert phrase in row["text"], f"{slug}/{name}: missing {phrase!r}"
         for phrase in meta.get("must_not_contain", []):  # type: ignore[attr-defined]
@@ -125,7 +126,8 @@ def test_backfill_window_and_limit(tmp_path: Path, sites: dict[str, OutletSite])
     db = tmp_path / "news.db"
     dates = sorted(datetime.fromisoformat(str(m["expected"]["published_at"])).astimezone(UTC).date().isoformat()  # type: ignore[index]
                    for s, _name, m in article_fixtures() if s == slug)
-    assert len(dates) >= 2 and dates[0] != dates[-1]
+    assert len(dates) >= 2
+    assert dates[0] != dates[-1]
     result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "backfill", slug,
                                       "--since", dates[-1], "--until", dates[-1]])
     assert result.exit_code == 0, result.output
@@ -148,7 +150,8 @@ def test_bad_config_is_refused_with_file_key_and_reason(tmp_path: Path) -> None:
     config.write_text('[sources.x]\nfeeds = ["https://x.com/rss"]\ninterval = "often"\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(tmp_path / "n.db"), "backfill"])
     assert result.exit_code == 2
-    assert str(config) in result.output and "sources.x.interval" in result.output
+    assert str(config) in result.output
+    assert "sources.x.interval" in result.output
     assert not (tmp_path / "n.db").exists()
 
 

@@ -1,0 +1,269 @@
+"""Adapter stage: a fetched Page -> a clean Article, or Rejected.
+
+Contract: `Adapter().parse(page, source=..., language=...)` reads one HTML page and returns an Article
+(text = paragraphs separated by a blank line, junk removed; metadata with aware datetimes), or raises
+Rejected("bot-challenge" | "not-article" | "too-short" | "too-large"). This class does all the work;
+an outlet adapter is a small subclass that sets CSS selectors as class attributes. JSON-LD and meta
+tags are read once per page; when an outlet's body selector stops matching (a redesign), the generic
+path runs on the whole page and Article.fallback is set. Page metadata is read in `page.py`; the
+bot-challenge, not-article, size and paywall checks live in `checks.py`.
+"""
+
+from __future__ import annotations
+
+import html as htmlmod
+import re
+from datetime import datetime, tzinfo
+from typing import ClassVar
+from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from ingest.adapters import checks
+from ingest.adapters.page import PageInfo, parse_date, read_page, split_names
+from ingest.extract import extract_text
+from ingest.junk import clean_text
+from ingest.models import Article, Page, Rejected
+
+# Pre-clean: blocks that are never the story. Ancestors of the body container are never removed.
+COMMON_REMOVE: tuple[str, ...] = (
+    "script", "style", "noscript", "template", "iframe", "svg", "form", "button", "input", "select",
+    "textarea", "nav", "header", "footer", "aside", "figcaption", "ins", "[hidden]",
+    "[style*='display:none' i]", "[style*='display: none' i]", "[role=navigation]", "[role=banner]",
+    "[role=contentinfo]", "[role=complementary]", "[class*=share i]", "[class*=social i]",
+    "[class*=related i]", "[class*=popular i]", "[class*=ranking i]", "[class*=most-read i]",
+    "[class*=mostread i]", "[class*=newsletter i]", "[class*=subscri i]", "[class*=read-also i]",
+    "[class*=readalso i]", "[class*=read_also i]", "[class*=also-read i]", "[class*=audio i]",
+    "[class*=comment i]", "[id*=comment i]", "[class*=cookie i]", "[class*=consent i]", "[class*=gdpr i]",
+    "[class*=banner i]", "[class*=advert i]", "[id*=banner i]", "[class*=breadcrumb i]", "[class*=sidebar i]",
+    "[class*=widget i]", "[class*=promo i]", "[class*=byline i]", "[class*=caption i]", "[class*=tags i]",
+    "[class*=news-feed i]", "[class*=newsfeed i]", "[class*=more-news i]", "[class*=read-more i]",
+    "[class*=recommend i]", "[class*=paywall i]", "[class*=skip-link i]", "[class*=post-edit i]",
+)
+
+
+class Adapter:
+    """Reads one outlet's article pages; subclasses set selectors and override only what they must."""
+
+    slug: ClassVar[str] = "generic"
+    domains: ClassVar[tuple[str, ...]] = ()  # registered domains; subdomains match
+    version: ClassVar[int] = 1  # bump when selectors change: stored on each row
+    article_url: ClassVar[re.Pattern[str] | None] = None
+    title: ClassVar[str | None] = None
+    lead: ClassVar[str | None] = None
+    body: ClassVar[str | None] = None  # None: the generic path (whole page), which is not a fallback
+    author: ClassVar[str | None] = None
+    date: ClassVar[str | None] = None  # element with a datetime/content attribute, or date text
+    section: ClassVar[str | None] = None
+    tags: ClassVar[str | None] = None
+    paywall: ClassVar[tuple[str, ...]] = ()  # selectors present only on subscriber-only stubs
+    remove: ClassVar[tuple[str, ...]] = ()
+    site_names: ClassVar[tuple[str, ...]] = ()  # title suffixes to strip (" | Ukrinform")
+    desk: ClassVar[str | None] = None  # the author when no person is named
+    timezone: ClassVar[str] = "UTC"  # for dates the page gives without an offset
+    default_language: ClassVar[str | None] = None
+    date_order: ClassVar[tuple[str, ...]] = ("ld", "meta", "page")
+    trust_ld_authors: ClassVar[bool] = True
+    min_chars: ClassVar[int] = 150
+
+    @classmethod
+    def handles_host(cls, host: str) -> bool:
+        """True when `host` is one of the adapter's domains or a subdomain of one."""
+        host = host.lower().rstrip(".")
+        return any(host == d or host.endswith("." + d) for d in cls.domains)
+
+    def is_article_url(self, url: str) -> bool:
+        """True when `url` looks like one of this outlet's article URLs."""
+        host = urlsplit(url).hostname or ""
+        if self.domains and not self.handles_host(host):
+            return False
+        return self.article_url is None or bool(self.article_url.search(url))
+
+    def parse(self, page: Page, *, source: str, language: str | None = None) -> Article:
+        """Page -> Article; raises Rejected for challenges, non-articles and too little text."""
+        text = page.text[:checks.MAX_HTML_CHARS]
+        checks.check_nesting(text)
+        tree = LexborHTMLParser(text)
+        info = read_page(tree)
+        remove_nodes(tree.css("script, style, noscript, template"))
+        self.check_blocked(text, tree, info)
+        url = self.canonical_url(page, info)
+        self.check_article(page, url, tree, info)
+        tz = ZoneInfo(self.timezone)
+        lang = info.language or (language or "").lower() or self.default_language
+        title, authors = self.read_title(tree, info), self.read_authors(tree, info)
+        lead, published = self.first_text(tree, self.lead), self.read_date(tree, info, tz)
+        section, tags = self.read_section(tree, info), self.read_tags(tree, info)
+        paywalled = checks.is_paywalled(tree, info, self.paywall)
+        # Metadata is read above, before pre-cleaning removes headers, tag lists and bylines.
+        container = tree.css_first(self.body) if self.body else None
+        self.preclean(tree, container)
+        body_html = (container.html if container is not None else tree.html) or ""
+        body = clean_text(extract_text(body_html, url=url), lang)
+        body = self.tidy(body, title=title, lead=lead, authors=authors)
+        if paywalled and not body:  # a subscriber-only stub: keep what the page gives everyone
+            body = info.meta.get("og:description") or info.ld_str("description") or ""
+        if len(body) < self.min_chars and not (paywalled and body):
+            raise Rejected("too-short", f"{len(body)} characters of text")
+        return Article(
+            url=url, source=source, title=title, text=body, authors=authors, published_at=published,
+            modified_at=parse_date(info.modified, tz), language=lang or None, lead=lead, section=section,
+            tags=tags, image=info.image, adapter=self.slug, adapter_version=self.version,
+            fallback=self.body is not None and container is None, paywalled=paywalled,
+            fetched_url=page.url if page.url != url else None, fetched_at=page.fetched_at,
+        )
+
+    # --- checks -------------------------------------------------------------------------------------
+
+    def check_blocked(self, html: str, tree: LexborHTMLParser, info: PageInfo) -> None:
+        """Raise Rejected("bot-challenge") for challenge, captcha and consent-wall pages."""
+        checks.check_blocked(html, tree, info)
+
+    def check_article(self, page: Page, url: str, tree: LexborHTMLParser, info: PageInfo) -> None:
+        """Raise Rejected("not-article") for index, listing and section pages."""
+        if info.is_article or self.is_article_url(url) or self.is_article_url(page.url):
+            return
+        if self.article_url is not None:
+            raise Rejected("not-article", f"{url} is not an article URL of {self.slug}")
+        if checks.looks_like_listing(tree):
+            raise Rejected("not-article", "a page of links (listing or index)")
+
+    # --- metadata -----------------------------------------------------------------------------------
+
+    def canonical_url(self, page: Page, info: PageInfo) -> str:
+        """The canonical link or og:url when it is on the same site as the page, else the page URL."""
+        page_host = urlsplit(page.url).hostname or ""
+        for candidate in (info.canonical, info.meta.get("og:url")):
+            if not candidate:
+                continue
+            absolute = urljoin(page.url, candidate.strip())
+            host = urlsplit(absolute).hostname or ""
+            # A page may not claim another site's URL; an outlet's sister sites (pravda.com.ua and
+            # epravda.com.ua) count as one site.
+            sister = self.handles_host(host) and self.handles_host(page_host)
+            if urlsplit(absolute).scheme in ("http", "https") and (same_site(host, page_host) or sister):
+                return absolute
+        return page.url
+
+    def read_title(self, tree: LexborHTMLParser, info: PageInfo) -> str:
+        """Headline without the site-name suffix."""
+        candidates = [
+            self.first_text(tree, self.title), info.ld_str("headline"), info.meta.get("og:title"),
+            info.meta.get("twitter:title"), self.first_text(tree, "h1"), info.page_title,
+        ]
+        title = next((c for c in candidates if c), "")
+        names = [n.casefold() for n in (*self.site_names, info.meta.get("og:site_name") or "") if n]
+        while True:
+            parts = re.split(r"\s+[|\-–—:·]+\s+", title)
+            if len(parts) < 2 or not any(n in parts[-1].casefold() for n in names):
+                return title
+            title = title[: title.rfind(parts[-1])].rstrip(" |-–—:·")
+
+    def read_authors(self, tree: LexborHTMLParser, info: PageInfo) -> list[str]:
+        """Named persons (visible byline, then JSON-LD, then meta), else the desk or organisation."""
+        visible = split_names(self.texts(tree, self.author))
+        if visible:
+            return visible
+        if self.trust_ld_authors and info.ld_persons:
+            return info.ld_persons
+        if info.meta_author:
+            return split_names([info.meta_author])
+        if self.desk:
+            return [self.desk]
+        return info.ld_organisations if self.trust_ld_authors else []
+
+    def read_date(self, tree: LexborHTMLParser, info: PageInfo, tz: tzinfo) -> datetime | None:
+        """Publication time, from the sources in `date_order`, aware."""
+        for source in self.date_order:
+            values = {"ld": [info.ld_str("datePublished")], "meta": info.published}.get(source)
+            if values is None:
+                node = tree.css_first(self.date) if self.date else None
+                attrs = node.attributes if node is not None else {}
+                values = [attrs.get("datetime"), attrs.get("content"), node.text() if node else None]
+            for value in values:
+                parsed = parse_date(value, tz)
+                if parsed is not None:
+                    return parsed
+        return None
+
+    def read_section(self, tree: LexborHTMLParser, info: PageInfo) -> str | None:
+        """The outlet's section (rubric) of the article."""
+        return self.first_text(tree, self.section) or info.section
+
+    def read_tags(self, tree: LexborHTMLParser, info: PageInfo) -> list[str]:
+        """Topic tags: the page's tag list, else article:tag, else JSON-LD keywords."""
+        return list(dict.fromkeys(self.texts(tree, self.tags) or info.tags))
+
+    # --- body ---------------------------------------------------------------------------------------
+
+    def preclean(self, tree: LexborHTMLParser, container: LexborNode | None) -> None:
+        """Remove the adapter's and the common junk blocks, sparing the body container's ancestors."""
+        keep = guess_container(tree) if container is None else container
+        spared: set[int] = set()
+        node: LexborNode | None = keep
+        while node is not None:
+            spared.add(node.mem_id)
+            node = node.parent
+        for selector in (*self.remove, *COMMON_REMOVE):
+            found = tree.css(selector)
+            remove_nodes([n for n in found if n.mem_id not in spared and n.tag not in ("html", "body")])
+
+    def tidy(self, text: str, *, title: str, lead: str | None, authors: list[str]) -> str:
+        """Drop a repeated headline and an author sign-off; keep the lead as the first paragraph."""
+        signoffs = {", ".join(authors).casefold(), " ".join(authors).casefold()}
+        paragraphs = [
+            p for p in text.split("\n\n") if p and p != title and p.casefold().strip(". ") not in signoffs
+        ]
+        if lead and not any(lead in p or p in lead for p in paragraphs[:2]):
+            paragraphs.insert(0, lead)
+        return "\n\n".join(paragraphs)
+
+    # --- helpers ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def texts(tree: LexborHTMLParser, selector: str | None) -> list[str]:
+        """Whitespace-normalised texts of every node matching `selector`."""
+        if not selector:
+            return []
+        found = (" ".join(n.text(separator=" ").split()) for n in tree.css(selector))
+        return [t for t in found if t]
+
+    @classmethod
+    def first_text(cls, tree: LexborHTMLParser, selector: str | None) -> str | None:
+        """Text of the first node matching `selector` that has any."""
+        found = cls.texts(tree, selector)
+        return htmlmod.unescape(found[0]) if found else None
+
+
+def remove_nodes(nodes: list[LexborNode]) -> None:
+    """Decompose `nodes`, skipping those inside another one: a destroyed parent frees its children."""
+    ids = {n.mem_id for n in nodes}
+    for node in nodes:
+        parent = node.parent
+        while parent is not None and parent.mem_id not in ids:
+            parent = parent.parent
+        if parent is None:
+            node.decompose()
+
+
+def same_site(host_a: str, host_b: str) -> bool:
+    """True when both hosts share a registered domain (www.x.com.ua ~ x.com.ua)."""
+    return bool(host_a) and site_key(host_a) == site_key(host_b)
+
+
+def site_key(host: str) -> str:
+    """Registered-domain guess: last two labels, or three under com.ua, co.jp and the like."""
+    labels = host.lower().rstrip(".").split(".")
+    second_level = ("com", "co", "org", "net", "gov", "ac", "or", "ne", "go", "in", "kiev", "kyiv")
+    size = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in second_level else 2
+    return ".".join(labels[-size:])
+
+
+def guess_container(tree: LexborHTMLParser) -> LexborNode | None:
+    """The node the generic path must not remove: articleBody, main, or the only <article>."""
+    node = tree.css_first("[itemprop=articleBody], main, [role=main]")
+    if node is None:
+        articles = tree.css("article")
+        node = articles[0] if len(articles) == 1 else None
+    return node

@@ -1,0 +1,256 @@
+"""Page metadata: a parsed HTML tree -> PageInfo; date strings -> aware datetimes; bylines -> names.
+
+Contract: `read_page(tree)` reads the article's JSON-LD object (also inside @graph and lists), the
+breadcrumbs, meta tags, canonical link, <title> and language once per page and returns a PageInfo;
+`parse_date(text, tz)` turns ISO 8601, UNIX seconds or a written date (English, Ukrainian, Russian) into
+an aware datetime or None; `split_names(bylines)` turns byline texts into person names. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import html as htmlmod
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+# --- reading JSON-LD and meta tags once per page ----------------------------------------------------
+
+ARTICLE_TYPES = frozenset({
+    "Article", "NewsArticle", "ReportageNews", "AnalysisNewsArticle", "OpinionNewsArticle", "BlogPosting",
+    "BackgroundNewsArticle", "ReviewNewsArticle", "LiveBlogPosting", "Report",
+})
+_PUBLISHED_KEYS = (
+    "article:published_time", "datepublished", "pubdate", "publishdate", "publish-date", "dc.date.issued",
+    "dc.date", "dcterms.created", "citation_publication_date", "sailthru.date", "parsely-pub-date", "date",
+)
+_MODIFIED_KEYS = ("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified")
+_AUTHOR_KEYS = (
+    "author", "article:author", "dc.creator", "sailthru.author", "parsely-author", "citation_author",
+)
+
+
+@dataclass
+class PageInfo:
+    """What the page says about itself: the article's JSON-LD object and its meta tags."""
+
+    ld: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)  # first value per lower-cased name/property/itemprop
+    meta_all: dict[str, list[str]] = field(default_factory=dict)
+    crumbs: list[str] = field(default_factory=list)
+    canonical: str | None = None
+    page_title: str | None = None
+    language: str | None = None
+    is_article: bool = False
+
+    def ld_str(self, key: str) -> str | None:
+        """A JSON-LD value as clean text (first of a list, `name` of an object)."""
+        value = self.ld.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, dict):
+            value = value.get("name") or value.get("url")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(int(value))
+        return " ".join(htmlmod.unescape(value).split()) if isinstance(value, str) and value.strip() else None
+
+    def _ld_authors(self, person: bool) -> list[str]:
+        raw = self.ld.get("author")
+        out: list[str] = []
+        for item in raw if isinstance(raw, list) else [raw]:
+            kind = item.get("@type", "Person") if isinstance(item, dict) else "Person"
+            name = item.get("name") if isinstance(item, dict) else item
+            is_person = "Person" in (kind if isinstance(kind, list) else [kind])
+            if isinstance(name, str) and name.strip() and is_person == person and "://" not in name:
+                out.append(" ".join(htmlmod.unescape(name).split()))
+        return list(dict.fromkeys(out))
+
+    @property
+    def ld_persons(self) -> list[str]:
+        return self._ld_authors(person=True)
+
+    @property
+    def ld_organisations(self) -> list[str]:
+        return self._ld_authors(person=False)
+
+    @property
+    def meta_author(self) -> str | None:
+        return next((v for k in _AUTHOR_KEYS if (v := self.meta.get(k)) and "://" not in v), None)
+
+    @property
+    def published(self) -> list[str | None]:
+        return [self.meta.get(k) for k in _PUBLISHED_KEYS]
+
+    @property
+    def modified(self) -> str | None:
+        in_meta = (self.meta[k] for k in _MODIFIED_KEYS if k in self.meta)
+        return self.ld_str("dateModified") or next(in_meta, None)
+
+    @property
+    def section(self) -> str | None:
+        crumbs = [c for c in self.crumbs if c != self.ld_str("headline")]
+        fallback = crumbs[-1] if len(crumbs) >= 2 else None
+        return self.meta.get("article:section") or self.ld_str("articleSection") or fallback
+
+    @property
+    def tags(self) -> list[str]:
+        raw: Any = self.meta_all.get("article:tag") or self.ld.get("keywords") or []
+        items = raw.split(",") if isinstance(raw, str) else raw
+        # WordPress plugins number keywords: "(1) topic".
+        cleaned = (re.sub(r"^\(\d+\)\s*", "", htmlmod.unescape(str(t))).strip() for t in items)
+        return [t for t in cleaned if t]
+
+    @property
+    def image(self) -> str | None:
+        return self.meta.get("og:image") or self.meta.get("twitter:image") or self.ld_str("image")
+
+    @property
+    def paywalled(self) -> bool:
+        free = self.ld.get("isAccessibleForFree")
+        tier = self.meta.get("article:content_tier", "").lower()
+        return free in (False, "False", "false") or tier in ("locked", "metered")
+
+
+def read_page(tree: LexborHTMLParser) -> PageInfo:
+    """Read JSON-LD (also inside @graph and lists), meta tags, canonical link, title and language."""
+    info = PageInfo()
+    for script in tree.css("script[type='application/ld+json']"):
+        try:
+            data = json.loads(script.text(), strict=False)
+        except ValueError:
+            continue
+        for obj in _ld_objects(data):
+            types = obj.get("@type", [])
+            types = set(types if isinstance(types, list) else [types])
+            if types & ARTICLE_TYPES and not info.ld:
+                info.ld = obj
+            elif "BreadcrumbList" in types and not info.crumbs:
+                info.crumbs = _crumbs(obj)
+    for node in tree.css("meta, [itemprop][content]"):
+        attrs = node.attributes
+        key = (attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or "").strip().lower()
+        content = (attrs.get("content") or "").strip()
+        if key and content:
+            info.meta.setdefault(key, content)
+            info.meta_all.setdefault(key, []).append(content)
+    link = tree.css_first("link[rel=canonical]")
+    info.canonical = link.attributes.get("href") if link is not None else None
+    title = tree.css_first("title")
+    info.page_title = " ".join(title.text().split()) if title is not None else None
+    html_node = tree.css_first("html")
+    raw_lang = (html_node.attributes.get("lang") if html_node is not None else None) or info.meta.get(
+        "og:locale") or info.ld_str("inLanguage")
+    lang = re.split(r"[-_]", raw_lang.strip().lower())[0] if raw_lang else None
+    info.language = "uk" if lang == "ua" else lang or None
+    info.is_article = bool(ARTICLE_TYPES & _types(info.ld)) or info.meta.get("og:type") == "article" or (
+        "article:published_time" in info.meta)
+    return info
+
+
+def _types(obj: dict[str, Any]) -> set[str]:
+    types = obj.get("@type", [])
+    return set(types if isinstance(types, list) else [types])
+
+
+def _ld_objects(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, list):
+        return [o for item in data for o in _ld_objects(item)]
+    if not isinstance(data, dict):
+        return []
+    return [data, *_ld_objects(data.get("@graph", []))]
+
+
+def _crumbs(obj: dict[str, Any]) -> list[str]:
+    names: list[str] = []
+    for element in obj.get("itemListElement", []):
+        item = element.get("item") if isinstance(element, dict) else None
+        name = (item.get("name") if isinstance(item, dict) else None) or (
+            element.get("name") if isinstance(element, dict) else None)
+        if isinstance(name, str) and name.strip() and "://" not in name:
+            names.append(" ".join(htmlmod.unescape(name).split()))
+    return names
+
+
+# --- dates and names --------------------------------------------------------------------------------
+
+_MONTHS = (
+    ("jan", "січ", "січен", "янв"), ("feb", "лют", "фев"), ("mar", "берез", "мар"), ("apr", "квіт", "апр"),
+    ("may", "трав", "мая", "май"), ("jun", "черв", "июн"), ("jul", "лип", "июл"), ("aug", "серп", "авг"),
+    ("sep", "верес", "сен"), ("oct", "жовт", "окт"), ("nov", "листоп", "ноя"), ("dec", "груд", "дек"),
+)
+_ZONES = {"jst": timezone(timedelta(hours=9), "JST"), "utc": UTC, "gmt": UTC}
+_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([ap])?\.?m?\.?\b", re.IGNORECASE)
+_NUMERIC = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
+
+
+def parse_date(value: str | None, tz: tzinfo) -> datetime | None:
+    """ISO 8601, UNIX seconds or a written date ("15:23 JST, November 17, 2024", "29 вересня 2014, 14:55")."""
+    if not value or not value.strip():
+        return None
+    value = " ".join(htmlmod.unescape(value).split())
+    if value.isdigit() and 9 <= len(value) <= 11:
+        return datetime.fromtimestamp(int(value), UTC)
+    parsed: datetime | None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = _parse_written(value)
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+
+
+def _parse_written(value: str) -> datetime | None:
+    lowered = value.lower()
+    year_match = re.search(r"\b(19|20)\d{2}\b", lowered)
+    numeric = _NUMERIC.search(lowered)
+    if numeric:
+        day, month, year = int(numeric.group(1)), int(numeric.group(2)), int(numeric.group(3))
+    elif year_match:
+        words = re.findall(r"[^\W\d_]+|\d{1,2}\b", lowered.replace(year_match.group(0), " "))
+        month_at = next((i for i, w in enumerate(words) if _month(w)), None)
+        if month_at is None:
+            return None
+        month, year = _month(words[month_at]), int(year_match.group(0))
+        near = [w for w in words[max(month_at - 1, 0): month_at + 2] if w.isdigit() and int(w) <= 31]
+        if not near:
+            return None
+        day = int(near[0])
+    else:
+        return None
+    hour = minute = second = 0
+    time_match = _TIME.search(lowered)
+    if time_match:
+        hour, minute = int(time_match.group(1)), int(time_match.group(2))
+        second = int(time_match.group(3) or 0)
+        if time_match.group(4) == "p" and hour < 12:
+            hour += 12
+        elif time_match.group(4) == "a" and hour == 12:
+            hour = 0
+    zone = next((z for name, z in _ZONES.items() if re.search(rf"\b{name}\b", lowered)), None)
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=zone)
+    except ValueError:
+        return None
+
+
+def _month(word: str) -> int:
+    if len(word) < 3:
+        return 0
+    return next((i + 1 for i, stems in enumerate(_MONTHS) if any(word.startswith(s) for s in stems)), 0)
+
+
+_NAME_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\bі\b|\bи\b|\bта\b)\s*", re.IGNORECASE)
+_NAME_PREFIX = re.compile(r"^(?:by|автор(?:ка)?|author|текст)\s*:?\s+", re.IGNORECASE)
+
+
+def split_names(texts: list[str]) -> list[str]:
+    """Byline texts -> person names: "By A and B / Staff Writers" -> ["A", "B"]."""
+    names: list[str] = []
+    for text in texts:
+        text = _NAME_PREFIX.sub("", " ".join(text.split())).split(" / ")[0].strip(" ,.—-")
+        names += [n.strip(" .,") for n in _NAME_SPLIT.split(text) if n.strip(" .,") and "://" not in n]
+    return list(dict.fromkeys(n for n in names if not n.isdigit()))

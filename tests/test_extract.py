@@ -1,0 +1,107 @@
+"""extract_text: trafilatura wrapped once, blocks as blank-line-separated paragraphs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from ingest.extract import extract_text, reset_caches
+
+CORPUS = Path(__file__).parents[2] / "shared" / "corpus"
+
+PAGE = """<html><head><title>T</title></head><body>
+<nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<article>
+<h1>Council approves the new water plan</h1>
+<p>The city council approved a plan on Tuesday to replace two hundred kilometers
+of old water pipes by 2030.</p>
+<h2>What changes for residents</h2>
+<p>Residents in the northern districts will see planned outages of up to six hours while crews work.<br><br>
+Officials said the schedule will be published a week ahead.</p>
+<ul><li>New pumping station in the north</li><li>Smart meters for every building</li></ul>
+<table><tr><td>District</td><td>Start</td></tr><tr><td>Obolon</td><td>May 2026</td></tr></table>
+<blockquote><p>"This is the largest repair of the network since the 1980s," the mayor said at the session.</p>
+</blockquote>
+<p>The plan will be financed with a loan from the European Investment Bank and from the city budget.</p>
+</article>
+<div class="comments" id="comments"><h3>Comments</h3>
+<p>Reader comment: this is a waste of money and nobody asked us about it at all.</p></div>
+<footer>Copyright 2026</footer>
+</body></html>"""
+
+
+def test_blocks_are_blank_line_separated() -> None:
+    paragraphs = extract_text(PAGE).split("\n\n")
+    assert "What changes for residents" in paragraphs
+    assert "New pumping station in the north" in paragraphs
+    assert "Smart meters for every building" in paragraphs
+    assert "Obolon | May 2026" in paragraphs
+    assert any(p.startswith('"This is the largest repair') for p in paragraphs)
+    # <br><br> inside one <p> is two paragraphs for a reader.
+    residents = [p for p in paragraphs if p.startswith("Residents in the northern districts")]
+    assert residents == ["Residents in the northern districts will see planned outages of up to six hours "
+                         "while crews work."]
+    assert "Officials said the schedule will be published a week ahead." in paragraphs
+    assert all(p == p.strip() and p for p in paragraphs)
+
+
+def test_comments_navigation_and_footer_are_left_out() -> None:
+    text = extract_text(PAGE)
+    assert "Reader comment" not in text
+    assert "Copyright 2026" not in text
+    assert "Home" not in text
+
+
+def test_same_page_gives_same_text_every_time() -> None:
+    """deduplicate=True would empty the text after a few calls (a process-global cache)."""
+    first = extract_text(PAGE)
+    assert first
+    assert all(extract_text(PAGE) == first for _ in range(6))
+
+
+@pytest.mark.parametrize("html", ["", "   ", "<html><body></body></html>"])
+def test_nothing_in_nothing_out(html: str) -> None:
+    assert extract_text(html) == ""
+
+
+def test_reset_caches_keeps_extraction_working() -> None:
+    reset_caches()
+    assert "water pipes" in extract_text(PAGE)
+
+
+def test_fragment_keeps_its_subheadings() -> None:
+    fragment = "<div id='body'><p>" + "First paragraph of the story, long enough to count. " * 4 + "</p>" \
+        "<h2>A subheading</h2><p>" + "Second paragraph of the story, also long enough. " * 4 + "</p></div>"
+    assert "A subheading" in extract_text(fragment).split("\n\n")
+
+
+def _gold(relative: str) -> list[str]:
+    data = json.loads((CORPUS / relative).read_text("utf-8"))
+    record = data.get("V1", data)
+    return [p for s in record["body"]["sections"] for p in (*s["headline"], *s["paragraphs"])]
+
+
+@pytest.mark.parametrize(("page", "gold", "container"), [
+    ("fundus/jp/TheJapanNews_2024_10_13.html.gz", "fundus/jp/TheJapanNews.json", "#p-article-block"),
+    ("fundus/ua/Pravda_2026_01_08.html.gz", "fundus/ua/Pravda.json", "div.post_article_text"),
+    ("fundus/history/ua/Pravda_2025_10_24.html.gz", "fundus/history/ua/Pravda_2025_10_24.expected.json",
+     "div.post_news_text"),
+])
+def test_container_recall_on_gold(page: str, gold: str, container: str) -> None:
+    """The measurement behind our options: every gold paragraph inside the container comes out."""
+    path = CORPUS / page
+    if not path.exists():
+        pytest.skip("shared corpus not found")
+    node = LexborHTMLParser(gzip.decompress(path.read_bytes()).decode("utf-8")).css_first(container)
+    assert node is not None
+    assert node.html
+    inside = " ".join(node.text(separator=" ").split())
+    text = " ".join(extract_text(node.html).split())
+    wanted = [p for p in _gold(gold) if " ".join(p.split()) in inside]
+    assert len(wanted) >= 5
+    missing = [p[:50] for p in wanted if " ".join(p.split()) not in text]
+    assert not missing
