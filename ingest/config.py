@@ -145,9 +145,9 @@ def _parse_settings(raw: object, file: str) -> Settings:
         elif not isinstance(value, str) or not value.strip():
             raise ConfigError(file, where, "must be a non-empty string")
         values[key] = value
-    if key_ua := values.get("user_agent"):
-        if "+" not in key_ua and "@" not in key_ua and "http" not in key_ua:
-            raise ConfigError(file, "settings.user_agent", "must carry a contact (a URL or an e-mail address)")
+    agent = values.get("user_agent")
+    if agent and "+" not in agent and "@" not in agent and "http" not in agent:
+        raise ConfigError(file, "settings.user_agent", "must carry a contact (a URL or an e-mail address)")
     if values.get("timeout", 1.0) <= 0:
         raise ConfigError(file, "settings.timeout", "must be more than 0 seconds")
     return Settings(**values)
