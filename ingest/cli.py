@@ -181,10 +181,14 @@ def _progress() -> Iterator[_Progress]:
     if not sys.stdout.isatty():
         yield _Progress(None)
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TimeRemainingColumn
+    from rich.text import Text
 
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn())
+    class PagesPerSecond(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed:.1f} pages/s" if task.speed else "… pages/s", style="progress.data.speed")
+
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), PagesPerSecond(), TimeRemainingColumn())
     with Progress(*columns) as bar:
         yield _Progress(bar)
 
