@@ -26,7 +26,7 @@ from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
 from ingest.config import Config, ConfigError, Settings, Source, load_config
 from ingest.fetch import Fetcher, MemoryHostStates
 from ingest.logs import setup_logging
-from ingest.models import Page, Rejected
+from ingest.models import Article, Page, Rejected
 from ingest.pipeline import Window, format_summaries, parse_page, run_source
 from ingest.scheduler import Daemon
 
@@ -200,6 +200,48 @@ def _progress() -> Iterator[_Progress]:
 @click.pass_obj
 def extract(obj: Context, file_or_url: str, url: str | None, slug: str | None) -> None:
     """Clean one page (a file or a URL) and print it as JSON; the database is not touched."""
+    page, source, result = _load_and_parse(obj, file_or_url, url, slug)
+    if isinstance(result, Rejected):
+        click.echo(json.dumps({"url": page.url, "source": source.slug, "rejected": result.reason,
+                               "detail": result.detail}, ensure_ascii=False))
+        sys.exit(1)
+    out = result.to_json()
+    first = ("url", "source", "title", "authors", "published_at", "modified_at", "language", "text")
+    click.echo(json.dumps({**{k: out[k] for k in first}, **out}, ensure_ascii=False, indent=2))
+
+
+@cli.command()
+@click.argument("file_or_url")
+@click.option("--url", help="The page's URL, when FILE_OR_URL is a file.")
+@click.option("--source", "slug", help="A source slug from the config, or an adapter name.")
+@click.option("--name", required=True, help="Fixture name: writes NAME.html and NAME.json.")
+@click.option("--fixtures", type=click.Path(file_okay=False, path_type=Path), default=Path("tests/fixtures"),
+              show_default=True, help="Folder holding one sub-folder per adapter.")
+@click.pass_obj
+def capture(obj: Context, file_or_url: str, url: str | None, slug: str | None, name: str, fixtures: Path) -> None:
+    """Save a page as a golden fixture of its adapter, with today's extraction as the draft expectation.
+
+    Check the JSON by hand: the extraction is a starting point, not the truth.
+    """
+    page, source, result = _load_and_parse(obj, file_or_url, url, slug)
+    folder = fixtures / source.adapter
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.html").write_bytes(page.body)
+    if isinstance(result, Rejected):
+        expected: dict[str, Any] = {"rejected": result.reason}
+        must: list[str] = []
+    else:
+        expected = {k: v for k, v in result.to_json().items()
+                    if k in ("title", "authors", "published_at", "language", "section", "tags")}
+        must = [p[:80] for p in result.text.split("\n\n") if len(p) > 40]
+    meta = {"url": url or page.url, "expected": expected, "must_contain": must, "must_not_contain": []}
+    (folder / f"{name}.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"wrote {folder / name}.html and .json: check the expectations, add the junk to must_not_contain")
+
+
+def _load_and_parse(obj: Context, file_or_url: str, url: str | None,
+                    slug: str | None) -> tuple[Page, Source, Article | Rejected]:
+    """Fetch or read one page and run its adapter: (page, source, article or the rejection)."""
     config = obj.config(required=False)
     is_url = urlsplit(file_or_url).scheme in ("http", "https")
     page_url = file_or_url if is_url else (url or Path(file_or_url).resolve().as_uri())
@@ -210,16 +252,16 @@ def extract(obj: Context, file_or_url: str, url: str | None, slug: str | None) -
                 page = fetcher.fetch(file_or_url)
         else:
             page = page_from_file(Path(file_or_url), page_url)
-        article = parse_page(get_adapter(source.adapter), source, page)
+    except OSError as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE_OR_URL") from None
     except Rejected as exc:
         click.echo(json.dumps({"url": page_url, "source": source.slug, "rejected": exc.reason,
                                "detail": exc.detail}, ensure_ascii=False))
         sys.exit(1)
-    except OSError as exc:
-        raise click.BadParameter(str(exc), param_hint="FILE_OR_URL") from None
-    out = article.to_json()
-    first = ("url", "source", "title", "authors", "published_at", "modified_at", "language", "text")
-    click.echo(json.dumps({**{k: out[k] for k in first}, **out}, ensure_ascii=False, indent=2))
+    try:
+        return page, source, parse_page(get_adapter(source.adapter), source, page)
+    except Rejected as exc:
+        return page, source, exc
 
 
 def page_from_file(path: Path, url: str) -> Page:

@@ -147,3 +147,19 @@ def test_ci_runs_the_readme_test_command() -> None:
     commands = [ln.strip() for ln in block.group(1).splitlines() if ln.strip() and not ln.startswith("#")]
     assert len(commands) == 2, commands
     assert commands[1] in ci
+
+
+def test_capture_writes_a_fixture_the_adapter_tests_can_use(tmp_path: Path) -> None:
+    html, meta = first_fixture("unn")
+    result = CliRunner().invoke(cli, ["extract", str(html), "--url", str(meta["url"])], env={"INGEST_CONFIG": None})
+    extracted = json.loads(result.output)
+    result = CliRunner().invoke(cli, ["capture", str(html), "--url", str(meta["url"]), "--name", "new-page",
+                                      "--fixtures", str(tmp_path)], env={"INGEST_CONFIG": None})
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "unn" / "new-page.html").read_bytes() == html.read_bytes()
+    captured = json.loads((tmp_path / "unn" / "new-page.json").read_text(encoding="utf-8"))
+    assert captured["url"] == meta["url"]
+    assert captured["expected"]["title"] == extracted["title"]
+    assert captured["expected"]["published_at"] == extracted["published_at"]
+    assert captured["must_contain"]
+    assert all(phrase in extracted["text"] for phrase in captured["must_contain"])
