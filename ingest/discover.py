@@ -19,7 +19,7 @@ import zlib
 from calendar import monthrange
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from html import unescape
 from time import struct_time
@@ -204,7 +204,21 @@ def parse_listing(html: str, base_url: str, source: str, accept: Callable[[str],
             continue
         # The same article is often linked twice: once by its picture, once by its headline.
         titles[url] = titles.get(url) or _clean(anchor.text(separator=" "))
-    return [Link(url=url, source=source, via="listing", title=title) for url, title in titles.items()]
+    return [Link(url=url, source=source, via="listing", title=title, published_at=url_day(url))
+            for url, title in titles.items()]
+
+
+def url_day(url: str) -> datetime | None:
+    """The day an article URL carries (/news/2024/01/14/123/, /2024-01-14-slug), as noon UTC; else None.
+
+    A hint only, for listings that give no dates: noon keeps the outlet's local day whatever its offset,
+    and the article's own date decides in the end.
+    """
+    path = urlsplit(url).path
+    for match in _DAY_FORM.finditer(path):
+        if match[2] and (span := _span(int(match[1]), int(match[3]), int(match[4]), int(match[4]))):
+            return datetime.combine(span[0], time(12), tzinfo=UTC)
+    return None
 
 
 def listing_urls(template: str, pages: int, start: int = 1) -> list[str]:

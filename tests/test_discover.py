@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ingest import discover
 from ingest.discover import (
     MAX_SITEMAP_BYTES,
     Sitemap,
@@ -274,7 +275,10 @@ def test_pravda_front_page_listing() -> None:
     assert links[0].title == "В окупованому Криму зникла кримськотатарська дівчина"
     assert "http://www.pravda.com.ua/news/2016/01/14/7095324/" in urls  # the corpus article is listed
     assert not any(url.endswith(("/news/", "/archives/", "/search/")) for url in urls)
-    assert all(link.via == "listing" and link.published_at is None for link in links)
+    assert all(link.via == "listing" for link in links)
+    dated = [lk for lk in links if "/news/2016/" in lk.url]
+    assert dated
+    assert all(lk.published_at is not None and lk.published_at.strftime("/%Y/%m/%d/") in lk.url for lk in dated)
 
 
 def test_espreso_listing_resolves_against_base_href() -> None:
@@ -417,3 +421,28 @@ def test_in_window_is_inclusive_and_utc() -> None:
     assert not in_window(links[0], None, date(2026, 5, 3))
     undated = Link("https://www.pravda.com.ua/news/2016/01/14/7095324/", "pravda_uk", "listing")
     assert in_window(undated, date(2030, 1, 1), date(2030, 1, 1))
+
+
+@pytest.mark.parametrize(("url", "day"), [
+    ("https://www.pravda.com.ua/news/2024/01/14/7095324/", "2024-01-14"),
+    ("https://www.pravda.com.ua/eng/news/2025/11/20/7584012/", "2025-11-20"),
+    ("http://espreso.tv/news/2014/10/08/v_donecku", "2014-10-08"),
+    ("https://example.com/2024-02-29-leap-day-story", "2024-02-29"),
+    ("https://www.ukrinform.ua/rubric-polytics/4119314-britania.html", None),
+    ("https://japannews.yomiuri.co.jp/politics/20241117-223456/", None),  # an id, not a dated path
+    ("https://example.com/news/2024/13/01/x", None),
+])
+def test_url_day(url: str, day: str | None) -> None:
+    found = discover.url_day(url)
+    assert (found.date().isoformat() if found else None) == day
+    if found:
+        assert found.utcoffset() is not None
+        assert found.hour == 12
+
+
+def test_listing_links_carry_the_day_of_their_url() -> None:
+    html = ('<a href="/news/2024/01/14/1/">one</a><a href="/news/2023/12/31/2/">two</a>'
+            '<a href="/rubric/3-undated.html">three</a>')
+    links = discover.parse_listing(html, "https://www.pravda.com.ua/", "p", lambda u: True)
+    assert [lk.published_at.date().isoformat() if lk.published_at else None for lk in links] == [
+        "2024-01-14", "2023-12-31", None]
