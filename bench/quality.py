@@ -113,9 +113,10 @@ def page_of(raw: bytes, url: str) -> Page:
 def run_ours(raw: bytes, url: str, slug: str | None, tally: Tally) -> tuple[str, str | None, list[str], Any]:
     adapter = get_adapter(slug) if slug else adapter_for_url(url)
     source = Source(slug=adapter.slug, adapter=adapter.slug, domains=(re.sub(r"^www\.", "", url.split("/")[2]),))
+    page = page_of(raw, url)  # decoding is the fetch stage's: run_plain decodes outside its timer too
     start = time.perf_counter()
     try:
-        article = parse_page(adapter, source, page_of(raw, url))
+        article = parse_page(adapter, source, page)
     except Rejected as exc:
         tally.seconds += time.perf_counter() - start
         tally.rejected += 1

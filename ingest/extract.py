@@ -8,6 +8,7 @@ This is the only module that imports trafilatura: every option we pass lives her
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import trafilatura
 import trafilatura.meta
@@ -18,49 +19,43 @@ from lxml import etree
 _TEXT_BLOCKS = frozenset({"p", "head", "quote", "code"})
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _DOCUMENT = re.compile(r"<(?:html|body)[\s>]", re.IGNORECASE)
-_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+_ZERO_WIDTH = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")  # and soft hyphens
 
 
 def extract_text(html: str, *, url: str | None = None) -> str:
     """Main text of `html` as paragraphs separated by a blank line; "" when none is found."""
     if not html or not html.strip():
         return ""
-    if not _DOCUMENT.search(html[:4096]):
+    fragment = not _DOCUMENT.search(html[:4096])
+    if fragment:
         # An adapter's body container: trafilatura drops subheadings of a bare fragment (measured on
         # The Japan News and Pravda), but keeps them inside an <article>.
         html = f"<html><body><article>{html}</article></body></html>"
-    # favor_recall: measured on 7 corpus pages with gold text (tests/test_extract.py), default, precision
-    # and recall kept the same paragraphs of an adapter's container, recall was the fastest; on whole
-    # pages (the fallback path) it also keeps one-sentence paragraphs. Junk is removed before and after.
-    xml = trafilatura.extract(
+    # An adapter's container: favor_recall kept the same paragraphs as the default and precision modes
+    # (7 corpus pages with gold text, tests/test_extract.py) and was the fastest. A whole page (the
+    # generic path): favor_recall skips trafilatura's readability/justext cross-check once its own pick
+    # passes 2,500 characters, and that pick is sometimes one block of a split story (a Politico page
+    # kept 1 paragraph of 22); the default mode scored higher F1 on the fundus corpus (bench/quality.py).
+    # bare_extraction, not extract(output_format="xml"): the same tree without the XML output's content
+    # hash and serialise/parse round trip (3 ms of 25 per page on the fundus corpus; same text on all 258
+    # pages and our fixtures). What that output also did is done in _add: soft hyphens out, NFC.
+    document = trafilatura.bare_extraction(
         html,
         url=url,
-        output_format="xml",
         include_comments=False,  # reader comments are not the story
         deduplicate=False,  # process-global cache: the same page returns nothing after a few calls
         include_tables=True,
         include_images=False,
         include_links=False,
         include_formatting=False,
-        favor_recall=True,
+        favor_recall=fragment,
         with_metadata=False,
     )
-    if not xml:
+    body = getattr(document, "body", None)
+    if body is None:
         return ""
-    return xml_to_text(xml)
-
-
-def xml_to_text(xml: str) -> str:
-    """trafilatura's XML output -> our blank-line-separated paragraphs."""
-    try:
-        root = etree.fromstring(xml.encode("utf-8"), parser=etree.XMLParser(recover=True, huge_tree=False))
-    except etree.XMLSyntaxError:
-        return ""
-    if root is None:
-        return ""
-    main = root.find("main")
     blocks: list[str] = []
-    _walk(main if main is not None else root, blocks)
+    _walk(body, blocks)
     return "\n\n".join(blocks)
 
 
@@ -84,10 +79,10 @@ def _walk(element: etree._Element, out: list[str]) -> None:
         elif tag:
             # A quote or div holding paragraphs: keep its inner structure.
             if child.text and child.text.strip():
-                _add(child.text, out)
+                _add(_flat(child.text), out)
             _walk(child, out)
         if child.tail and child.tail.strip() and element.tag not in ("list", "table", "row"):
-            _add(child.tail, out)
+            _add(_flat(child.tail), out)
 
 
 def _has_blocks(element: etree._Element) -> bool:
@@ -96,22 +91,28 @@ def _has_blocks(element: etree._Element) -> bool:
 
 def _inline_text(element: etree._Element, skip: tuple[str, ...] = ()) -> str:
     """Text of an inline run; <lb/> becomes a newline so it can split paragraphs later."""
-    parts: list[str] = [element.text or ""]
+    parts: list[str] = [_flat(element.text)]
     for child in element:
         if isinstance(child.tag, str) and child.tag in skip:
-            parts.append(child.tail or "")
+            parts.append(_flat(child.tail))
             continue
         if child.tag == "lb":
             parts.append("\n")
         else:
             parts.append(_inline_text(child, skip))
-        parts.append(child.tail or "")
+        parts.append(_flat(child.tail))
     return "".join(parts)
+
+
+def _flat(text: str | None) -> str:
+    """A text node with the page's source line breaks as spaces: only <lb/> breaks a paragraph."""
+    return text.replace("\n", " ") if text else ""
 
 
 def _add(text: str, out: list[str]) -> None:
     # A <br><br> inside one <p> separates what readers see as two paragraphs.
-    for line in _ZERO_WIDTH.sub("", text).split("\n"):
+    # NFC: "ä" as one code point, whichever way the page wrote it (search and dedup compare strings).
+    for line in unicodedata.normalize("NFC", _ZERO_WIDTH.sub("", text)).split("\n"):
         line = _SPACES.sub(" ", line).strip()
         if line:
             out.append(line)

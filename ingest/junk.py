@@ -19,7 +19,6 @@ RULES_PATH = Path(__file__).parent / "data" / "junk.toml"
 LANGUAGES = ("en", "uk", "ru", "ja")
 
 _BULLETS = "-–—•·▪►*"
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 _SPACES = re.compile(r"\s+")
 
 
@@ -34,6 +33,7 @@ class Rules:
     strip: tuple[re.Pattern[str], ...]
     phrases: tuple[str, ...]  # the literal phrases, as written, for benchmarks and tests
     max_prefix_chars: int
+    max_words: int  # longest exact phrase or heading, plus a leading bullet, trailing words and punctuation
 
 
 def clean_text(text: str, language: str | None) -> str:
@@ -67,7 +67,7 @@ def _lines(text: str) -> list[str]:
 
 def _key(line: str) -> str:
     """Comparison form: casefolded, plain quotes, single spaces, no leading bullet."""
-    line = _SPACES.sub(" ", line.translate(_QUOTES)).strip().casefold()
+    line = _SPACES.sub(" ", line.replace("’", "'").replace("‘", "'").replace("`", "'")).strip().casefold()
     stripped = line.lstrip(_BULLETS).strip()
     # "* indicates required" is itself a phrase: only drop a bullet that is followed by text.
     return stripped if stripped and not line.startswith("* indicates") else line
@@ -86,10 +86,18 @@ def _strip(line: str, rules: Rules) -> str:
 
 
 def _cut_marker(line: str, rules: Rules) -> bool:
-    key = _exact_key(line)
+    return _short(line, rules) and _is_cut(_exact_key(line), rules)
+
+
+def _is_cut(key: str, rules: Rules) -> bool:
     words = len(key.split())
     # '"Politics" POPULAR ARTICLE' is a heading; "He scrolled his news feed" is a sentence.
     return any(key == c or (key.endswith(c) and words <= len(c.split()) + 2) for c in rules.cut)
+
+
+def _short(line: str, rules: Rules) -> bool:
+    """Few enough words to be an exact phrase or a sidebar heading: story paragraphs skip those checks."""
+    return len(line.split()) <= rules.max_words
 
 
 def _cut_point(lines: list[str], rules: Rules) -> int:
@@ -110,11 +118,10 @@ def _is_junk(line: str, rules: Rules) -> bool:
 
 
 def _junk_label(line: str, rules: Rules) -> str | None:
-    if _cut_marker(line, rules):
-        return _exact_key(line)
-    key = _exact_key(line)
-    if key in rules.exact:
-        return key
+    if _short(line, rules):
+        key = _exact_key(line)
+        if key in rules.exact or _is_cut(key, rules):
+            return key
     if len(line) <= rules.max_prefix_chars:
         lowered = _key(line)
         for prefix in rules.prefix:
@@ -171,4 +178,5 @@ def _rules(table_key: str) -> Rules:
         strip=tuple(strip),
         phrases=tuple(p for p in dict.fromkeys(phrases) if len(p) > 1),
         max_prefix_chars=limit if isinstance(limit, int) else 300,
+        max_words=max((len(p.split()) for p in (*exact, *cut)), default=0) + 4,
     )

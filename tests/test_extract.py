@@ -105,3 +105,23 @@ def test_container_recall_on_gold(page: str, gold: str, container: str) -> None:
     assert len(wanted) >= 5
     missing = [p[:50] for p in wanted if " ".join(p.split()) not in text]
     assert not missing
+
+
+def test_source_line_breaks_soft_hyphens_and_decomposed_letters() -> None:
+    """Only <br> splits a paragraph; what the page's source wraps, hyphenates softly or decomposes does not."""
+    story = ("<p>Aber keine Sorge:\nGentechnisch verändert\nsind die Pflanzen nicht, sagt die Helikopter\u00adpilotin "
+             "aus Su\u0308dtirol.</p>") * 3
+    more = "Ein weiterer Satz der Geschichte. " * 5
+    page = f"<html><body><article><h1>T</h1>{story}<p>{more}</p></article></body></html>"
+    assert ("Aber keine Sorge: Gentechnisch verändert sind die Pflanzen nicht, sagt die Helikopterpilotin "
+            "aus Südtirol.") in extract_text(page).split("\n\n")
+
+
+def test_whole_page_is_cross_checked_not_cut_short() -> None:
+    """favor_recall on a whole page kept 1 of 22 paragraphs of this story (its own first pick, unchecked)."""
+    path = CORPUS / "fundus/be/PoliticoEu_2025_10_23.html.gz"
+    if not path.exists():
+        pytest.skip("shared corpus not found")
+    text = extract_text(gzip.decompress(path.read_bytes()).decode("utf-8"))
+    assert "Unapologetically outspoken" in text
+    assert len(text.split("\n\n")) >= 20

@@ -117,3 +117,12 @@ def test_junk_phrases_per_language() -> None:
 def test_rules_load_lazily() -> None:
     code = "import ingest.junk as j; assert j._load.cache_info().currsize == 0"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_headings_with_bullets_and_long_paragraphs_ending_like_headings() -> None:
+    """Only short lines are compared with exact phrases and headings (a story paragraph skips them)."""
+    story = "\n\n".join(f"Story paragraph {i} tells what happened in the city that day." for i in range(8))
+    assert clean_text(f"{story}\n\n- Most read:\n\nA sidebar teaser", "en") == story
+    long_line = "The minister said the figures were wrong and urged everyone to read more"
+    assert clean_text(f"{story}\n\n{long_line}", "en") == f"{story}\n\n{long_line}"
+    assert clean_text(f"{story}\n\n• Read more.", "en") == story

@@ -6,7 +6,8 @@ Rejected("bot-challenge" | "not-article" | "too-short" | "too-large"). This clas
 an outlet adapter is a small subclass that sets CSS selectors as class attributes. JSON-LD and meta
 tags are read once per page; when an outlet's body selector stops matching (a redesign), the generic
 path runs on the whole page and Article.fallback is set. Page metadata is read in `page.py`; the
-bot-challenge, not-article, size and paywall checks live in `checks.py`.
+bot-challenge, not-article, size and paywall checks live in `checks.py`; junk blocks are removed
+before extraction by `preclean.py`.
 """
 
 from __future__ import annotations
@@ -21,26 +22,14 @@ from zoneinfo import ZoneInfo
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ingest.adapters import checks
-from ingest.adapters.page import PageInfo, parse_date, read_page, split_names
+from ingest.adapters.page import PageInfo, parse_date, pick_date, read_page, split_names
+from ingest.adapters.preclean import NEVER_STORY, USUALLY_JUNK, guess_container, preclean, remove_nodes
 from ingest.extract import extract_text
 from ingest.junk import clean_text
 from ingest.models import Article, Page, Rejected
 
-# Pre-clean: blocks that are never the story. Ancestors of the body container are never removed.
-COMMON_REMOVE: tuple[str, ...] = (
-    "script", "style", "noscript", "template", "iframe", "svg", "form", "button", "input", "select",
-    "textarea", "nav", "header", "footer", "aside", "figcaption", "ins", "[hidden]",
-    "[style*='display:none' i]", "[style*='display: none' i]", "[role=navigation]", "[role=banner]",
-    "[role=contentinfo]", "[role=complementary]", "[class*=share i]", "[class*=social i]",
-    "[class*=related i]", "[class*=popular i]", "[class*=ranking i]", "[class*=most-read i]",
-    "[class*=mostread i]", "[class*=newsletter i]", "[class*=subscri i]", "[class*=read-also i]",
-    "[class*=readalso i]", "[class*=read_also i]", "[class*=also-read i]", "[class*=audio i]",
-    "[class*=comment i]", "[id*=comment i]", "[class*=cookie i]", "[class*=consent i]", "[class*=gdpr i]",
-    "[class*=banner i]", "[class*=advert i]", "[id*=banner i]", "[class*=breadcrumb i]", "[class*=sidebar i]",
-    "[class*=widget i]", "[class*=promo i]", "[class*=byline i]", "[class*=caption i]", "[class*=tags i]",
-    "[class*=news-feed i]", "[class*=newsfeed i]", "[class*=more-news i]", "[class*=read-more i]",
-    "[class*=recommend i]", "[class*=paywall i]", "[class*=skip-link i]", "[class*=post-edit i]",
-)
+# Author names most CMS themes mark up (WordPress, hCard, schema.org microdata).
+BYLINE = "a[rel=author], [itemprop=author] [itemprop=name], [class*=author-name i], [class~=authorname]"
 
 
 class Adapter:
@@ -165,27 +154,31 @@ class Adapter:
         visible = split_names(self.texts(tree, self.author))
         if visible:
             return visible
-        if self.trust_ld_authors and info.ld_persons:
-            return info.ld_persons
-        if info.meta_author:
-            return split_names([info.meta_author])
+        persons = split_names(info.ld_persons) if self.trust_ld_authors else []
+        # A JSON-LD "Person" named like the site (Krautreporter) yields to a named writer.
+        named = [p for p in persons if p.casefold() not in info.site_names]
+        meta = split_names([info.meta_author]) if info.meta_author else []
+        # Then the page's own author links and name tags, the way most CMS themes mark them up.
+        found = named or meta or split_names(self.texts(tree, BYLINE)[:3]) or persons
+        if found:
+            return found
         if self.desk:
             return [self.desk]
         return info.ld_organisations if self.trust_ld_authors else []
 
     def read_date(self, tree: LexborHTMLParser, info: PageInfo, tz: tzinfo) -> datetime | None:
         """Publication time, from the sources in `date_order`, aware."""
+        values: list[str | None] = []
         for source in self.date_order:
-            values = {"ld": [info.ld_str("datePublished")], "meta": info.published}.get(source)
-            if values is None:
+            if source == "ld":
+                values.append(info.ld_str("datePublished"))
+            elif source == "meta":
+                values += info.published
+            else:
                 node = tree.css_first(self.date) if self.date else None
                 attrs = node.attributes if node is not None else {}
-                values = [attrs.get("datetime"), attrs.get("content"), node.text() if node else None]
-            for value in values:
-                parsed = parse_date(value, tz)
-                if parsed is not None:
-                    return parsed
-        return None
+                values += [attrs.get("datetime"), attrs.get("content"), node.text() if node else None]
+        return pick_date(values, tz)
 
     def read_section(self, tree: LexborHTMLParser, info: PageInfo) -> str | None:
         """The outlet's section (rubric) of the article."""
@@ -198,16 +191,12 @@ class Adapter:
     # --- body ---------------------------------------------------------------------------------------
 
     def preclean(self, tree: LexborHTMLParser, container: LexborNode | None) -> None:
-        """Remove the adapter's and the common junk blocks, sparing the body container's ancestors."""
-        keep = guess_container(tree) if container is None else container
-        spared: set[int] = set()
-        node: LexborNode | None = keep
-        while node is not None:
-            spared.add(node.mem_id)
-            node = node.parent
-        for selector in (*self.remove, *COMMON_REMOVE):
-            found = tree.css(selector)
-            remove_nodes([n for n in found if n.mem_id not in spared and n.tag not in ("html", "body")])
+        """Remove the common and the adapter's junk blocks, sparing the body container's ancestors."""
+        selectors = (*NEVER_STORY, *self.remove, *USUALLY_JUNK)
+        if container is not None:
+            preclean(tree, container, selectors, guard=False)
+        else:  # only a guessed container: spare whatever holds most of the running text too
+            preclean(tree, guess_container(tree), selectors, guard=True)
 
     def tidy(self, text: str, *, title: str, lead: str | None, authors: list[str]) -> str:
         """Drop a repeated headline and an author sign-off; keep the lead as the first paragraph."""
@@ -236,17 +225,6 @@ class Adapter:
         return htmlmod.unescape(found[0]) if found else None
 
 
-def remove_nodes(nodes: list[LexborNode]) -> None:
-    """Decompose `nodes`, skipping those inside another one: a destroyed parent frees its children."""
-    ids = {n.mem_id for n in nodes}
-    for node in nodes:
-        parent = node.parent
-        while parent is not None and parent.mem_id not in ids:
-            parent = parent.parent
-        if parent is None:
-            node.decompose()
-
-
 def same_site(host_a: str, host_b: str) -> bool:
     """True when both hosts share a registered domain (www.x.com.ua ~ x.com.ua)."""
     return bool(host_a) and site_key(host_a) == site_key(host_b)
@@ -258,12 +236,3 @@ def site_key(host: str) -> str:
     second_level = ("com", "co", "org", "net", "gov", "ac", "or", "ne", "go", "in", "kiev", "kyiv")
     size = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in second_level else 2
     return ".".join(labels[-size:])
-
-
-def guess_container(tree: LexborHTMLParser) -> LexborNode | None:
-    """The node the generic path must not remove: articleBody, main, or the only <article>."""
-    node = tree.css_first("[itemprop=articleBody], main, [role=main]")
-    if node is None:
-        articles = tree.css("article")
-        node = articles[0] if len(articles) == 1 else None
-    return node

@@ -1,9 +1,11 @@
 """Page metadata: a parsed HTML tree -> PageInfo; date strings -> aware datetimes; bylines -> names.
 
-Contract: `read_page(tree)` reads the article's JSON-LD object (also inside @graph and lists), the
-breadcrumbs, meta tags, canonical link, <title> and language once per page and returns a PageInfo;
-`parse_date(text, tz)` turns ISO 8601, UNIX seconds or a written date (English, Ukrainian, Russian) into
-an aware datetime or None; `split_names(bylines)` turns byline texts into person names. Pure: no I/O.
+Contract: `read_page(tree)` reads the article's JSON-LD object (also inside @graph, lists, a WebPage's
+mainEntity and CDATA wrappers), the breadcrumbs, meta tags, canonical link, <title> and language once per
+page and returns a PageInfo; `parse_date(text, tz)` turns ISO 8601, UNIX seconds or a written date
+(English, Ukrainian, Russian) into an aware datetime or None, and `pick_date(values, tz)` the first of
+several, with the offset the page gives elsewhere; `split_names(bylines)` turns byline texts into person
+names. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from selectolax.lexbor import LexborHTMLParser
 
 # --- reading JSON-LD and meta tags once per page ----------------------------------------------------
 
-ARTICLE_TYPES = frozenset({
-    "Article", "NewsArticle", "ReportageNews", "AnalysisNewsArticle", "OpinionNewsArticle", "BlogPosting",
-    "BackgroundNewsArticle", "ReviewNewsArticle", "LiveBlogPosting", "Report",
-})
+# Plus every type named "...Article" (schema.org's ReportageNewsArticle, TechArticle, SatiricalArticle).
+ARTICLE_TYPES = frozenset({"Article", "BlogPosting", "LiveBlogPosting", "SocialMediaPosting", "Report"})
+# Pages that describe themselves only as a WebPage: read for dates, never for is_article.
+_PAGE_TYPES = frozenset({"WebPage", "ItemPage"})
+_CDATA = re.compile(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$")
 _PUBLISHED_KEYS = (
     "article:published_time", "datepublished", "pubdate", "publishdate", "publish-date", "dc.date.issued",
     "dc.date", "dcterms.created", "citation_publication_date", "sailthru.date", "parsely-pub-date", "date",
@@ -30,6 +33,7 @@ _PUBLISHED_KEYS = (
 _MODIFIED_KEYS = ("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified")
 _AUTHOR_KEYS = (
     "author", "article:author", "dc.creator", "sailthru.author", "parsely-author", "citation_author",
+    "cxenseparse:author", "dcsext.author",
 )
 
 
@@ -62,7 +66,7 @@ class PageInfo:
         out: list[str] = []
         for item in raw if isinstance(raw, list) else [raw]:
             kind = item.get("@type", "Person") if isinstance(item, dict) else "Person"
-            name = item.get("name") if isinstance(item, dict) else item
+            name = _ld_name(item) if isinstance(item, dict) else item
             is_person = "Person" in (kind if isinstance(kind, list) else [kind])
             if isinstance(name, str) and name.strip() and is_person == person and "://" not in name:
                 out.append(" ".join(htmlmod.unescape(name).split()))
@@ -71,6 +75,13 @@ class PageInfo:
     @property
     def ld_persons(self) -> list[str]:
         return self._ld_authors(person=True)
+
+    @property
+    def site_names(self) -> set[str]:
+        """The site's and the publisher's names, casefolded: a "Person" so named is the site."""
+        publisher = self.ld.get("publisher")
+        sites = {self.meta.get("og:site_name"), publisher.get("name") if isinstance(publisher, dict) else None}
+        return {s.strip().casefold() for s in sites if isinstance(s, str) and s.strip()}
 
     @property
     def ld_organisations(self) -> list[str]:
@@ -117,18 +128,22 @@ class PageInfo:
 def read_page(tree: LexborHTMLParser) -> PageInfo:
     """Read JSON-LD (also inside @graph and lists), meta tags, canonical link, title and language."""
     info = PageInfo()
+    web_page: dict[str, Any] = {}
     for script in tree.css("script[type='application/ld+json']"):
-        try:
-            data = json.loads(script.text(), strict=False)
+        try:  # some CMSs wrap JSON-LD in "//<![CDATA[ ... //]]>"
+            data = json.loads(_CDATA.sub("", script.text()), strict=False)
         except ValueError:
             continue
         for obj in _ld_objects(data):
-            types = obj.get("@type", [])
-            types = set(types if isinstance(types, list) else [types])
-            if types & ARTICLE_TYPES and not info.ld:
+            types = _types(obj)
+            if _is_article_type(types) and not info.ld:
                 info.ld = obj
+            elif types & _PAGE_TYPES and "datePublished" in obj and not web_page:
+                web_page = obj
             elif "BreadcrumbList" in types and not info.crumbs:
                 info.crumbs = _crumbs(obj)
+    if not info.ld and web_page:
+        info.ld = {k: web_page[k] for k in ("datePublished", "dateModified") if k in web_page}
     for node in tree.css("meta, [itemprop][content]"):
         attrs = node.attributes
         key = (attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or "").strip().lower()
@@ -145,14 +160,25 @@ def read_page(tree: LexborHTMLParser) -> PageInfo:
         "og:locale") or info.ld_str("inLanguage")
     lang = re.split(r"[-_]", raw_lang.strip().lower())[0] if raw_lang else None
     info.language = "uk" if lang == "ua" else lang or None
-    info.is_article = bool(ARTICLE_TYPES & _types(info.ld)) or info.meta.get("og:type") == "article" or (
+    info.is_article = _is_article_type(_types(info.ld)) or info.meta.get("og:type") == "article" or (
         "article:published_time" in info.meta)
     return info
 
 
+def _ld_name(person: dict[str, Any]) -> Any:
+    given, family = person.get("givenName"), person.get("familyName")
+    if person.get("name") or not isinstance(given, str) or not isinstance(family, str):
+        return person.get("name")
+    return f"{given} {family}"
+
+
 def _types(obj: dict[str, Any]) -> set[str]:
     types = obj.get("@type", [])
-    return set(types if isinstance(types, list) else [types])
+    return {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
+
+
+def _is_article_type(types: set[str]) -> bool:
+    return bool(types & ARTICLE_TYPES) or any(t.endswith("Article") for t in types)
 
 
 def _ld_objects(data: Any) -> list[dict[str, Any]]:
@@ -160,7 +186,8 @@ def _ld_objects(data: Any) -> list[dict[str, Any]]:
         return [o for item in data for o in _ld_objects(item)]
     if not isinstance(data, dict):
         return []
-    return [data, *_ld_objects(data.get("@graph", []))]
+    # A WebPage may hold the article as its mainEntity (Ippen's fr.de, merkur.de).
+    return [data, *_ld_objects(data.get("@graph", [])), *_ld_objects(data.get("mainEntity", []))]
 
 
 def _crumbs(obj: dict[str, Any]) -> list[str]:
@@ -188,19 +215,38 @@ _NUMERIC = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
 
 def parse_date(value: str | None, tz: tzinfo) -> datetime | None:
     """ISO 8601, UNIX seconds or a written date ("15:23 JST, November 17, 2024", "29 вересня 2014, 14:55")."""
+    parsed = _parse_any(value)
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+
+
+def pick_date(values: list[str | None], tz: tzinfo) -> datetime | None:
+    """The first date in `values`, aware. Without an offset of its own it takes the offset of a later
+    value with the same wall time (JSON-LD "2023-04-28 18:11:01.0", meta "2023-04-28T18:11:01+02:00"),
+    and only then `tz`: a German page is not in UTC just because its JSON-LD forgot the offset."""
+    parsed = [d for d in map(_parse_any, values) if d is not None]
+    if not parsed:
+        return None
+    first = parsed[0]
+    if first.tzinfo is None:
+        minute = first.replace(second=0, microsecond=0)
+        twin = next((d for d in parsed if d.tzinfo is not None and
+                     d.replace(tzinfo=None, second=0, microsecond=0) == minute), None)
+        return first.replace(tzinfo=twin.tzinfo if twin is not None else tz)
+    return first
+
+
+def _parse_any(value: str | None) -> datetime | None:
     if not value or not value.strip():
         return None
     value = " ".join(htmlmod.unescape(value).split())
     if value.isdigit() and 9 <= len(value) <= 11:
         return datetime.fromtimestamp(int(value), UTC)
-    parsed: datetime | None
     try:
-        parsed = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value)
     except ValueError:
-        parsed = _parse_written(value)
-    if parsed is None:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+        return _parse_written(value)
 
 
 def _parse_written(value: str) -> datetime | None:
@@ -243,7 +289,8 @@ def _month(word: str) -> int:
     return next((i + 1 for i, stems in enumerate(_MONTHS) if any(word.startswith(s) for s in stems)), 0)
 
 
-_NAME_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\bі\b|\bи\b|\bта\b)\s*", re.IGNORECASE)
+_NAME_SPLIT = re.compile(r"\s*(?:,|;|&|\b(?:and|und|og|och|et|en|і|и|та)\b)\s*", re.IGNORECASE)
+_NAME_CODE = re.compile(r"\s*\([^()]{1,12}\)$")  # "Elena Oberholzer (obe)": the desk's initials
 _NAME_PREFIX = re.compile(r"^(?:by|автор(?:ка)?|author|текст)\s*:?\s+", re.IGNORECASE)
 
 
@@ -252,5 +299,6 @@ def split_names(texts: list[str]) -> list[str]:
     names: list[str] = []
     for text in texts:
         text = _NAME_PREFIX.sub("", " ".join(text.split())).split(" / ")[0].strip(" ,.—-")
-        names += [n.strip(" .,") for n in _NAME_SPLIT.split(text) if n.strip(" .,") and "://" not in n]
-    return list(dict.fromkeys(n for n in names if not n.isdigit()))
+        names += [_NAME_CODE.sub("", n).strip(" .,") for n in _NAME_SPLIT.split(text)]
+    # An e-mail address or a URL is where to reach someone, not a name.
+    return list(dict.fromkeys(n for n in names if n and not n.isdigit() and "@" not in n and "://" not in n))
