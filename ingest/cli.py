@@ -24,6 +24,7 @@ import click
 from ingest import charset, report, store
 from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
 from ingest.config import Config, ConfigError, Settings, Source, load_config
+from ingest.export import FORMATS
 from ingest.fetch import Fetcher, MemoryHostStates
 from ingest.logs import setup_logging
 from ingest.models import Article, Page, Rejected
@@ -347,3 +348,85 @@ def demo(obj: Context, serve: bool) -> None:
 
     db_path = obj.db_path.parent / "demo.db"
     click.echo(run_demo(db_path, keep_serving=serve))
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="TCP port.")
+@click.option("--metadata", "metadata_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Your own Datasette metadata file instead of the bundled one (then nothing is written).")
+@click.pass_obj
+def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None) -> None:
+    """Browse, search and query the database in Datasette, read-only, while the daemon keeps writing."""
+    from ingest import serve
+
+    try:
+        metadata, metadata_path = serve.prepare(obj.db_path, metadata_file)
+    except serve.ServeError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"serving {obj.db_path} read-only at http://{host}:{port}/{obj.db_path.stem} "
+               f"(metadata: {metadata_path}); Ctrl-C stops")
+    serve.serve(obj.db_path, host=host, port=port, metadata=metadata)
+
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="Output format.  [default: from --output's suffix, else jsonl]")
+@click.option("--since", callback=_parse_day, metavar="YYYY-MM-DD", help="Published on or after this day (UTC).")
+@click.option("--source", "slug", metavar="SLUG", help="Only this source's articles.")
+@click.option("--query", metavar="FTS", help="SQLite FTS5 query over titles and texts, e.g. 'Japan NEAR Ukraine'.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write.  [default: stdout]")
+@click.pass_obj
+def export_command(obj: Context, fmt: str | None, since: date | None, slug: str | None, query: str | None,
+                   output: Path | None) -> None:
+    """Stream articles (oldest first) as JSON lines, CSV or Parquet, for pandas and other tools."""
+    from ingest import export
+
+    fmt = fmt or export.format_for(output)
+    try:
+        db = export.open_readonly(obj.db_path)
+        try:
+            export.check(db, fmt, query)
+            if output is None:
+                stdout = click.get_binary_stream("stdout")
+                if fmt == "parquet" and stdout.isatty():
+                    raise export.ExportError("parquet is binary: give --output FILE or redirect stdout")
+                export.export_articles(db, stdout, fmt, since=since, source=slug, query=query)
+                stdout.flush()
+                return
+            with export.output_file(output) as out:
+                count = export.export_articles(db, out, fmt, since=since, source=slug, query=query)
+        finally:
+            db.close()
+    except export.ExportError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"{count} articles written to {output}", err=True)
+
+
+@cli.command("topics")
+@click.option("--retag", is_flag=True, help="First re-apply the current [topics] rules to every stored article.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def topics_command(obj: Context, retag: bool, as_json: bool) -> None:
+    """List the configured topics and the articles each tags; --retag re-applies changed rules."""
+    from ingest import topics, views
+
+    config = obj.config()
+    db = store.open_db(obj.db_path)
+    try:
+        views.create_views(db)
+        if retag:
+            read = topics.retag(db, config.topics)
+            click.echo(f"retagged {read} articles with {len(config.topics)} topics", err=True)
+        counts = topics.topic_counts(db)
+    finally:
+        db.close()
+    rows: list[dict[str, Any]] = [
+        {"topic": name, "keywords": len(topic.keywords), "articles": counts.get(name, 0), "configured": True}
+        for name, topic in config.topics.items()]
+    rows += [{"topic": name, "keywords": 0, "articles": n, "configured": False}  # rules removed: run --retag
+             for name, n in counts.items() if name not in config.topics]
+    _print_rows(rows, as_json)

@@ -68,10 +68,20 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Topic:
+    """One [topics.<name>] table: keywords that tag an article with this topic (see ingest/topics.py)."""
+
+    name: str
+    keywords: tuple[str, ...]  # each matches case-insensitively at a word start; CJK ones anywhere
+    require: tuple[str, ...] = ()  # when given, one of these must occur too (same matching)
+
+
+@dataclass(frozen=True)
 class Config:
     settings: Settings
     sources: dict[str, Source] = field(default_factory=dict)
     path: str = "sources.toml"
+    topics: dict[str, Topic] = field(default_factory=dict)
 
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -110,15 +120,15 @@ def load_config(path: str | Path, *, adapters: set[str] | None = None) -> Config
 def parse_config(raw: dict[str, Any], *, file: str = "sources.toml",
                  adapters: set[str] | None = None) -> Config:
     """Validate an already-parsed TOML document."""
-    unknown = set(raw) - {"settings", "sources"}
+    unknown = set(raw) - {"settings", "sources", "topics"}
     if unknown:
-        raise ConfigError(file, sorted(unknown)[0], "unknown top-level table (expected settings, sources)")
+        raise ConfigError(file, sorted(unknown)[0], "unknown top-level table (expected settings, sources, topics)")
     settings = _parse_settings(raw.get("settings", {}), file)
     sources_raw = raw.get("sources", {})
     if not isinstance(sources_raw, dict):
         raise ConfigError(file, "sources", "must be a table of [sources.<slug>] tables")
     sources = {slug: _parse_source(slug, body, file, adapters) for slug, body in sources_raw.items()}
-    return Config(settings=settings, sources=sources, path=file)
+    return Config(settings=settings, sources=sources, path=file, topics=_parse_topics(raw.get("topics", {}), file))
 
 
 def _parse_settings(raw: object, file: str) -> Settings:
@@ -234,3 +244,33 @@ def _url_list(value: object, file: str, where: str, *, template: bool, hosts: bo
         if template and "{page}" not in item:
             raise ConfigError(file, where, f"{item!r} has no {{page}} placeholder")
     return tuple(value)
+
+
+_TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _parse_topics(raw: object, file: str) -> dict[str, Topic]:
+    """The optional [topics.<name>] tables: `keywords`, a non-empty list of non-empty strings."""
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "topics", "must be a table of [topics.<name>] tables")
+    topics: dict[str, Topic] = {}
+    for name, body in raw.items():
+        prefix = f"topics.{name}"
+        if not _TOPIC_NAME.match(name):
+            raise ConfigError(file, prefix, "a topic name is lower-case letters, digits, '-' and '_'")
+        if not isinstance(body, dict):
+            raise ConfigError(file, prefix, "must be a table")
+        for key in body:
+            if key not in ("keywords", "require"):
+                raise ConfigError(file, f"{prefix}.{key}", "unknown key (known: keywords, require)")
+        if "keywords" not in body:
+            raise ConfigError(file, prefix, "needs keywords, a list of words or word starts")
+        lists = {key: _word_list(body[key], file, f"{prefix}.{key}") for key in body}
+        topics[name] = Topic(name=name, **lists)
+    return topics
+
+
+def _word_list(value: object, file: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(k, str) and k.strip() for k in value):
+        raise ConfigError(file, where, "must be a non-empty list of non-empty strings")
+    return tuple(k.strip() for k in value)

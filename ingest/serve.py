@@ -1,0 +1,127 @@
+"""`ingest serve`: Datasette on the live database, read-only, with the bundled metadata.
+
+The metadata (titles, descriptions, full-text search, facets, canned queries) is package data,
+`ingest/data/datasette.yml`, written for a database named "news" (Datasette names a database
+after its file). `metadata_text(names)` gives the same metadata to other names too (YAML
+aliases), and `prepare()` writes it next to the database as `metadata.yml`, covering every
+`*.db` there (news.db and demo.db share db/), so plain `datasette db/news.db -m db/metadata.yml`
+behaves like `ingest serve`. The file is rewritten on every start, so it follows upgrades;
+pass your own file to keep edits.
+
+Before serving, the schema and views are created (a write, so Datasette itself never has to).
+Datasette then opens the file as a mutable database, which it reads with `mode=ro` and no
+`immutable`/`nolock`: the daemon keeps writing (WAL) and every page shows the current rows.
+Uvicorn runs in this process; SIGINT or SIGTERM stops it cleanly and `serve()` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ingest import store, views
+
+PACKAGE_DB_NAME = "news"  # the database key in ingest/data/datasette.yml
+GENERATED = "# Written by `ingest serve` from ingest/data/datasette.yml on every start: edit a copy, not this file.\n"
+# Datasette's defaults (1 s per query, 200 ms per facet) are tight for counts, per-day groupings and the
+# topics array facet (one article_topics lookup per row) over a large archive of long texts.
+SETTINGS = {"sql_time_limit_ms": 3000, "facet_time_limit_ms": 1000}
+
+
+class ServeError(RuntimeError):
+    """Datasette cannot be started as asked (no database, unreadable metadata)."""
+
+
+def metadata_text(db_names: Iterable[str] = ()) -> str:
+    """The bundled metadata as YAML text, for the database "news" and for each of `db_names`."""
+    text = (resources.files("ingest") / "data" / "datasette.yml").read_text(encoding="utf-8")
+    # `databases:` is the file's last mapping and "news" its only key: the others alias it
+    text, found = re.subn(rf"^  {PACKAGE_DB_NAME}:$", f"  {PACKAGE_DB_NAME}: &ingest", text, count=1,
+                          flags=re.MULTILINE)
+    assert found, "ingest/data/datasette.yml lost its database key"
+    aliases = "".join(f"  {json.dumps(name)}: *ingest\n" for name in sorted(set(db_names) - {PACKAGE_DB_NAME}))
+    return GENERATED + text.rstrip("\n") + "\n" + aliases
+
+
+def parse_metadata(text: str, source: str) -> dict[str, Any]:
+    """YAML or JSON metadata -> dict, the way `datasette -m` reads it."""
+    from datasette.utils import BadMetadataError
+    from datasette.utils import parse_metadata as datasette_parse
+
+    try:
+        data = datasette_parse(text)
+    except BadMetadataError as exc:
+        raise ServeError(f"{source}: not valid Datasette metadata: {exc}") from None
+    if not isinstance(data, dict):
+        raise ServeError(f"{source}: not valid Datasette metadata: expected a mapping")
+    return data
+
+
+def write_metadata(path: Path, text: str) -> None:
+    """Write the metadata file atomically (a Datasette reading it never sees half a file)."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def prepare(db_path: Path, metadata_file: Path | None = None) -> tuple[dict[str, Any], Path]:
+    """Check the database, create schema and views, and write or read the metadata: (metadata, its file)."""
+    if not db_path.is_file():
+        raise ServeError(f"no database at {db_path}: run `ingest run`, `ingest backfill` or `ingest demo` first")
+    db = store.open_db(db_path)
+    try:
+        views.create_views(db)
+    finally:
+        db.close()
+    if metadata_file is None:
+        metadata_file = db_path.parent / "metadata.yml"
+        text = metadata_text({db_path.stem, *(p.stem for p in db_path.parent.glob("*.db"))})
+        write_metadata(metadata_file, text)
+    else:
+        try:
+            text = metadata_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ServeError(f"{metadata_file}: {exc.strerror or exc}") from None
+    return parse_metadata(text, str(metadata_file)), metadata_file
+
+
+def datasette_app(db_path: Path, metadata: dict[str, Any]) -> Any:
+    """A Datasette instance on the live file: mutable (read with mode=ro), never immutable or nolock."""
+    from datasette.app import Datasette
+
+    return Datasette([str(db_path)], immutables=[], nolock=False, metadata=metadata, settings=dict(SETTINGS))
+
+
+def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = 8001, metadata: dict[str, Any]) -> None:
+    """Run Datasette over HTTP until SIGINT or SIGTERM; returns after a clean shutdown."""
+    import uvicorn
+
+    app = datasette_app(db_path, metadata).app()
+    with _quiet_signals():
+        uvicorn.run(app, host=host, port=port, log_level="info", lifespan="on", workers=1, log_config=None)
+
+
+@contextmanager
+def _quiet_signals() -> Iterator[None]:
+    """Uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal to the handler it found:
+    with the default ones the process would die by the signal (or a KeyboardInterrupt) after a
+    clean shutdown. A no-op handler underneath lets `ingest serve` exit 0 instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda signum, frame: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,209 @@
+"""`ingest serve`: the bundled Datasette metadata works on a real database, and a real server on
+127.0.0.1 answers the JSON API, full-text search and canned queries while articles keep arriving."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+from datasette.app import Datasette
+
+from ingest import serve, store, topics
+from ingest.cli import cli
+from ingest.models import Article
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def add(db: sqlite_utils.Database, n: int, **fields: Any) -> int:
+    values: dict[str, Any] = {"url": f"https://www.ukrinform.net/{n}", "source": "ukrinform_en",
+                              "title": f"Article {n}", "text": f"Body {n}.", "language": "en",
+                              "published_at": datetime(2024, 11, 10 + n, tzinfo=UTC), **fields}
+    with store.transaction(db):
+        return store.save_article(db, Article(**values)).article_id
+
+
+def archive(path: Path) -> sqlite_utils.Database:
+    db = store.open_db(path)
+    first = add(db, 1, title="Japan, Ukraine sign agreement", text="Tokyo and Kyiv signed a security deal.")
+    add(db, 2, source="unn_uk", title="Рада ухвалила закон", text="Верховна Рада ухвалила закон про енергетику.",
+        language="uk", fallback=True, adapter="unn")
+    add(db, 3, source="kyiv_independent", title="Copy", text="Tokyo and Kyiv signed a security deal.")
+    with store.transaction(db):
+        store.log_fetch(db, url="https://unn.ua/x", source="unn_uk", outcome="rejected", reason="bot-challenge")
+        store.log_fetch(db, url="https://unn.ua/y", source="unn_uk", outcome="rejected", reason="bot-challenge")
+        store.log_fetch(db, url="https://unn.ua/z", source="unn_uk", outcome="rejected", reason="not-article")
+    topics.ensure_table(db)
+    topics.save_topics(db, first, ["japan-ukraine"])
+    return db
+
+
+def fetch_json(ds: Datasette, *urls: str) -> list[Any]:
+    async def go() -> list[Any]:
+        out = []
+        for url in urls:
+            response = await ds.client.get(url)
+            assert response.status_code == 200, (url, response.text[:500])
+            out.append(response.json())
+        return out
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def datasette(tmp_path: Path) -> Datasette:
+    path = tmp_path / "archive.db"  # not news.db: the database key follows the file name
+    archive(path).close()
+    metadata, written = serve.prepare(path)
+    assert written == tmp_path / "metadata.yml"
+    assert written.read_text(encoding="utf-8").startswith(serve.GENERATED)
+    return serve.datasette_app(path, metadata)
+
+
+def test_metadata_titles_descriptions_search_and_facets(datasette: Datasette) -> None:
+    table, view, topic_view, instance = fetch_json(
+        datasette, "/archive/articles.json", "/archive/latest.json?_search=Tokyo&_shape=objects",
+        "/archive/articles_with_topics.json?topics__arraycontains=japan-ukraine&_shape=objects",
+        "/-/metadata.json")
+    assert instance["databases"]["archive"]["tables"]["articles"]["title"] == "Articles"
+    assert "published_at" in instance["databases"]["archive"]["tables"]["articles"]["columns"]
+    facets = table["facet_results"]
+    assert {"source", "language", "published_at"} <= set(facets)
+    assert {r["value"]: r["count"] for r in facets["published_at"]["results"]} == {
+        "2024-11-11": 1, "2024-11-12": 1, "2024-11-13": 1}
+    assert [r["title"] for r in view["rows"]] == ["Japan, Ukraine sign agreement"]  # search on a view, no copies
+    assert [r["title"] for r in topic_view["rows"]] == ["Japan, Ukraine sign agreement"]
+    topics_facet = topic_view["facet_results"]["topics"]
+    assert topics_facet["type"] == "array"
+    assert [(r["value"], r["count"]) for r in topics_facet["results"]] == [("japan-ukraine", 1)]
+
+
+def test_full_text_search_default_sort_and_column_descriptions(datasette: Datasette) -> None:
+    async def page() -> str:
+        return (await datasette.client.get("/archive/articles")).text
+    html = asyncio.run(page())
+    assert "One row per article, cleaned." in html
+    assert 'data-column-description="Publication time, UTC."' in html
+    newest, found, cyrillic = fetch_json(
+        datasette, "/archive/articles.json?_shape=array", "/archive/articles.json?_search=Tokyo&_shape=array",
+        "/archive/articles.json?_search=енергетику&_shape=array")
+    assert [r["id"] for r in newest] == [3, 2, 1]  # sort_desc: published_at
+    assert sorted(r["id"] for r in found) == [1, 3]
+    assert [r["title"] for r in cyrillic] == ["Рада ухвалила закон"]
+
+
+def test_every_canned_query_runs(datasette: Datasette) -> None:
+    metadata = datasette.metadata()
+    queries = set(metadata["databases"]["archive"]["queries"])
+    assert queries == {"latest_per_source", "search", "articles_per_source_per_day", "duplicates_with_originals",
+                       "rejected_by_reason", "layout_drift", "articles_by_topic"}
+    latest, search, blank, per_day, dups, rejected, drift, by_topic = fetch_json(
+        datasette, "/archive/latest_per_source.json?_shape=array", "/archive/search.json?q=Tokyo&_shape=array",
+        "/archive/search.json?_shape=array", "/archive/articles_per_source_per_day.json?days=100000&_shape=array",
+        "/archive/duplicates_with_originals.json?_shape=array", "/archive/rejected_by_reason.json?_shape=array",
+        "/archive/layout_drift.json?_shape=array", "/archive/articles_by_topic.json?topic=japan-ukraine&_shape=array")
+    assert {r["source"] for r in latest} == {"ukrinform_en", "unn_uk"}  # the copy is not an original
+    assert [r["title"] for r in search] == ["Japan, Ukraine sign agreement"]
+    assert "[Tokyo]" in search[0]["snippet"]
+    assert blank == []  # an empty search box is no error
+    assert {(r["day"], r["source"], r["articles"]) for r in per_day} == {
+        ("2024-11-11", "ukrinform_en", 1), ("2024-11-12", "unn_uk", 1)}
+    assert [(r["copy_source"], r["original_source"]) for r in dups] == [("kyiv_independent", "ukrinform_en")]
+    assert [(r["reason"], r["pages"]) for r in rejected] == [("bot-challenge", 2), ("not-article", 1)]
+    assert rejected[0]["latest_url"] in ("https://unn.ua/x", "https://unn.ua/y")
+    assert [(r["source"], r["adapter"], r["fallbacks"]) for r in drift] == [("unn_uk", "unn", 1)]
+    assert [r["title"] for r in by_topic] == ["Japan, Ukraine sign agreement"]
+
+
+def test_metadata_covers_every_database_in_the_folder_and_own_file_is_used(tmp_path: Path) -> None:
+    databases = serve.parse_metadata(serve.metadata_text(["demo", "news"]), "x")["databases"]
+    assert set(databases) == {"news", "demo"}
+    assert databases["demo"] == databases["news"]
+    assert databases["news"]["tables"]["articles"]["fts_table"] == "articles_fts"
+    path = tmp_path / "news.db"
+    archive(path).close()
+    store.open_db(tmp_path / "demo.db").close()
+    serve.prepare(path)
+    written = serve.parse_metadata((tmp_path / "metadata.yml").read_text(encoding="utf-8"), "metadata.yml")
+    assert set(written["databases"]) == {"news", "demo"}  # one file for db/news.db and db/demo.db
+    (tmp_path / "metadata.yml").unlink()
+    own = tmp_path / "mine.yml"
+    own.write_text("title: Mine\n", encoding="utf-8")
+    metadata, used = serve.prepare(path, own)
+    assert (metadata, used) == ({"title": "Mine"}, own)
+    assert not (tmp_path / "metadata.yml").exists()
+    own.write_text("title: [unclosed\n", encoding="utf-8")
+    with pytest.raises(serve.ServeError, match="not valid Datasette metadata"):
+        serve.prepare(path, own)
+
+
+def test_serve_refuses_a_missing_database(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "news.db"), "serve"])
+    assert result.exit_code == 2
+    assert "no database at" in result.stderr
+    assert not (tmp_path / "news.db").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_ingest_serve_over_http_while_the_store_keeps_writing(tmp_path: Path) -> None:
+    path = tmp_path / "news.db"
+    db = archive(path)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "serve.log").open("w+b")
+    proc = subprocess.Popen([sys.executable, "-m", "ingest", "--db", str(path), "serve", "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "INGEST_CONFIG": ""})
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, log.read()
+                try:
+                    if client.get("/-/versions.json").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "ingest serve did not answer in 60 s"
+                time.sleep(0.1)
+            databases = client.get("/-/databases.json").json()
+            assert [(d["name"], d["is_mutable"]) for d in databases] == [("news", True)]  # mode=ro, not immutable
+            rows = client.get("/news/articles.json", params={"_shape": "array"}).json()
+            assert [r["id"] for r in rows] == [3, 2, 1]
+            hits = client.get("/news/articles.json", params={"_search": "енергетику", "_shape": "array"}).json()
+            assert [h["title"] for h in hits] == ["Рада ухвалила закон"]
+            found = client.get("/news/search.json", params={"q": "Tokyo", "_shape": "array"}).json()
+            assert [r["title"] for r in found] == ["Japan, Ukraine sign agreement"]
+            html = client.get("/news/articles")
+            assert html.status_code == 200
+            assert "Articles" in html.text
+            add(db, 4, title="Written while serving", text="Fresh news from Kyiv.")  # the daemon keeps writing
+            fresh = client.get("/news/latest.json", params={"_shape": "array", "_search": "fresh"}).json()
+            assert [r["title"] for r in fresh] == ["Written while serving"]
+        assert (tmp_path / "metadata.yml").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        log.seek(0)
+        assert b"serving" in log.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        db.close()
