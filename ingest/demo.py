@@ -185,6 +185,6 @@ def run_demo(db_path: Path, *, keep_serving: bool = False) -> str:
         for site in sites.values():
             site.close()
     return (format_summaries(summaries) + f"\n\nStored in {db_path}. Browse it with:\n"
-            f"  datasette {db_path}\n"
+            f"  ingest --db {db_path} serve      (Datasette on http://127.0.0.1:8001)\n"
             f"  sqlite3 {db_path} \"SELECT source, published_at, title FROM articles ORDER BY published_at DESC\"\n"
             f"  sqlite3 {db_path} \"SELECT title FROM articles_fts WHERE articles_fts MATCH 'Japan'\"")

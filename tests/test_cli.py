@@ -105,7 +105,7 @@ def test_demo_ingests_bundled_pages(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "db" / "news.db"), "demo"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "db" / "demo.db").exists()
-    assert "datasette" in result.output
+    assert "serve" in result.output
     assert re.search(r"[1-9]\d* new", result.output)
 
 
