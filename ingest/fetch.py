@@ -2,9 +2,10 @@
 
 One shared httpx client; redirects followed by hand (no body read, every hop checked against the
 caller's `allowed` and robots.txt); bodies streamed raw and decompressed here under a cap, because
-httpx would inflate a decompression bomb in one piece; a wall-clock deadline per attempt, because
-httpx has none. Politeness is per host (hostname[:port]): one request in flight, a delay between
-request starts, Retry-After, backoff and a circuit breaker whose state lives in HostState.
+httpx would inflate a decompression bomb in one piece; a wall-clock deadline per attempt covering
+connect, headers and body (deadline.py), because httpx has none. Politeness is per host
+(hostname[:port]): one request in flight, a delay between request starts, Retry-After, backoff and
+a circuit breaker whose state lives in HostState.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -26,6 +27,7 @@ import httpx
 
 from ingest.charset import BadEncoding, TooLarge, decode_html, decompress
 from ingest.config import Settings
+from ingest.deadline import deadline, install
 from ingest.models import FetchError, HostState, Page
 from ingest.robots import MAX_ROBOTS_BYTES, Robots, cached_policy, remember_policy, robots_ttl
 
@@ -126,7 +128,8 @@ class Fetcher:
         self._cancelled = threading.Event()
         headers = {"User-Agent": settings.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
         # follow_redirects=False: httpx would read and inflate every redirect body in full.
-        self._client = httpx.Client(transport=transport, headers=headers, follow_redirects=False,
+        self._client = httpx.Client(transport=transport or install(httpx.HTTPTransport()), headers=headers,
+                                    follow_redirects=False,
                                     timeout=httpx.Timeout(settings.timeout))
 
     def __enter__(self) -> Fetcher:
@@ -279,24 +282,23 @@ class Fetcher:
         host.next_start = time.monotonic() + host.delay
 
     def _attempt(self, url: str, headers: dict[str, str], *, cap: int, truncate: bool) -> _Reply:
-        deadline = time.monotonic() + self._settings.timeout
         try:
             # Leaving the block closes the response: unread redirect and error bodies are never read.
-            with self._client.stream("GET", url, headers=headers) as response:
+            with deadline(self._settings.timeout), self._client.stream("GET", url, headers=headers) as response:
                 reply_headers = {name.lower(): value for name, value in response.headers.items()}
                 if not 200 <= response.status_code < 300:
                     return _Reply(response.status_code, reply_headers, b"")
                 length = reply_headers.get("content-length", "")
                 if length.isdigit() and int(length) > cap and not truncate:
                     raise FetchError("too-large", f"{url}: Content-Length {length} > {cap}")
-                raw = _until(response.iter_raw(), deadline)
-                body = decompress(raw, reply_headers.get("content-encoding", ""), cap=cap, truncate=truncate)
+                coding = reply_headers.get("content-encoding", "")
+                body = decompress(response.iter_raw(), coding, cap=cap, truncate=truncate)
                 return _Reply(response.status_code, reply_headers, body)
         except TooLarge as exc:
             raise FetchError("too-large", f"{url}: {exc}") from None
         except BadEncoding as exc:
             raise FetchError("bad-encoding", f"{url}: {exc}") from None
-        except (TimeoutError, httpx.TimeoutException) as exc:
+        except httpx.TimeoutException as exc:
             raise FetchError("timeout", f"{url}: {exc!r}") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise FetchError("bad-url", f"{url}: {exc}") from None
@@ -357,10 +359,3 @@ def _page(requested_url: str, url: str, reply: _Reply) -> Page:
     return Page(url=url, requested_url=requested_url, status=status, headers=reply.headers, body=reply.body,
                 text=text, encoding=encoding, fetched_at=datetime.now(UTC))
 
-
-def _until(chunks: Iterable[bytes], deadline: float) -> Iterator[bytes]:
-    # httpx has no total timeout: a server dripping a byte a second never trips its read timeout.
-    for chunk in chunks:
-        if time.monotonic() > deadline:
-            raise TimeoutError("deadline passed while reading the body")
-        yield chunk

@@ -2,20 +2,22 @@
 
 `run_source` is the single entry point the daemon and the backfill both call. Discovered URLs go
 to the frontier in the database first, so a crash between discovery and fetching loses nothing:
-the next pass fetches what is still pending. Fetching and parsing run in a small thread pool (the
-fetcher keeps per-host politeness); every database write happens on the calling thread, one
-transaction per page.
+the next pass fetches what is still pending. Fetching runs in a small thread pool (the fetcher
+keeps per-host politeness); each page is parsed in a worker process under a deadline (parse.py),
+so a page that takes longer than `parse_timeout` is rejected as `parse-timeout` and cannot hang
+the daemon. Every database write happens on the calling thread, one transaction per page.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import sqlite_utils
 
@@ -25,30 +27,14 @@ from ingest.adapters.base import Adapter
 from ingest.config import Source
 from ingest.fetch import Fetcher
 from ingest.models import Article, FetchError, Link, Page, Rejected
+from ingest.parse import OPEN_WINDOW, PARSE_TIMEOUT, parse_isolated, parse_pool
+from ingest.parse import Window as Window  # re-exported: callers build windows for run_source
+from ingest.parse import parse_page as parse_page  # re-exported: `ingest extract` parses one page
+from ingest.workers import WorkerPool
 
 log = logging.getLogger("ingest")
 
-HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 MAX_CHILD_SITEMAPS = 3  # per daemon pass; a backfill with a window walks every overlapping one
-
-
-@dataclass(frozen=True)
-class Window:
-    """Inclusive publication-date window of a backfill; open ends are None."""
-
-    since: date | None = None
-    until: date | None = None
-
-    @property
-    def bounded(self) -> bool:
-        return self.since is not None or self.until is not None
-
-    def contains(self, when: datetime | None) -> bool:
-        """True when `when` (any timezone) falls on a UTC day inside the window, or is unknown."""
-        if when is None:
-            return True
-        day = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).date()
-        return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
 
 
 @dataclass
@@ -119,7 +105,7 @@ def _summary_line(s: Summary) -> str:
 # --- discovery ----------------------------------------------------------------------------------
 
 def discover_links(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, adapter: Adapter,
-                   window: Window = Window()) -> list[Link]:
+                   window: Window = OPEN_WINDOW) -> list[Link]:
     """Every link the source's feeds, sitemaps and listing pages offer, in the window."""
     links: list[Link] = []
     for url in source.feeds:
@@ -215,38 +201,21 @@ def _log_resource_error(db: sqlite_utils.Database, source: Source, url: str, rea
 
 # --- one page -----------------------------------------------------------------------------------
 
-def fetch_article(fetcher: Fetcher, adapter: Adapter, source: Source, link: Link,
-                  window: Window = Window()) -> Outcome:
+def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: Source, link: Link,
+                  window: Window = OPEN_WINDOW, parse_timeout: float = PARSE_TIMEOUT) -> Outcome:
     """Fetch and clean one article page; never raises for a bad page, returns the reason instead."""
     status: int | None = None
     try:
         page = fetcher.fetch(link.url, allowed=source.allows)
         status = page.status
-        return Outcome(link, parse_page(adapter, source, page, window), status=status)
+        return Outcome(link, parse_isolated(pool, adapter, source, page, window, parse_timeout), status=status)
     except FetchError as exc:
         return Outcome(link, error=exc, status=exc.status)
     except Rejected as exc:
         return Outcome(link, error=exc, status=status)
-    except Exception as exc:  # a hostile page must never take the daemon down
+    except Exception as exc:  # a bug of ours must not take the daemon down either
         log.exception("%s parse-error %s", source.slug, link.url)
         return Outcome(link, error=Rejected("parse-error", f"{type(exc).__name__}: {exc}"), status=status)
-
-
-def parse_page(adapter: Adapter, source: Source, page: Page, window: Window = Window()) -> Article:
-    """Page -> Article through the source's adapter; raises Rejected with a reason."""
-    if page.content_type not in HTML_TYPES:
-        raise Rejected("not-html", page.content_type)
-    if not page.text.strip():
-        raise Rejected("empty", "no body")
-    article = adapter.parse(page, source=source.slug, language=source.language)
-    if not source.allows(article.url):  # a canonical link pointing elsewhere is not ours to trust
-        article.url = page.url
-    if article.url != page.url:
-        article.fetched_url = page.url
-    article.fetched_at = page.fetched_at
-    if not window.contains(article.published_at):
-        raise Rejected("out-of-window", article.published_at.isoformat() if article.published_at else "")
-    return article
 
 
 PERMANENT_FETCH_ERRORS = frozenset({"robots", "off-domain", "too-large", "bad-url", "redirects", "bad-encoding"})
@@ -260,8 +229,14 @@ def is_transient(error: Rejected) -> bool:
 
 
 def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary) -> str:
-    """Store one outcome: article, fetch log row and frontier state in one transaction."""
+    """Store one outcome: article, fetch log row and frontier state in one transaction.
+
+    A link deferred because its host is backing off was never requested: it keeps its attempts and
+    gets no fetch-log row (a host down for a day would add one per pending link per pass); the pass
+    logs one line for all of them.
+    """
     link, source = outcome.link, outcome.link.source
+    deferred = outcome.error is not None and outcome.error.reason == "host-backoff"
     with store.transaction(db):
         if outcome.article is not None:
             saved = store.save_article(db, outcome.article)
@@ -273,28 +248,36 @@ def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary) -> str
             transient = is_transient(outcome.error)
             result = "failed" if transient else "rejected"
             state = "skipped" if reason == "out-of-window" else ("failed" if transient else "rejected")
-            store.settle_link(db, link.url, state, reason)
-        store.log_fetch(db, url=link.url, source=source, outcome=result, status=outcome.status,
-                        reason=reason, detail=outcome.error.detail if outcome.error else None,
-                        article_id=article_id)
+            store.settle_link(db, link.url, state, reason, attempted=not deferred)
+        if not deferred:
+            store.log_fetch(db, url=link.url, source=source, outcome=result, status=outcome.status,
+                            reason=reason, detail=outcome.error.detail if outcome.error else None,
+                            article_id=article_id)
     summary.add(result, reason)
-    log.info("%s %s %s%s", source, result, link.url, f" ({reason})" if reason else "")
+    log.log(logging.DEBUG if deferred else logging.INFO, "%s %s %s%s", source, result, link.url,
+            f" ({reason})" if reason else "")
     return result
 
 
 # --- a whole pass -------------------------------------------------------------------------------
 
 def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, kind: str = "run",
-               window: Window = Window(), limit: int | None = None,
+               window: Window = OPEN_WINDOW, limit: int | None = None,
                stop: threading.Event | None = None, workers: int = 4,
                on_outcome: Callable[[str], None] | None = None,
-               on_total: Callable[[int], None] | None = None) -> Summary:
-    """Discover, then fetch every pending link of one source; stops early when `stop` is set."""
+               on_total: Callable[[int], None] | None = None,
+               pool: WorkerPool | None = None, parse_timeout: float = PARSE_TIMEOUT) -> Summary:
+    """Discover, then fetch every pending link of one source; stops early when `stop` is set.
+
+    `pool` parses pages; without one, a pass starts (and closes) its own. Share one across passes.
+    """
     stop = stop or threading.Event()
     adapter = get_adapter(source.adapter)
     summary = Summary(source.slug)
     run_id = store.start_run(db, source.slug, kind)
     status = "error"
+    own_pool = pool is None
+    parser = pool or parse_pool(min(max(1, workers), os.cpu_count() or 1))
     try:
         links = discover_links(db, fetcher, source, adapter, window)
         summary.discovered = store.add_links(db, (lk for lk in links if not store.is_known(db, lk.url)))
@@ -303,26 +286,48 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
         pending = store.pending_links(db, source.slug, since=since, until=until, limit=limit)
         if on_total:
             on_total(len(pending))
-        _fetch_all(db, fetcher, adapter, source, pending, window, stop, workers, summary, on_outcome)
+        task = _Task(fetcher, parser, adapter, source, window, parse_timeout)
+        _fetch_all(db, task, pending, stop, workers, summary, on_outcome)
+        if summary.failed["host-backoff"]:
+            log.warning("%s deferred %d links: their host is backing off (hosts.backoff_until)",
+                        source.slug, summary.failed["host-backoff"])
         summary.stopped = stop.is_set()
         status = "stopped" if summary.stopped else "ok"
     finally:
+        if own_pool:
+            parser.close()
         store.finish_run(db, run_id, summary.counts(), status)
     return summary
 
 
-def _fetch_all(db: sqlite_utils.Database, fetcher: Fetcher, adapter: Adapter, source: Source,
-               links: Iterable[Link], window: Window, stop: threading.Event, workers: int,
-               summary: Summary, on_outcome: Callable[[str], None] | None) -> None:
+@dataclass(frozen=True)
+class _Task:
+    """What every page of one pass is fetched and parsed with."""
+
+    fetcher: Fetcher
+    pool: WorkerPool
+    adapter: Adapter
+    source: Source
+    window: Window
+    parse_timeout: float
+
+    def __call__(self, link: Link) -> Outcome:
+        return fetch_article(self.fetcher, self.pool, self.adapter, self.source, link, self.window,
+                             self.parse_timeout)
+
+
+def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], stop: threading.Event,
+               workers: int, summary: Summary, on_outcome: Callable[[str], None] | None) -> None:
     todo = iter(links)
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"fetch-{source.slug}") as pool:
+    prefix = f"fetch-{task.source.slug}"
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=prefix) as threads:
         running: set[Future[Outcome]] = set()
         while True:
             while not stop.is_set() and len(running) < workers * 2:
                 link = next(todo, None)
                 if link is None:
                     break
-                running.add(pool.submit(fetch_article, fetcher, adapter, source, link, window))
+                running.add(threads.submit(task, link))
             if not running:
                 return
             done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)

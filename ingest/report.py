@@ -35,22 +35,31 @@ def source_rows(db: sqlite_utils.Database, config: Config) -> list[dict[str, Any
 
 
 def stats(db: sqlite_utils.Database, config: Config, *, days: int = 7) -> dict[str, Any]:
-    """Totals, per-source health (last success, lag, errors by reason, layout drift), per-day counts."""
+    """Totals, per-source health (last success, lag, errors by reason, layout drift), per-day counts.
+
+    lag = now - the newest published_at that is not in the future (a mis-dated article must not
+    hide a source that stopped delivering); None when the source has no dated article.
+    """
     # stored times are ISO 8601 UTC strings, so a cutoff in the same form compares correctly
-    window = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+    now = datetime.now(UTC)
+    window = (now - timedelta(days=days)).isoformat(timespec="seconds")
     total = db.execute("SELECT count(*), sum(duplicate_of IS NOT NULL) FROM articles").fetchone()
     per_source = []
     for slug in config.sources:
         last_ok = db.execute("SELECT max(time) FROM fetches WHERE source = ? AND outcome IN"
                              " ('new', 'duplicate', 'updated', 'unchanged')", [slug]).fetchone()[0]
         newest = db.execute("SELECT max(published_at) FROM articles WHERE source = ?", [slug]).fetchone()[0]
+        latest = db.execute("SELECT max(published_at) FROM articles WHERE source = ? AND published_at <= ?",
+                            [slug, now.isoformat(timespec="seconds")]).fetchone()[0]
+        lag = int((now - datetime.fromisoformat(latest)).total_seconds()) if latest else None
         errors = {r["reason"]: r["n"] for r in rows(
             db, "SELECT reason, count(*) AS n FROM fetches WHERE source = ? AND outcome IN ('failed', 'rejected')"
                 " AND time >= ? GROUP BY reason ORDER BY n DESC", [slug, window])}
         drift = db.execute("SELECT count(*), max(fetched_at) FROM articles WHERE source = ? AND fallback = 1"
                            " AND fetched_at >= ?", [slug, window]).fetchone()
         per_source.append({"source": slug, "last_success": last_ok, "newest_article": newest,
-                           "errors": errors, "layout_fallbacks": drift[0], "last_fallback": drift[1]})
+                           "lag": format_lag(lag), "lag_seconds": lag, "errors": errors,
+                           "layout_fallbacks": drift[0], "last_fallback": drift[1]})
     per_day = list(rows(db, "SELECT substr(published_at, 1, 10) AS day, source, count(*) AS articles"
                             " FROM articles WHERE published_at >= ?"
                             " GROUP BY day, source ORDER BY day DESC, source", [window]))
@@ -59,3 +68,15 @@ def stats(db: sqlite_utils.Database, config: Config, *, days: int = 7) -> dict[s
         [window])}
     return {"articles": total[0], "duplicates": total[1] or 0, "days": days, "outcomes": outcomes,
             "sources": per_source, "per_day": per_day}
+
+
+def format_lag(seconds: int | None) -> str | None:
+    """3725 -> '1h 2m'; 200000 -> '2d 7h'; the two largest units."""
+    if seconds is None:
+        return None
+    days, rest = divmod(max(0, seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [(days, "d"), (hours, "h"), (minutes, "m")]
+    first = next((i for i, (n, _) in enumerate(parts) if n), len(parts) - 1)
+    return " ".join(f"{n}{unit}" for n, unit in parts[first:first + 2])

@@ -1,8 +1,10 @@
 """The daemon: APScheduler 3.x runs one job per enabled source; the jobs call pipeline.run_source.
 
 The scheduler holds no crawl state (an in-memory job store rebuilt from sources.toml at start);
-the frontier and cursors live in the database, so a kill -9 loses at most the page in flight.
-SIGTERM or SIGINT: stop taking work, let running jobs finish their current page, commit, exit 0.
+the frontier and cursors live in the database, so a kill -9 loses at most the pages in flight.
+All jobs share one pool of parse worker processes (one per CPU), recycled every few hundred pages,
+which is also what keeps trafilatura's caches from growing. SIGTERM or SIGINT: stop taking work,
+kill the parse workers (their pages stay pending), let running jobs finish, commit, exit 0.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from ingest import extract, store
+from ingest import store
 from ingest.config import Config, Source
 from ingest.fetch import Fetcher
+from ingest.parse import parse_pool
 from ingest.pipeline import run_source
 
 log = logging.getLogger("ingest")
@@ -37,6 +40,7 @@ class Daemon:
         self.db_path = db_path
         self.fetcher = fetcher
         self.stopping = threading.Event()
+        self.pool = parse_pool()  # workers start on demand
         self._running = 0
         self._idle = threading.Condition()
         self.scheduler = BackgroundScheduler(
@@ -53,7 +57,7 @@ class Daemon:
         db = store.open_db(self.db_path)
         try:
             summary = run_source(db, self.fetcher, source, kind="run", limit=PAGES_PER_PASS,
-                                 stop=self.stopping, workers=self.config.settings.concurrency)
+                                 stop=self.stopping, workers=self.config.settings.concurrency, pool=self.pool)
             log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed",
                      source.slug, summary.new, summary.duplicate, summary.updated,
                      sum(summary.rejected.values()), sum(summary.failed.values()))
@@ -78,8 +82,6 @@ class Daemon:
                 next_run_time=now + timedelta(seconds=index * 2 + random.uniform(0, 1)),
             )
             count += 1
-        # trafilatura's caches grow over long runs
-        self.scheduler.add_job(extract.reset_caches, "interval", hours=1, id="reset-caches")
         return count
 
     def stop(self, *_: object) -> None:
@@ -88,6 +90,7 @@ class Daemon:
             log.info("stopping: finishing pages in flight")
         self.stopping.set()
         self.fetcher.cancel()  # fetches waiting out a politeness delay give up at once
+        self.pool.close()  # a page being cleaned stays pending: shutdown never waits for a parse
 
     def run(self, *, install_signals: bool = True) -> bool:
         """Run until stopped; True when every pass had finished by the end of the grace period."""
@@ -104,5 +107,6 @@ class Daemon:
         self.scheduler.shutdown(wait=False)
         with self._idle:
             clean = self._idle.wait_for(lambda: self._running == 0, timeout=SHUTDOWN_GRACE)
+        self.pool.close()
         log.info("daemon stopped" if clean else "daemon stopped with a pass still running")
         return clean

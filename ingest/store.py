@@ -120,9 +120,12 @@ def _migrate(db: sqlite_utils.Database) -> None:
             "rejected": int, "failed": int, "status": str,
         }, pk="id", if_not_exists=True)
         db.table("runs").create_index(["source", "started_at"], if_not_exists=True)
-    if not db["articles_fts"].exists():
+    # enable_fts commits statement by statement: a kill -9 during the first start-up can leave the
+    # index without its triggers. user_version is set last, so the next start sees that and redoes it.
+    triggers = {t.name for t in db.table("articles").triggers}
+    if not db["articles_fts"].exists() or not {"articles_ai", "articles_ad", "articles_au"} <= triggers:
         db.table("articles").enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True,
-                                  tokenize="unicode61 remove_diacritics 2")
+                                        tokenize="unicode61 remove_diacritics 2", replace=True)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -237,10 +240,15 @@ def pending_links(db: sqlite_utils.Database, source: str, *, since: str | None =
             for u, s, v, p in db.execute(sql, params).fetchall()]
 
 
-def settle_link(db: sqlite_utils.Database, url: str, state: str, reason: str | None = None) -> None:
-    """Mark a frontier link done, rejected, failed (retried later) or skipped."""
-    db.execute("UPDATE frontier SET state = ?, reason = ?, attempts = attempts + 1, updated_at = ?"
-               " WHERE url_key = ?", [state, reason, utcnow(), url_key(url)])
+def settle_link(db: sqlite_utils.Database, url: str, state: str, reason: str | None = None, *,
+                attempted: bool = True) -> None:
+    """Mark a frontier link done, rejected, failed (retried later) or skipped.
+
+    `attempted=False` (the host was backed off, no request was sent) does not use up one of the
+    link's MAX_ATTEMPTS: a host that is down for a day must not cost us its articles.
+    """
+    db.execute("UPDATE frontier SET state = ?, reason = ?, attempts = attempts + ?, updated_at = ?"
+               " WHERE url_key = ?", [state, reason, int(attempted), utcnow(), url_key(url)])
 
 
 # --- feeds and sitemaps: validators for conditional GET ---------------------------------------
@@ -279,30 +287,21 @@ def finish_run(db: sqlite_utils.Database, run_id: int, counts: dict[str, int], s
 class HostStore:
     """HostStateStore on the database: robots.txt and backoff survive restarts.
 
-    Fetcher threads call it, and sqlite3 connections belong to one thread, so each thread opens
-    its own connection to the same file.
+    Fetcher threads call it. One connection shared under a lock, not one per thread: the pipeline
+    starts fresh fetch threads every pass, and per-thread connections piled up open for months.
+    Host state is read once per host and written only on robots.txt fetches and failures.
     """
 
     def __init__(self, path: str | Path) -> None:
-        self._path = str(path)
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
+        self._conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         self._lock = threading.Lock()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-            self._local.conn = conn
-            with self._lock:
-                self._conns.append(conn)
-        return conn
 
     def load_host(self, host: str) -> HostState | None:
         """The stored state of a host, or None when it was never contacted."""
-        row = self._conn().execute(
-            "SELECT host, robots_txt, robots_fetched_at, robots_status, backoff_until, failures"
-            " FROM hosts WHERE host = ?", [host]).fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT host, robots_txt, robots_fetched_at, robots_status, backoff_until, failures"
+                " FROM hosts WHERE host = ?", [host]).fetchone()
         if row is None:
             return None
         return HostState(host=row[0], robots_txt=row[1], robots_fetched_at=row[2] or 0.0,
@@ -310,9 +309,8 @@ class HostStore:
 
     def save_host(self, state: HostState) -> None:
         """Upsert a host's state in its own short transaction."""
-        conn = self._conn()
-        with conn:
-            conn.execute(
+        with self._lock, self._conn:
+            self._conn.execute(
                 "INSERT INTO hosts (host, robots_txt, robots_fetched_at, robots_status, backoff_until,"
                 " failures) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(host) DO UPDATE SET"
                 " robots_txt = excluded.robots_txt, robots_fetched_at = excluded.robots_fetched_at,"
@@ -322,12 +320,9 @@ class HostStore:
                  state.backoff_until, state.failures])
 
     def close(self) -> None:
-        """Close every thread's connection."""
+        """Close the connection."""
         with self._lock:
-            for conn in self._conns:
-                conn.close()
-            self._conns.clear()
-        self._local = threading.local()
+            self._conn.close()
 
 
 def rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,225 @@
+"""Killable worker processes: (function, args, timeout) -> the function's result, or WorkerLost.
+
+Cleaning a hostile page can take seconds (a 9 MB page took 4.7 s; 50,000 nested divs are quadratic)
+and a thread cannot be stopped, so the pipeline parses pages in a few worker processes. A call that
+outlives its timeout kills its worker and raises WorkerTimeout; the next call starts a fresh worker.
+A worker that dies mid-call (segfault, OOM killer) raises WorkerDied; a closed pool raises PoolClosed.
+
+Workers are forked from a forkserver that imported `preload` once: a replacement starts in a few
+milliseconds, and our threaded process is never forked. Each worker retires after `max_tasks` calls,
+so whatever the parsing libraries cache or leak is handed back and memory stays flat over months.
+A worker exits by itself when its parent dies (its pipe reaches EOF), so a kill -9 leaves no orphans.
+The function must be importable by name (a module-level function) and must not rely on raising:
+an exception it raises comes back as WorkerError with its text only.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+STOP_WAIT = 2.0  # seconds a retired or idle worker gets to exit before it is killed
+
+
+class WorkerLost(Exception):
+    """A call got no result: see the subclasses."""
+
+
+class WorkerTimeout(WorkerLost):
+    """The call outlived its timeout; its worker was killed."""
+
+
+class WorkerDied(WorkerLost):
+    """The worker exited mid-call."""
+
+
+class PoolClosed(WorkerLost):
+    """The pool was closed before or during the call."""
+
+
+class WorkerError(Exception):
+    """The function raised in the worker; the message is `ExceptionType: text`."""
+
+
+def _serve(conn: Connection, max_tasks: int) -> None:
+    """Worker main loop: answer up to max_tasks calls, then exit (the parent starts a fresh worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops us itself
+    # Nothing a worker prints may break the parent's one-line (or JSON) log: results carry the errors.
+    logging.getLogger().addHandler(logging.NullHandler())
+    warnings.simplefilter("ignore")
+    conn.send(("ready", None))
+    for _ in range(max_tasks):
+        try:
+            function, args = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent closed the pool, or died
+        try:
+            reply: tuple[str, Any] = ("ok", function(*args))
+        except Exception as exc:
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        except Exception as exc:  # an unpicklable result
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class _Worker:
+    def __init__(self, ctx: Any, max_tasks: int, start_timeout: float) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, max_tasks), daemon=True, name="ingest-worker")
+        self.process.start()
+        child.close()  # ours is the only other end: EOF tells us the worker died
+        self.left = max_tasks
+        if not self.conn.poll(start_timeout):
+            self.stop()
+            raise WorkerDied(f"worker did not start in {start_timeout:g} s")
+        try:
+            self.conn.recv()
+        except (EOFError, OSError):
+            self.stop()
+            raise WorkerDied(f"worker exited at start (exit code {self.process.exitcode})") from None
+
+    def call(self, function: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
+        try:
+            self.conn.send((function, args))
+            if not self.conn.poll(timeout):
+                self.stop()
+                raise WorkerTimeout(f"no result in {timeout:g} s; the worker was killed")
+            status, value = self.conn.recv()
+        except (EOFError, OSError):
+            self.stop()
+            self.process.join(STOP_WAIT)
+            raise WorkerDied(f"worker exited mid-call (exit code {self.process.exitcode})") from None
+        self.left -= 1
+        if status == "error":
+            raise WorkerError(value)
+        return value
+
+    def stop(self, *, kill: bool = True) -> None:
+        """Kill (or, for an idle or retired worker, let exit) and reap; close our end of the pipe.
+
+        Only the thread that holds the worker calls this (a busy worker is never stopped by another).
+        """
+        if kill and self.process.is_alive():
+            self.process.kill()
+        elif not kill:
+            self.conn.close()  # an idle worker reads EOF and exits
+        self.process.join(STOP_WAIT)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(STOP_WAIT)
+        self.conn.close()
+
+
+class WorkerPool:
+    """Up to `size` worker processes, started on demand; thread-safe; `close()` kills them all."""
+
+    def __init__(self, size: int, *, max_tasks: int = 500, preload: Sequence[str] = (),
+                 start_timeout: float = 60.0) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        self._ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if preload and "forkserver" in methods:
+            # Only effective before the (process-wide) forkserver starts; later workers import on demand.
+            self._ctx.set_forkserver_preload(list(preload))
+        self.size = max(1, size)
+        self._max_tasks = max(1, max_tasks)
+        self._start_timeout = start_timeout
+        self._free: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._starting = 0
+        self._cond = threading.Condition()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once close() was called."""
+        return self._closed
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (for measurements)."""
+        with self._cond:
+            return [w.process.pid for w in (*self._free, *self._busy) if w.process.pid is not None]
+
+    def call(self, function: Callable[..., Any], *args: Any, timeout: float) -> Any:
+        """function(*args) in a worker; raises WorkerLost subclasses or WorkerError."""
+        worker = self._acquire()
+        reusable = False
+        try:
+            result = worker.call(function, args, timeout)
+            reusable = worker.left > 0
+            return result
+        except WorkerError:
+            reusable = worker.left > 0
+            raise
+        except WorkerLost:
+            if self._closed:
+                raise PoolClosed("the pool was closed during the call") from None
+            raise
+        finally:
+            self._release(worker, reusable)
+
+    def close(self) -> None:
+        """Kill every worker; calls in progress raise PoolClosed. Idempotent."""
+        with self._cond:
+            self._closed = True
+            idle, busy = list(self._free), list(self._busy)
+            self._free.clear()
+            self._cond.notify_all()
+        for worker in busy:
+            # Only killed: its caller wakes on the EOF and reaps it. Closing the pipe under a thread that
+            # is reading it could hand that thread a reused file descriptor.
+            worker.process.kill()
+        for worker in idle:
+            worker.stop(kill=False)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _acquire(self) -> _Worker:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise PoolClosed("the pool is closed")
+                if self._free:
+                    worker = self._free.pop()
+                    self._busy.add(worker)
+                    return worker
+                if len(self._busy) + self._starting < self.size:
+                    self._starting += 1
+                    break
+                self._cond.wait()
+        try:
+            worker = _Worker(self._ctx, self._max_tasks, self._start_timeout)  # outside the lock: ~5 ms
+        except BaseException:
+            with self._cond:
+                self._starting -= 1
+                self._cond.notify()
+            raise
+        with self._cond:
+            self._starting -= 1
+            if not self._closed:
+                self._busy.add(worker)
+                return worker
+        worker.stop()
+        raise PoolClosed("the pool was closed while a worker started")
+
+    def _release(self, worker: _Worker, reusable: bool) -> None:
+        with self._cond:
+            self._busy.discard(worker)
+            keep = reusable and not self._closed
+            if keep:
+                self._free.append(worker)
+            self._cond.notify()
+        if not keep:
+            worker.stop(kill=not (reusable or worker.left <= 0))
