@@ -141,7 +141,7 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
                     break
                 summaries.append(run_source(
                     db, fetcher, source, kind="backfill", window=Window(since, until), limit=limit,
-                    stop=stop, workers=config.settings.concurrency,
+                    stop=stop, workers=config.settings.concurrency, topics=config.topics,
                     on_total=progress.start(source.slug), on_outcome=progress.advance))
     finally:
         db.close()

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,12 +24,13 @@ import sqlite_utils
 from ingest import discover, store
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Adapter
-from ingest.config import Source
+from ingest.config import Source, Topic
 from ingest.fetch import Fetcher
 from ingest.models import Article, FetchError, Link, Page, Rejected
 from ingest.parse import OPEN_WINDOW, PARSE_TIMEOUT, parse_isolated, parse_pool
 from ingest.parse import Window as Window  # re-exported: callers build windows for run_source
 from ingest.parse import parse_page as parse_page  # re-exported: `ingest extract` parses one page
+from ingest.topics import match_topics, save_topics
 from ingest.workers import WorkerPool
 
 log = logging.getLogger("ingest")
@@ -228,8 +229,9 @@ def is_transient(error: Rejected) -> bool:
     return not (error.reason.startswith("http-4") and error.reason not in ("http-408", "http-429"))
 
 
-def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary) -> str:
-    """Store one outcome: article, fetch log row and frontier state in one transaction.
+def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary,
+           topics: Mapping[str, Topic] | None = None) -> str:
+    """Store one outcome: article, its topics, fetch log row and frontier state in one transaction.
 
     A link deferred because its host is backing off was never requested: it keeps its attempts and
     gets no fetch-log row (a host down for a day would add one per pending link per pass); the pass
@@ -241,6 +243,8 @@ def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary) -> str
         if outcome.article is not None:
             saved = store.save_article(db, outcome.article)
             result, reason, article_id = saved.outcome, None, saved.article_id
+            if topics:
+                save_topics(db, article_id, match_topics(outcome.article.title, outcome.article.text, topics))
             store.settle_link(db, link.url, "done")
         else:
             assert outcome.error is not None
@@ -266,10 +270,12 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
                stop: threading.Event | None = None, workers: int = 4,
                on_outcome: Callable[[str], None] | None = None,
                on_total: Callable[[int], None] | None = None,
-               pool: WorkerPool | None = None, parse_timeout: float = PARSE_TIMEOUT) -> Summary:
+               pool: WorkerPool | None = None, parse_timeout: float = PARSE_TIMEOUT,
+               topics: Mapping[str, Topic] | None = None) -> Summary:
     """Discover, then fetch every pending link of one source; stops early when `stop` is set.
 
     `pool` parses pages; without one, a pass starts (and closes) its own. Share one across passes.
+    `topics` are the keyword rules articles are tagged with as they are stored.
     """
     stop = stop or threading.Event()
     adapter = get_adapter(source.adapter)
@@ -287,7 +293,7 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
         if on_total:
             on_total(len(pending))
         task = _Task(fetcher, parser, adapter, source, window, parse_timeout)
-        _fetch_all(db, task, pending, stop, workers, summary, on_outcome)
+        _fetch_all(db, task, pending, stop, workers, summary, on_outcome, topics)
         if summary.failed["host-backoff"]:
             log.warning("%s deferred %d links: their host is backing off (hosts.backoff_until)",
                         source.slug, summary.failed["host-backoff"])
@@ -317,7 +323,8 @@ class _Task:
 
 
 def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], stop: threading.Event,
-               workers: int, summary: Summary, on_outcome: Callable[[str], None] | None) -> None:
+               workers: int, summary: Summary, on_outcome: Callable[[str], None] | None,
+               topics: Mapping[str, Topic] | None) -> None:
     todo = iter(links)
     prefix = f"fetch-{task.source.slug}"
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=prefix) as threads:
@@ -335,6 +342,6 @@ def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], st
                 outcome = future.result()
                 if outcome.error is not None and outcome.error.reason == "stopped":
                     continue  # cancelled before it was fetched: it stays pending in the frontier
-                result = record(db, outcome, summary)
+                result = record(db, outcome, summary, topics)
                 if on_outcome:
                     on_outcome(result)

@@ -57,7 +57,8 @@ class Daemon:
         db = store.open_db(self.db_path)
         try:
             summary = run_source(db, self.fetcher, source, kind="run", limit=PAGES_PER_PASS,
-                                 stop=self.stopping, workers=self.config.settings.concurrency, pool=self.pool)
+                                 stop=self.stopping, workers=self.config.settings.concurrency, pool=self.pool,
+                                 topics=self.config.topics)
             log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed",
                      source.slug, summary.new, summary.duplicate, summary.updated,
                      sum(summary.rejected.values()), sum(summary.failed.values()))

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ingest import views
 from ingest.dedup import content_hash, url_key
 from ingest.models import Article, HostState, Link
 
@@ -75,6 +76,7 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     db.execute("PRAGMA synchronous = NORMAL")  # safe in WAL: a crash loses no committed transaction
     db.execute("PRAGMA foreign_keys = ON")
     _migrate(db)
+    views.create_views(db)  # views for sqlite3 and Datasette, and the article_topics table
     return db
 
 

@@ -198,3 +198,21 @@ def test_daemon_refuses_bad_config(tmp_path: Path) -> None:
                            str(tmp_path / "n.db"), "run"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert f"{config}: settings.concurency: unknown key" in proc.stderr
+
+
+def test_backfill_tags_topics_at_ingestion(tmp_path: Path, sites: dict[str, OutletSite]) -> None:
+    config = write_config(tmp_path / "sources.toml", {"japan_news": sites["japan_news"], "unn": sites["unn"]})
+    with config.open("a", encoding="utf-8") as fh:
+        fh.write('\n[topics.japan-ukraine]\nkeywords = ["Japan", "Japanese", "Японі"]\n'
+                 'require = ["Ukrain", "Україн"]\n')
+    db = tmp_path / "news.db"
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "backfill"])
+    assert result.exit_code == 0, result.output
+    tagged = {r[0] for r in query(db, "select a.title from article_topics t join articles a on a.id = t.article_id"
+                                      " where t.topic = 'japan-ukraine'")}
+    titles = {r[0] for r in query(db, "select title from articles")}
+    assert "Japan, Ukraine Discuss Military Cooperation Between Russia, N. Korea; Two Sides Sign Information " \
+        "Security Agreement" in tagged
+    assert "Rice Prices Keep Climbing Despite Release of Government Stockpiles" in titles - tagged
+    in_view = query(db, "select count(*) from articles_with_topics where topics like '%japan-ukraine%'")
+    assert in_view[0][0] == len(tagged)
