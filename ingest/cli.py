@@ -26,6 +26,7 @@ from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
 from ingest.config import Config, ConfigError, Settings, Source, load_config
 from ingest.export import FORMATS
 from ingest.fetch import Fetcher, MemoryHostStates
+from ingest.harvest import planned
 from ingest.logs import setup_logging
 from ingest.models import Article, Page, Rejected
 from ingest.pipeline import Window, format_summaries, parse_page, run_source
@@ -118,10 +119,14 @@ def _parse_day(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--since", callback=_parse_day, metavar="YYYY-MM-DD", help="First publication day (inclusive).")
 @click.option("--until", callback=_parse_day, metavar="YYYY-MM-DD", help="Last publication day (inclusive).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N articles fetched per source.")
+@click.option("--dry-run", is_flag=True, help="Count what would be fetched, per source and month; fetch no article.")
 @click.pass_obj
 def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: date | None,
-             limit: int | None) -> None:
-    """Fetch everything the sources' feeds, sitemaps and listings offer in a window, once."""
+             limit: int | None, dry_run: bool) -> None:
+    """Fetch everything the sources' feeds, sitemaps and listings offer in a window, once.
+
+    Interrupted (Ctrl-C, SIGTERM, a crash), the same command continues where it stopped.
+    """
     config = obj.config()
     unknown = [s for s in sources if s not in config.sources]
     if unknown:
@@ -132,10 +137,18 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     stop = threading.Event()
     summaries = []
     db = store.open_db(obj.db_path)
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        if dry_run:
+            with _fetcher(config.settings, obj.db_path) as fetcher:
+                plans = {s.slug: planned(db, fetcher, s, get_adapter(s.adapter), Window(since, until)) for s in chosen}
+            _print_rows([{"source": slug, "month": month, "articles": n}
+                         for slug, plan in plans.items() for month, n in sorted(plan.items())], False)
+            click.echo("\n".join(f"{slug}: {sum(plan.values())} to fetch" for slug, plan in plans.items()))
+            return
         with _fetcher(config.settings, obj.db_path) as fetcher, _progress() as progress:
-            signal.signal(signal.SIGINT, _stop_handler(stop, fetcher))
+            for sig in previous:
+                signal.signal(sig, _stop_handler(stop, fetcher))
             for source in chosen:
                 if stop.is_set():
                     break
@@ -145,7 +158,8 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
                     on_total=progress.start(source.slug), on_outcome=progress.advance))
     finally:
         db.close()
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo(format_summaries(summaries))
 
 

@@ -17,16 +17,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import sqlite_utils
 
-from ingest import discover, store
+from ingest import store
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Adapter
 from ingest.config import Source, Topic
 from ingest.fetch import Fetcher
-from ingest.models import Article, FetchError, Link, Page, Rejected
+from ingest.harvest import Harvest, discover_links
+from ingest.models import Article, FetchError, Link, Rejected
 from ingest.parse import OPEN_WINDOW, PARSE_TIMEOUT, parse_isolated, parse_pool
 from ingest.parse import Window as Window  # re-exported: callers build windows for run_source
 from ingest.parse import parse_page as parse_page  # re-exported: `ingest extract` parses one page
@@ -35,7 +35,6 @@ from ingest.workers import WorkerPool
 
 log = logging.getLogger("ingest")
 
-MAX_CHILD_SITEMAPS = 3  # per daemon pass; a backfill with a window walks every overlapping one
 
 
 @dataclass
@@ -101,103 +100,6 @@ def _summary_line(s: Summary) -> str:
     return (f"{s.source}: {s.new} new, {s.duplicate} duplicate, {s.updated} updated, {s.unchanged} unchanged, "
             f"{sum(s.rejected.values())} rejected{reasons(s.rejected)}, "
             f"{sum(s.failed.values())} failed{reasons(s.failed)}")
-
-
-# --- discovery ----------------------------------------------------------------------------------
-
-def discover_links(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, adapter: Adapter,
-                   window: Window = OPEN_WINDOW) -> list[Link]:
-    """Every link the source's feeds, sitemaps and listing pages offer, in the window."""
-    links: list[Link] = []
-    for url in source.feeds:
-        page = _fetch_resource(db, fetcher, source, url, "feed")
-        if page is not None:
-            links += _parsed(source, url, lambda p: discover.parse_feed(p.body, p.url, source.slug), page)
-    links += _walk_sitemaps(db, fetcher, source, window)
-    pages = source.max_pages * (10 if window.since else 1)
-    for template in source.listings:
-        for url in discover.listing_urls(template, pages):
-            page = _fetch_resource(db, fetcher, source, url, "listing")
-            if page is None:
-                break
-            found = _parsed(source, url, lambda p: discover.parse_listing(
-                p.text, p.url, source.slug, adapter.is_article_url), page)
-            links += found
-            if not found:
-                break
-    seen: set[str] = set()
-    unique = []
-    for link in links:
-        if link.url not in seen and source.wants(link.url) and _in_window(link, window):
-            seen.add(link.url)
-            unique.append(link)
-    return unique
-
-
-def _in_window(link: Link, window: Window) -> bool:
-    return discover.in_window(link, window.since, window.until)
-
-
-def _walk_sitemaps(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, window: Window) -> list[Link]:
-    links: list[Link] = []
-    queue = [(url, 0) for url in source.sitemaps]
-    visited: set[str] = set()
-    while queue:
-        url, depth = queue.pop(0)
-        if url in visited or depth > 3:
-            continue
-        visited.add(url)
-        page = _fetch_resource(db, fetcher, source, url, "sitemap")
-        if page is None:
-            continue
-        try:
-            found, children = discover.parse_sitemap(page.body, page.url, source.slug)
-        except ValueError as exc:
-            _log_resource_error(db, source, url, "parse-error", str(exc))
-            continue
-        links += found
-        children = [c for c in discover.select_sitemaps(children, window.since, window.until)
-                    if source.allows(c.url)]
-        if not window.bounded:  # the daemon wants what is new: the most recently changed children
-            children.sort(key=lambda c: c.lastmod or datetime.min.replace(tzinfo=UTC), reverse=True)
-            children = children[:MAX_CHILD_SITEMAPS]
-        queue += [(child.url, depth + 1) for child in children]
-    return links
-
-
-def _parsed(source: Source, url: str, parse: Callable[[Page], list[Link]], page: Page) -> list[Link]:
-    try:
-        return parse(page)
-    except ValueError as exc:
-        log.warning("%s discover-error %s (%s)", source.slug, url, exc)
-        return []
-
-
-def _fetch_resource(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, url: str,
-                    kind: str) -> Page | None:
-    """Fetch a feed, sitemap or listing with a conditional GET; None when unchanged or failed."""
-    etag, modified = store.validators(db, url)
-    try:
-        page = fetcher.fetch(url, allowed=source.allows, etag=etag, last_modified=modified)
-    except FetchError as exc:
-        if exc.reason != "stopped":
-            _log_resource_error(db, source, url, exc.reason, exc.detail, exc.status)
-        return None
-    with store.transaction(db):
-        store.save_validators(db, url, source=source.slug, kind=kind, status=page.status,
-                              etag=page.headers.get("etag"), last_modified=page.headers.get("last-modified"))
-    if page.status == 304:
-        log.info("%s not-modified %s", source.slug, url)
-        return None
-    return page
-
-
-def _log_resource_error(db: sqlite_utils.Database, source: Source, url: str, reason: str, detail: str,
-                        status: int | None = None) -> None:
-    log.warning("%s failed %s (%s %s)", source.slug, url, reason, detail)
-    with store.transaction(db):
-        store.log_fetch(db, url=url, source=source.slug, outcome="failed", status=status,
-                        reason=reason, detail=detail)
 
 
 # --- one page -----------------------------------------------------------------------------------
@@ -285,8 +187,8 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
     own_pool = pool is None
     parser = pool or parse_pool(min(max(1, workers), os.cpu_count() or 1))
     try:
-        links = discover_links(db, fetcher, source, adapter, window)
-        summary.discovered = store.add_links(db, (lk for lk in links if not store.is_known(db, lk.url)))
+        harvest = Harvest(db, source, window, resume=window.bounded, stop=stop)
+        summary.discovered = discover_links(harvest, fetcher, adapter).added
         since = window.since.isoformat() if window.since else None
         until = window.until.isoformat() if window.until else None
         pending = store.pending_links(db, source.slug, since=since, until=until, limit=limit)

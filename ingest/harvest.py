@@ -1,0 +1,212 @@
+"""The discovery pass of one source: feeds, sitemaps and listing pages -> links in the frontier.
+
+source + window -> links, written to the frontier as each feed, sitemap or listing page is read, with
+a cursor per source and window recording what is done, in the same transaction. An interrupted
+backfill resumes where it stopped; a completed one clears its cursor. The daemon (no window) uses
+conditional GETs instead; a windowed pass never does, because validators saved by a pass that keeps
+only part of a feed would make the daemon's next request answer 304 and hide the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from ingest import discover, store
+from ingest.adapters.base import Adapter
+from ingest.config import Source
+from ingest.fetch import Fetcher
+from ingest.models import FetchError, Link, Page
+from ingest.parse import Window
+
+log = logging.getLogger("ingest")
+
+MAX_CHILD_SITEMAPS = 3  # per daemon pass; a backfill with a window walks every overlapping one
+MAX_BACKFILL_PAGES = 2000  # listing pages a backfill may walk back through
+
+
+@dataclass
+class Harvest:
+    """Where discovered links go: the frontier (with a cursor), or a list for a dry run."""
+
+    db: sqlite_utils.Database
+    source: Source
+    window: Window
+    persist: bool = True
+    resume: bool = False  # keep a cursor, skip what an interrupted run of this window finished
+    stop: threading.Event = field(default_factory=threading.Event)
+    added: int = 0
+    links: list[Link] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.resume and self.persist and not self.db.table("cursors").exists():
+            with store.transaction(self.db):
+                self.db.table("cursors").create({"source": str, "window": str, "stage": str, "value": str,
+                                                 "updated_at": str}, pk=("source", "window", "stage"),
+                                                if_not_exists=True)
+
+    @property
+    def key(self) -> str:
+        since, until = self.window.since, self.window.until
+        return f"{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
+
+    def take(self, found: list[Link], stage: str | None = None, value: str = "done") -> None:
+        """Keep the new, wanted, in-window links; record `stage` as done with them, atomically."""
+        fresh = [lk for lk in found if lk.url not in self.seen and self.source.wants(lk.url)
+                 and discover.in_window(lk, self.window.since, self.window.until)]
+        self.seen.update(lk.url for lk in fresh)
+        unknown = [lk for lk in fresh if not store.is_known(self.db, lk.url)]
+        if not self.persist:
+            self.links += unknown
+            return
+        with store.transaction(self.db):
+            self.added += store.add_links(self.db, unknown)
+            if stage and self.resume:
+                self.db.execute("INSERT INTO cursors (source, window, stage, value, updated_at) VALUES (?, ?, ?, ?, ?)"
+                                " ON CONFLICT(source, window, stage) DO UPDATE SET value = excluded.value,"
+                                " updated_at = excluded.updated_at",
+                                [self.source.slug, self.key, stage, value, store.utcnow()])
+
+    def done(self, stage: str) -> str | None:
+        """What an earlier, interrupted run of this window recorded for `stage`."""
+        if not (self.resume and self.persist):
+            return None
+        row = self.db.execute("SELECT value FROM cursors WHERE source = ? AND window = ? AND stage = ?",
+                              [self.source.slug, self.key, stage]).fetchone()
+        return str(row[0]) if row else None
+
+    def finish(self) -> None:
+        """Discovery of this window completed: forget the cursor, the next run starts afresh."""
+        if self.resume and self.persist and not self.stop.is_set():
+            with store.transaction(self.db):
+                self.db.execute("DELETE FROM cursors WHERE source = ? AND window = ?", [self.source.slug, self.key])
+
+
+def discover_links(harvest: Harvest, fetcher: Fetcher, adapter: Adapter) -> Harvest:
+    """Read every feed, sitemap and listing page of the source into `harvest`; returns it."""
+    source, stop = harvest.source, harvest.stop
+    conditional = harvest.persist and not harvest.window.bounded
+    for url in source.feeds:
+        if stop.is_set():
+            return harvest
+        page = _fetch_resource(harvest, fetcher, url, "feed", conditional)
+        if page is not None:
+            harvest.take(_parsed(source, url, lambda p: discover.parse_feed(p.body, p.url, source.slug), page))
+    _walk_sitemaps(harvest, fetcher, conditional)
+    for template in source.listings:
+        _walk_listing(harvest, fetcher, adapter, template, conditional)
+    harvest.finish()
+    return harvest
+
+
+def _walk_sitemaps(harvest: Harvest, fetcher: Fetcher, conditional: bool) -> None:
+    source, window = harvest.source, harvest.window
+    queue = [(url, 0) for url in source.sitemaps]
+    visited: set[str] = set()
+    while queue and not harvest.stop.is_set():
+        url, depth = queue.pop(0)
+        if url in visited or depth > 3:
+            continue
+        visited.add(url)
+        if depth and harvest.done(f"sitemap {url}"):
+            continue  # an interrupted run of this window already put its links in the frontier
+        page = _fetch_resource(harvest, fetcher, url, "sitemap", conditional)
+        if page is None:
+            continue
+        try:
+            found, children = discover.parse_sitemap(page.body, page.url, source.slug)
+        except ValueError as exc:
+            _log_resource_error(harvest, url, "parse-error", str(exc))
+            continue
+        harvest.take(found, f"sitemap {url}" if depth else None)
+        children = [c for c in discover.select_sitemaps(children, window.since, window.until)
+                    if source.allows(c.url)]
+        if not window.bounded:  # the daemon wants what is new: the most recently changed children
+            children.sort(key=lambda c: c.lastmod or datetime.min.replace(tzinfo=UTC), reverse=True)
+            children = children[:MAX_CHILD_SITEMAPS]
+        queue += [(child.url, depth + 1) for child in children]
+
+
+def _walk_listing(harvest: Harvest, fetcher: Fetcher, adapter: Adapter, template: str, conditional: bool) -> None:
+    """Page through a listing: a few pages for the daemon; for a backfill, until pages are older than since."""
+    source, since = harvest.source, harvest.window.since
+    stage = f"listing {template}"
+    start = int(harvest.done(stage) or 0) + 1
+    last = MAX_BACKFILL_PAGES if since else source.max_pages
+    on_listing: set[str] = set()
+    for number, url in enumerate(discover.listing_urls(template, max(0, last - start + 1), start), start):
+        if harvest.stop.is_set():
+            return
+        page = _fetch_resource(harvest, fetcher, url, "listing", conditional)
+        if page is None:
+            return
+        found = _parsed(source, url, lambda p: discover.parse_listing(
+            p.text, p.url, source.slug, adapter.is_article_url), page)
+        fresh = [lk for lk in found if lk.url not in on_listing]
+        if not fresh:  # an empty page, or the last page served again: the end of the listing
+            return
+        on_listing.update(lk.url for lk in fresh)
+        harvest.take(fresh, stage, str(number))
+        days = [lk.published_at.astimezone(UTC).date() for lk in fresh if lk.published_at]
+        if since and days and max(days) < since:  # newest first: everything further back is older
+            return
+
+
+def _parsed(source: Source, url: str, parse: Callable[[Page], list[Link]], page: Page) -> list[Link]:
+    try:
+        return parse(page)
+    except ValueError as exc:
+        log.warning("%s discover-error %s (%s)", source.slug, url, exc)
+        return []
+
+
+def _fetch_resource(harvest: Harvest, fetcher: Fetcher, url: str, kind: str, conditional: bool) -> Page | None:
+    """Fetch a feed, sitemap or listing page; None when unchanged (304) or failed (logged)."""
+    db, source = harvest.db, harvest.source
+    etag, modified = store.validators(db, url) if conditional else (None, None)
+    try:
+        page = fetcher.fetch(url, allowed=source.allows, etag=etag, last_modified=modified)
+    except FetchError as exc:
+        if exc.reason != "stopped":
+            _log_resource_error(harvest, url, exc.reason, exc.detail, exc.status)
+        return None
+    if conditional:
+        with store.transaction(db):
+            store.save_validators(db, url, source=source.slug, kind=kind, status=page.status,
+                                  etag=page.headers.get("etag"), last_modified=page.headers.get("last-modified"))
+    if page.status == 304:
+        log.info("%s not-modified %s", source.slug, url)
+        return None
+    return page
+
+
+def _log_resource_error(harvest: Harvest, url: str, reason: str, detail: str, status: int | None = None) -> None:
+    log.warning("%s failed %s (%s %s)", harvest.source.slug, url, reason, detail)
+    if harvest.persist:
+        with store.transaction(harvest.db):
+            store.log_fetch(harvest.db, url=url, source=harvest.source.slug, outcome="failed", status=status,
+                            reason=reason, detail=detail)
+
+
+def planned(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, adapter: Adapter, window: Window,
+            stop: threading.Event | None = None) -> Counter[str]:
+    """What a backfill of `window` would fetch, per month ("YYYY-MM", or "undated"), fetching no article.
+
+    Reads feeds, sitemaps and listings unconditionally and writes nothing: not the frontier, not a cursor.
+    """
+    harvest = discover_links(Harvest(db, source, window, persist=False, stop=stop or threading.Event()),
+                             fetcher, adapter)
+    since = window.since.isoformat() if window.since else None
+    until = window.until.isoformat() if window.until else None
+    links = {lk.url: lk for lk in [*store.pending_links(db, source.slug, since=since, until=until),
+                                   *harvest.links]}
+    return Counter(f"{lk.published_at.astimezone(UTC):%Y-%m}" if lk.published_at else "undated"
+                   for lk in links.values())
+
