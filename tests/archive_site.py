@@ -17,8 +17,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 KYIV = timezone(timedelta(hours=2))
-VOCABULARY = tuple(
-    ["officials", "regional", "council", "reported", "new", "energy", "repairs", "after", "drones", "struck", "substations", "overnight", "while", "volunteers", "delivered", "generators", "schools", "reopened", "railway", "bridge", "budget", "exports", "harvest", "grain", "ports", "parliament", "approved", "sanctions", "against", "suppliers", "ministry", "announced", "funding", "hospitals", "recovery", "plan", "mayor", "said", "residents", "shelters", "heating", "water", "pipelines", "engineers", "restored", "power", "lines", "districts", "frontline", "brigade", "evacuated", "villages", "shelling", "damaged", "homes", "farmers", "tractors", "fields", "mines", "cleared", "diplomats", "met", "partners", "summit", "agreed", "loans", "reconstruction", "insurance", "investors", "factories", "drones"])
+VOCABULARY = tuple((
+    "officials regional council reported new energy repairs after drones struck substations overnight "
+    "while volunteers delivered generators schools reopened railway bridge budget exports harvest grain "
+    "ports parliament approved sanctions against suppliers ministry announced funding hospitals recovery "
+    "plan mayor said residents shelters heating water pipelines engineers restored power lines districts "
+    "frontline brigade evacuated villages shelling damaged homes farmers tractors fields mines cleared "
+    "diplomats met partners summit agreed loans reconstruction insurance investors factories drones "
+).split())
 WORDS = ("ministry", "council", "energy", "drones", "frontline", "recovery", "sanctions", "parliament",
          "harvest", "railway", "schools", "hospital", "budget", "exports", "bridge", "volunteers")
 
