@@ -17,16 +17,99 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 KYIV = timezone(timedelta(hours=2))
-VOCABULARY = tuple((
-    "officials regional council reported new energy repairs after drones struck substations overnight "
-    "while volunteers delivered generators schools reopened railway bridge budget exports harvest grain "
-    "ports parliament approved sanctions against suppliers ministry announced funding hospitals recovery "
-    "plan mayor said residents shelters heating water pipelines engineers restored power lines districts "
-    "frontline brigade evacuated villages shelling damaged homes farmers tractors fields mines cleared "
-    "diplomats met partners summit agreed loans reconstruction insurance investors factories drones "
-).split())
-WORDS = ("ministry", "council", "energy", "drones", "frontline", "recovery", "sanctions", "parliament",
-         "harvest", "railway", "schools", "hospital", "budget", "exports", "bridge", "volunteers")
+VOCABULARY = tuple(
+    [
+        "officials",
+        "regional",
+        "council",
+        "reported",
+        "new",
+        "energy",
+        "repairs",
+        "after",
+        "drones",
+        "struck",
+        "substations",
+        "overnight",
+        "while",
+        "volunteers",
+        "delivered",
+        "generators",
+        "schools",
+        "reopened",
+        "railway",
+        "bridge",
+        "budget",
+        "exports",
+        "harvest",
+        "grain",
+        "ports",
+        "parliament",
+        "approved",
+        "sanctions",
+        "against",
+        "suppliers",
+        "ministry",
+        "announced",
+        "funding",
+        "hospitals",
+        "recovery",
+        "plan",
+        "mayor",
+        "said",
+        "residents",
+        "shelters",
+        "heating",
+        "water",
+        "pipelines",
+        "engineers",
+        "restored",
+        "power",
+        "lines",
+        "districts",
+        "frontline",
+        "brigade",
+        "evacuated",
+        "villages",
+        "shelling",
+        "damaged",
+        "homes",
+        "farmers",
+        "tractors",
+        "fields",
+        "mines",
+        "cleared",
+        "diplomats",
+        "met",
+        "partners",
+        "summit",
+        "agreed",
+        "loans",
+        "reconstruction",
+        "insurance",
+        "investors",
+        "factories",
+        "drones",
+    ]
+)
+WORDS = (
+    "ministry",
+    "council",
+    "energy",
+    "drones",
+    "frontline",
+    "recovery",
+    "sanctions",
+    "parliament",
+    "harvest",
+    "railway",
+    "schools",
+    "hospital",
+    "budget",
+    "exports",
+    "bridge",
+    "volunteers",
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +132,8 @@ class Story:
     def html(self) -> str:
         rng = random.Random(self.number)  # distinct prose per story: no two are near duplicates
         paragraphs = "".join(
-            "<p>" + " ".join(rng.choice(VOCABULARY) for _ in range(28)).capitalize() + ".</p>" for _ in range(4))
+            "<p>" + " ".join(rng.choice(VOCABULARY) for _ in range(28)).capitalize() + ".</p>" for _ in range(4)
+        )
         return (
             f'<!DOCTYPE html><html lang="uk"><head><meta charset="utf-8"><title>{self.title}</title>'
             f'<meta property="og:type" content="article"><meta property="og:title" content="{self.title}">'
@@ -57,7 +141,8 @@ class Story:
             f'"headline": "{self.title}", "datePublished": "{self.published.isoformat()}", '
             '"author": {"@type": "Person", "name": "Olena Archive"}}</script></head>'
             f'<body><header><nav><a href="/">Home</a></nav></header><article><h1>{self.title}</h1>'
-            f"{paragraphs}</article><footer>© Archive News</footer></body></html>")
+            f"{paragraphs}</article><footer>© Archive News</footer></body></html>"
+        )
 
 
 @dataclass
@@ -131,17 +216,31 @@ class ArchiveSite:
             return 200, "text/plain", b"User-agent: *\nAllow: /\n"
         if parts.path == "/sitemap.xml":
             children = "".join(f"<sitemap><loc>{self.base_url}/sitemaps/{m}.xml</loc></sitemap>" for m in self.months())
-            return 200, xml, (f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
-                              f'sitemap/0.9">{children}</sitemapindex>').encode()
+            return (
+                200,
+                xml,
+                (
+                    f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
+                    f'sitemap/0.9">{children}</sitemapindex>'
+                ).encode(),
+            )
         if parts.path.startswith("/sitemaps/") and parts.path.endswith(".xml"):
             month = parts.path.removeprefix("/sitemaps/").removesuffix(".xml")
-            urls = "".join(f"<url><loc>{self.base_url}{s.path}</loc><lastmod>{s.published.isoformat()}</lastmod></url>"
-                           for s in self.stories if f"{s.day:%Y-%m}" == month)
-            return 200, xml, (f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                              f"{urls}</urlset>").encode()
+            urls = "".join(
+                f"<url><loc>{self.base_url}{s.path}</loc><lastmod>{s.published.isoformat()}</lastmod></url>"
+                for s in self.stories
+                if f"{s.day:%Y-%m}" == month
+            )
+            return (
+                200,
+                xml,
+                (
+                    f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+                ).encode(),
+            )
         if parts.path == "/news":
             page = int(parse_qs(parts.query).get("page", ["1"])[0])
-            chunk = self.stories[(page - 1) * self.page_size: page * self.page_size]
+            chunk = self.stories[(page - 1) * self.page_size : page * self.page_size]
             links = "".join(f'<li><a href="{s.path}">{s.title}</a></li>' for s in chunk)
             return 200, "text/html; charset=utf-8", f"<html><body><ul>{links}</ul></body></html>".encode()
         for story in self.stories:
