@@ -16,7 +16,8 @@ class Rejected(Exception):
     """A stage refused a page; `reason` is a short stable code stored in the fetch log.
 
     Codes in use: robots, off-domain, http-<status>, too-large, timeout, connection, redirects,
-    not-html, empty, bad-encoding, stopped, bot-challenge, paywall, not-article, too-short, duplicate, parse-error.
+    host-backoff, not-html, empty, bad-encoding, stopped, bot-challenge, not-article, too-short,
+    out-of-window, parse-timeout, parse-crash, parse-error.
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:
