@@ -5,7 +5,7 @@
 Two page sets:
 - fundus: 258 real article pages from 181 publishers with hand-checked title/authors/date/body. Body
   quality is word 4-gram shingle precision, recall and F1 against the expected body (mean per page).
-- fixtures: our outlet-style pages in tests/fixtures with their must_contain / must_not_contain phrases:
+- fixtures: our outlet-style pages in ingest/demo_site with their must_contain / must_not_contain phrases:
   junk phrases left in, story phrases kept, and title/author/date right.
 Metadata for plain trafilatura comes from `trafilatura.bare_extraction` on the same bytes.
 """
@@ -30,6 +30,7 @@ import trafilatura
 from ingest.adapters import adapter_for_url, get_adapter
 from ingest.charset import decode_html
 from ingest.config import Source
+from ingest.demo import PAGES
 from ingest.models import Page, Rejected
 from ingest.pipeline import parse_page
 
@@ -210,7 +211,7 @@ def table(title: str, results: dict[str, Tally], extra: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
-    parser.add_argument("--fixtures", type=Path, default=ROOT / "tests" / "fixtures")
+    parser.add_argument("--fixtures", type=Path, default=PAGES)
     parser.add_argument("--group", action="append", default=[], help="fundus country groups (default: all)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown tables")
     parser.add_argument("-v", "--verbose", action="store_true", help="list rejections and junk left")

@@ -230,7 +230,7 @@ def extract(obj: Context, file_or_url: str, url: str | None, slug: str | None) -
 @click.option("--url", help="The page's URL, when FILE_OR_URL is a file.")
 @click.option("--source", "slug", help="A source slug from the config, or an adapter name.")
 @click.option("--name", required=True, help="Fixture name: writes NAME.html and NAME.json.")
-@click.option("--fixtures", type=click.Path(file_okay=False, path_type=Path), default=Path("tests/fixtures"),
+@click.option("--fixtures", type=click.Path(file_okay=False, path_type=Path), default=Path("ingest/demo_site"),
               show_default=True, help="Folder holding one sub-folder per adapter.")
 @click.pass_obj
 def capture(obj: Context, file_or_url: str, url: str | None, slug: str | None, name: str, fixtures: Path) -> None:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +24,8 @@ from ingest.config import Config, Settings, Source
 from ingest.pipeline import Summary, format_summaries, run_source
 
 LISTING_PAGE_SIZE = 3
+# Outlet pages bundled with the package: the adapters' golden fixtures, and the demo's sites.
+PAGES = Path(__file__).parent / "demo_site"
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,7 @@ def run_demo(db_path: Path, *, keep_serving: bool = False) -> str:
     """Serve the bundled pages, ingest them into db_path, and return how to browse the result."""
     from ingest.fetch import Fetcher
 
-    root = Path(str(files("ingest") / "demo_site"))
-    sites = serve_folder(root)
+    sites = serve_folder(PAGES)
     config = site_config(sites)
     db = store.open_db(db_path)
     hosts = store.HostStore(db_path)

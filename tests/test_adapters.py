@@ -1,4 +1,5 @@
-"""Adapters on golden fixtures (tests/fixtures/<slug>/) and on the real pages of the shared corpus."""
+"""Adapters on golden fixtures (ingest/demo_site/<slug>/, shipped so `ingest demo` serves them)
+and on the real pages of the shared corpus."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from ingest.adapters.checks import check_nesting
 from ingest.adapters.page import parse_date, pick_date, split_names
 from ingest.adapters.preclean import StoryText
 from ingest.charset import decode_html
+from ingest.demo import PAGES
 from ingest.extract import extract_text
 from ingest.junk import find_junk
 from ingest.models import Article, Page, Rejected
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)
 CORPUS = Path(__file__).parents[2] / "shared" / "corpus"
 FIXTURE_FILES = sorted(p for slug in ADAPTERS for p in FIXTURES.glob(f"{slug}/*.html"))
 
@@ -53,7 +55,7 @@ def norm(text: str) -> str:
 def test_every_adapter_has_fixtures(slug: str) -> None:
     pages = list(FIXTURES.glob(f"{slug}/*.html"))
     articles = [p for p in pages if "rejected" not in load_fixture(p)[0]["expected"]]
-    assert len(articles) >= (1 if slug == "generic" else 2), f"{slug}: too few fixtures in tests/fixtures/"
+    assert len(articles) >= (1 if slug == "generic" else 2), f"{slug}: too few fixtures in ingest/demo_site/"
     assert all(p.with_suffix(".json").exists() for p in pages)
 
 

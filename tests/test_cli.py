@@ -10,10 +10,10 @@ import click
 from click.testing import CliRunner
 
 from ingest.cli import cli
-from ingest.demo import serve_folder
+from ingest.demo import PAGES, serve_folder
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 

@@ -3,7 +3,7 @@
 Fixtures under fixtures/discover/ are either real pages (the two 2016 listing pages, copied from the
 shared corpus) or written to look exactly like each outlet's real file (see the test docstrings).
 Protocol edge cases (XXE, RDF, broken XML) are written inline, small and labelled. The listing
-pages are named .htm so the adapters' golden-fixture glob (tests/fixtures/*/*.html) skips them.
+pages are named .htm: they are discovery samples, not adapter golden fixtures.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ingest.cli import cli
-from ingest.demo import OutletSite, SitePage, load_site
+from ingest.demo import PAGES, OutletSite, SitePage, load_site
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)
 
 
 def test_redesign_falls_back_and_shows_in_stats(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """End to end: loopback sites per outlet -> `ingest backfill` / `ingest run` -> rows in a real SQLite file.
 
-Each outlet folder in tests/fixtures is served by its own HTTP server on 127.0.0.1 (feed, sitemap,
+Each outlet folder of the bundled pages (ingest/demo_site) is served by its own HTTP server on 127.0.0.1 (feed, sitemap,
 paginated listing, robots.txt, article pages at their real paths), and the real CLI runs against it.
 """
 
@@ -22,9 +22,9 @@ from click.testing import CliRunner
 
 from ingest.adapters import ADAPTERS
 from ingest.cli import cli
-from ingest.demo import OutletSite, serve_folder
+from ingest.demo import PAGES, OutletSite, serve_folder
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)
 
 
 def expectations() -> dict[str, dict[str, dict[str, object]]]:
