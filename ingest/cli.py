@@ -404,7 +404,7 @@ def export_command(obj: Context, fmt: str | None, since: date | None, slug: str 
         try:
             export.check(db, fmt, query)
             if output is None:
-                stdout = click.get_binary_stream("stdout")
+                stdout = sys.stdout.buffer  # click.get_binary_stream is deprecated from Click 8.2
                 if fmt == "parquet" and stdout.isatty():
                     raise export.ExportError("parquet is binary: give --output FILE or redirect stdout")
                 export.export_articles(db, stdout, fmt, since=since, source=slug, query=query)
