@@ -97,7 +97,7 @@ _COMMENT: Final = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 _META: Final = re.compile(r"<meta[\s/]([^>]*)>?", re.IGNORECASE)
 _ATTR: Final = re.compile(r"""([^\s=/>]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
 _XML_DECL: Final = re.compile(r"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
-_NON_ASCII_WORD: Final = re.compile(rb"[^\s<>]*[\x80-\xff][^\s<>]*")
+_WORD: Final = re.compile(rb"[^\s<>]+")
 _PIECE: Final = 64 * 1024  # most decoded bytes produced per step
 _ZSTD_WINDOW: Final = 8 * 1024 * 1024  # RFC 8878 3.1.1.1.2: HTTP zstd windows are at most 8 MiB
 
@@ -210,7 +210,10 @@ def _looks_utf8(body: bytes, declared: str) -> bool:
         return False
     # Valid multi-byte UTF-8 is rare by chance, but short runs happen (cp1251 "Ні" is valid UTF-8),
     # so compare how garbled the non-ASCII words look both ways before overruling the label.
-    words = b" ".join(_NON_ASCII_WORD.findall(body[:1 << 20])[:2000])
+    # Whole tokens, then the non-ASCII ones: a pattern that looks for the high byte inside the token
+    # backtracks quadratically on long space-free runs (one real page took 1.2 s in the fetch thread).
+    tokens = (m.group() for m in _WORD.finditer(body, 0, 1 << 20))
+    words = b" ".join(itertools.islice((t for t in tokens if not t.isascii()), 2000))
     as_declared = mess_ratio(words.decode(_codec(declared), errors="replace"), 1.0)
     as_utf8 = mess_ratio(words.decode("utf-8", errors="replace"), 1.0)
     return bool(as_declared > as_utf8 + 0.05)

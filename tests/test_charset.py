@@ -211,3 +211,19 @@ def test_decompress_corrupt_body() -> None:
         decompress([b"this is not gzip at all"], "gzip", cap=1000)
     with pytest.raises(BadEncoding):
         decompress([b"\x28\xb5\x2f\xfd garbage"], "zstd", cap=1000)
+
+
+def test_long_space_free_runs_do_not_hang_the_label_check() -> None:
+    """A hostile page of one huge token: the UTF-8-vs-label check must stay linear (it runs in fetch threads).
+
+    The earlier pattern backtracked quadratically here (minutes); the bound is a hang guard, not a benchmark.
+    """
+    import time
+
+    story = "<p>" + "Київ сьогодні ухвалив рішення про енергетику. " * 40 + "</p>"
+    body = b"<p>" + b"a" * 300_000 + b"</p>" + story.encode()  # UTF-8 bytes mislabelled below
+    started = time.monotonic()
+    text, encoding = decode_html(body, "text/html; charset=windows-1251")
+    assert time.monotonic() - started < 5
+    assert encoding == "utf-8"
+    assert text.endswith(story)
