@@ -1,0 +1,345 @@
+"""Throughput: end-to-end ingestion (fetch, clean, store) vs plain `trafilatura.extract` in one process.
+
+    python bench/throughput.py [--corpus ../shared/corpus] [--rounds 3] [--workers 4] [--pages N]
+
+The 258 fundus pages (real articles from 181 publishers, gzip in the corpus) are decompressed and served,
+each at its own path, by a small HTTP server in a child process on 127.0.0.1 (robots.txt allows all, a
+sitemap lists every page, Content-Type `text/html` with no charset, so the fetcher finds the charset as
+it would on the web). Each round measures, alternating, and the report prints medians over the rounds:
+
+- ours: `pipeline.run_source` over one "generic" source (per_host_delay 0) into a fresh SQLite file:
+  discovery, fetch threads, parsing in the forkserver worker pool (started by the pass, as a cold
+  `ingest backfill` does), junk rules, dedup, FTS and fetch-log writes. Pages per second = pages / wall time.
+- plain: `trafilatura.extract(html)` (defaults) over the same bytes, decoded beforehand (outside the
+  timer), one page after the other in this process.
+- cleaning per page: `parse_page` in this process (adapter pre-clean + extraction + junk rules) vs
+  `trafilatura.extract` on the same decoded page, both timed per page; median of per-page times and the
+  median of the per-page ratio ours/plain.
+
+Peak memory of ours is the whole process tree minus the server: a fresh interpreter running the pass plus
+its descendants (forkserver, parse workers), RSS and PSS summed from /proc/<pid>/smaps_rollup every 50 ms
+(RSS counts the pages workers share with the forkserver once per process; PSS splits them).
+The machine is shared: the report prints how many cores other processes kept busy during the plain runs.
+Overlap: the number of parse calls in flight in the pool, sampled every 5 ms (time-weighted mean and
+share of the pass with every worker busy), shows whether fetching keeps the workers fed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import gzip
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import trafilatura
+
+from ingest import store
+from ingest.adapters import get_adapter
+from ingest.charset import decode_html
+from ingest.config import Settings, Source
+from ingest.fetch import Fetcher
+from ingest.models import Page, Rejected
+from ingest.parse import PARSE_WORKER_TASKS, parse_page
+from ingest.pipeline import run_source
+from ingest.workers import WorkerPool
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_pages(corpus: Path, limit: int | None = None) -> dict[str, bytes]:
+    """URL path -> decompressed page bytes, from the fundus INDEX.tsv."""
+    pages: dict[str, bytes] = {}
+    with (corpus / "fundus" / "INDEX.tsv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            raw = gzip.decompress((corpus / "fundus" / row["group"] / row["html"]).read_bytes())
+            pages[f"/{row['group']}/{row['html'].removesuffix('.gz')}"] = raw
+    return dict(list(pages.items())[:limit]) if limit else pages
+
+
+# --- the server (a child process: its CPU is not ours, as a remote site's would not be) -----------------
+
+def serve(corpus: Path, limit: int | None) -> None:
+    pages = load_pages(corpus, limit)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def do_GET(self) -> None:
+            base = f"http://{self.headers['Host']}"
+            if self.path == "/robots.txt":
+                status, ctype, body = 200, "text/plain", b"User-agent: *\nAllow: /\n"
+            elif self.path == "/sitemap.xml":
+                urls = "".join(f"<url><loc>{base}{path}</loc></url>" for path in pages)
+                status, ctype = 200, "application/xml"
+                body = ('<?xml version="1.0" encoding="UTF-8"?><urlset '
+                        f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>').encode()
+            elif self.path in pages:
+                status, ctype, body = 200, "text/html", pages[self.path]
+            else:
+                status, ctype, body = 404, "text/plain", b"not found"
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sys.stdin.read()  # until the parent closes our stdin (or dies)
+
+
+# --- measurements --------------------------------------------------------------------------------------
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process in KiB from /proc/<pid>/smaps_rollup; PSS splits pages shared with the forkserver."""
+    found = {"Rss:": 0, "Pss:": 0}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            name, _, rest = line.partition(" ")
+            if name in found:
+                found[name] = int(rest.split()[0])
+    except OSError:
+        pass
+    return found["Rss:"], found["Pss:"]
+
+
+def descendants(pid: int, skip: int) -> list[int]:
+    """pid and every process below it (from /proc/*/stat), except the subtree of `skip`."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        if current != skip:
+            found.append(current)
+            todo += parents.get(current, [])
+    return found
+
+
+class Sampler:
+    """Runs `probe` every `every` seconds in a thread until stopped; keeps the values."""
+
+    def __init__(self, probe: Callable[[], float], every: float) -> None:
+        self.values: list[float] = []
+        self._probe, self._every, self._stop = probe, every, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self.values.append(self._probe())
+
+
+class CountingPool(WorkerPool):
+    """The parse pool, counting calls in flight (a measurement hook, not used by ingest)."""
+
+    waiting = 0  # calls made, holding a worker or waiting for one
+
+    def call(self, function: Callable[..., Any], *args: Any, timeout: float) -> Any:
+        self.waiting += 1  # += on an int attribute under the GIL: good enough for a sampled gauge
+        try:
+            return super().call(function, *args, timeout=timeout)
+        finally:
+            self.waiting -= 1
+
+    @property
+    def in_flight(self) -> int:
+        """Calls that hold a worker (sent to it or about to be)."""
+        return len(self._busy)
+
+
+def run_ours(base: str, workers: int, server_pid: int) -> dict[str, float]:
+    """One cold pass of run_source over the served sitemap into a fresh database."""
+    source = Source(slug="fundus", adapter="generic", sitemaps=(f"{base}/sitemap.xml",), domains=("127.0.0.1",))
+    settings = Settings(user_agent="ingest-bench/1.0 (+https://example.org/contact)", per_host_delay=0.0,
+                        concurrency=workers, timeout=30.0, max_retries=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "bench.db"
+        db, hosts = store.open_db(db_path), store.HostStore(db_path)
+        # What parse_pool builds (size, worker lifetime, preloaded modules), counting calls in flight.
+        loaded = sorted(m for m in sys.modules if m.startswith("ingest.") and m != "ingest.__main__")
+        pool = CountingPool(min(workers, os.cpu_count() or 1), max_tasks=PARSE_WORKER_TASKS,
+                            preload=("ingest.parse", *loaded))
+        me = os.getpid()
+        tree = Sampler(lambda: sum(memory_kib(p)[0] for p in descendants(me, server_pid)) / 1024, 0.05)
+        pss = Sampler(lambda: sum(memory_kib(p)[1] for p in descendants(me, server_pid)) / 1024, 0.05)
+        busy = Sampler(lambda: pool.in_flight, 0.005)
+        asked = Sampler(lambda: pool.waiting, 0.005)
+        try:
+            with Fetcher(settings, hosts) as fetcher, tree, pss, busy, asked:
+                start = time.perf_counter()
+                summary = run_source(db, fetcher, source, kind="bench", workers=workers, pool=pool)
+                elapsed = time.perf_counter() - start
+        finally:
+            pool.close()
+            hosts.close()
+            stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            db.close()
+    handled = sum(summary.counts()[k] for k in ("new", "duplicate", "updated", "unchanged", "rejected", "failed"))
+    return {"pages": handled, "seconds": elapsed, "pps": handled / elapsed, "stored": stored,
+            "rejected": sum(summary.rejected.values()), "failed": sum(summary.failed.values()),
+            "peak_tree_mib": max(tree.values or [0.0]), "peak_pss_mib": max(pss.values or [0.0]),
+            "in_flight": statistics.fmean(busy.values or [0.0]), "asked": statistics.fmean(asked.values or [0.0]),
+            "saturated": sum(v >= pool.size for v in busy.values) / max(1, len(busy.values))}
+
+
+def run_ours_child(args: argparse.Namespace, base: str, server_pid: int) -> dict[str, float]:
+    """run_ours in a fresh interpreter, so the tree's RSS holds no benchmark data (corpus, decoded pages)."""
+    cmd = [sys.executable, __file__, "--ours", base, "--server-pid", str(server_pid), "--workers", str(args.workers)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine spent busy since boot (all processes, all cores), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+
+
+def run_plain(htmls: list[str]) -> dict[str, float]:
+    """Plain extraction, one page after the other; also how many cores other processes kept busy meanwhile."""
+    busy, own = busy_cpu_seconds(), time.process_time()
+    start = time.perf_counter()
+    for html in htmls:
+        trafilatura.extract(html)
+    elapsed = time.perf_counter() - start
+    others = (busy_cpu_seconds() - busy - (time.process_time() - own)) / elapsed
+    return {"pages": len(htmls), "seconds": elapsed, "pps": len(htmls) / elapsed, "others": max(0.0, others)}
+
+
+def clean_per_page(pages: dict[str, bytes], htmls: list[str]) -> tuple[list[float], list[float]]:
+    """Per page: (parse_page seconds, trafilatura.extract seconds), alternating on each page."""
+    adapter = get_adapter("generic")
+    source = Source(slug="fundus", adapter="generic", domains=("127.0.0.1",))
+    ours, plain = [], []
+    for (path, raw), html in zip(pages.items(), htmls, strict=True):
+        url = f"http://127.0.0.1{path}"
+        page = Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html"}, body=raw,
+                    text=html, encoding="", fetched_at=datetime.now(UTC))
+        start = time.perf_counter()
+        with contextlib.suppress(Rejected):
+            parse_page(adapter, source, page)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        trafilatura.extract(html)
+        plain.append(time.perf_counter() - start)
+    return ours, plain
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each kind (default 3)")
+    parser.add_argument("--workers", type=int, default=4, help="run_source workers (fetch threads; default 4)")
+    parser.add_argument("--pages", type=int, default=None, help="only the first N pages (default all)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ours", metavar="BASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.corpus, args.pages)
+        return 0
+    logging.basicConfig(level=logging.ERROR)
+    if args.ours:
+        print(json.dumps(run_ours(args.ours, args.workers, args.server_pid)))
+        return 0
+    pages = load_pages(args.corpus, args.pages)
+    htmls = [decode_html(raw, None)[0] for raw in pages.values()]
+    cmd = [sys.executable, __file__, "--serve", "--corpus", str(args.corpus)]
+    server = subprocess.Popen(cmd + (["--pages", str(args.pages)] if args.pages else []),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    assert server.stdin is not None
+    base = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+    print(f"{len(pages)} pages, {sum(map(len, pages.values())) / 2**20:.1f} MiB; {os.cpu_count()} CPUs; "
+          f"run_source workers={args.workers}, {args.rounds} rounds (ours, then plain)")
+    ours_runs: list[dict[str, float]] = []
+    plain_runs: list[dict[str, float]] = []
+    clean_ours: list[list[float]] = []
+    clean_plain: list[list[float]] = []
+    try:
+        run_plain(htmls[:10])  # warm imports and trafilatura's lazily built structures
+        for n in range(1, args.rounds + 1):
+            ours_runs.append(run_ours_child(args, base, server.pid))
+            plain_runs.append(run_plain(htmls))
+            o, p = ours_runs[-1], plain_runs[-1]
+            print(f"round {n}: ours {o['pps']:.1f} pages/s ({o['pages']:.0f} pages in {o['seconds']:.2f} s, "
+                  f"{o['stored']:.0f} stored, {o['rejected']:.0f} rejected, {o['failed']:.0f} failed; "
+                  f"peak tree RSS {o['peak_tree_mib']:.0f} MiB, PSS {o['peak_pss_mib']:.0f} MiB; "
+                  f"parse calls holding a worker {o['in_flight']:.2f}, "
+                  f"made {o['asked']:.2f}, "
+                  f"all workers busy {100 * o['saturated']:.0f}%) | plain {p['pps']:.1f} pages/s "
+                  f"({p['seconds']:.2f} s; other processes kept {p['others']:.2f} cores busy meanwhile)", flush=True)
+            ours_t, plain_t = clean_per_page(pages, htmls)
+            clean_ours.append(ours_t)
+            clean_plain.append(plain_t)
+    finally:
+        server.stdin.close()
+        server.wait(timeout=10)
+
+    def med(runs: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    ratio = statistics.median(o["pps"] / p["pps"] for o, p in zip(ours_runs, plain_runs, strict=True))
+    per_page_ours = [statistics.median(ts) for ts in zip(*clean_ours, strict=True)]  # per page, over rounds
+    per_page_plain = [statistics.median(ts) for ts in zip(*clean_plain, strict=True)]
+    ratios = [o / p for o, p in zip(per_page_ours, per_page_plain, strict=True) if p > 0]
+    print()
+    print(f"end-to-end, ours (run_source, {args.workers} fetch threads, pool of "
+          f"{min(args.workers, os.cpu_count() or 1)}): {med(ours_runs, 'pps'):.1f} pages/s (median)")
+    print(f"plain trafilatura.extract, one process:           {med(plain_runs, 'pps'):.1f} pages/s (median)")
+    print(f"ratio ours/plain (median of per-round ratios):   {ratio:.2f}x   (target >= 1.6x)")
+    print(f"peak memory, ours, whole tree (a fresh `run_source` process + forkserver + workers; /proc smaps_rollup "
+          f"summed, 50 ms polling): RSS {med(ours_runs, 'peak_tree_mib'):.0f} MiB median, "
+          f"{max(r['peak_tree_mib'] for r in ours_runs):.0f} max (counts pages shared with the forkserver once per "
+          f"process); PSS {med(ours_runs, 'peak_pss_mib'):.0f} MiB median   (target < 400 MB)")
+    print(f"other processes kept {med(plain_runs, 'others'):.2f} of {os.cpu_count()} cores busy during the plain runs")
+    print(f"overlap: parse calls holding a worker {med(ours_runs, 'in_flight'):.2f} of "
+          f"{min(args.workers, os.cpu_count() or 1)}, parse calls made (incl. waiting for a worker) "
+          f"{med(ours_runs, 'asked'):.2f} (time-weighted means); all workers busy "
+          f"{100 * med(ours_runs, 'saturated'):.0f}% of the pass")
+    print(f"cleaning per page, in-process, median over pages of per-page medians: ours (parse_page) "
+          f"{1000 * statistics.median(per_page_ours):.1f} ms, plain (trafilatura.extract) "
+          f"{1000 * statistics.median(per_page_plain):.1f} ms; per-page ratio ours/plain median "
+          f"{statistics.median(ratios):.2f}, p90 {statistics.quantiles(ratios, n=10)[-1]:.2f}; "
+          f"ours faster on {sum(r <= 1 for r in ratios)}/{len(ratios)} pages; totals ours "
+          f"{sum(per_page_ours):.2f} s, plain {sum(per_page_plain):.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
