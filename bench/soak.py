@@ -20,14 +20,13 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from ingest import store
 from ingest.config import Settings, Source
+from ingest.demo import Reply, serve_http
 from ingest.fetch import Fetcher
 from ingest.parse import parse_pool
 from ingest.pipeline import run_source
@@ -66,43 +65,22 @@ def sitemap(base: str, k: int, pages: int) -> bytes:
 
 
 def serve(pages: int) -> None:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK cost 40 ms each
+    def respond(path: str, request: Mapping[str, str]) -> Reply:
+        base = f"http://{request['host']}"
+        if path == "/robots.txt":
+            return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n"
+        if path.startswith("/sitemap-"):
+            etag = f'"{pages}"'
+            if request.get("if-none-match") == etag:
+                return 304, {}, b""
+            body = sitemap(base, int(path[9:].split(".")[0]), pages)
+            return 200, {"Content-Type": "application/xml", "ETag": etag}, body
+        if path.startswith("/news/2025/01/01/story-"):
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, article(int(path.rsplit("-", 1)[1]))
+        return 404, {"Content-Type": "text/plain"}, b"not found"
 
-        def do_GET(self) -> None:
-            base = f"http://{self.headers['Host']}"
-            headers: dict[str, str] = {}
-            if self.path == "/robots.txt":
-                body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
-            elif self.path.startswith("/sitemap-"):
-                etag = f'"{pages}"'
-                if self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body, ctype = sitemap(base, int(self.path[9:].split(".")[0]), pages), "application/xml"
-                headers["ETag"] = etag
-            elif self.path.startswith("/news/2025/01/01/story-"):
-                body, ctype = article(int(self.path.rsplit("-", 1)[1])), "text/html; charset=utf-8"
-            else:
-                body, ctype = b"not found", "text/plain"
-            self.send_response(200 if ctype != "text/plain" or self.path == "/robots.txt" else 404)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = serve_http(respond, keep_alive=True)
     print(server.server_address[1], flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdin.read()  # until the parent closes our stdin (or dies)
 
 

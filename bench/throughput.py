@@ -39,9 +39,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from ingest import store
 from ingest.adapters import get_adapter
 from ingest.charset import decode_html
 from ingest.config import Settings, Source
+from ingest.demo import Reply, serve_http
 from ingest.fetch import Fetcher
 from ingest.models import Page, Rejected
 from ingest.parse import PARSE_WORKER_TASKS, parse_page
@@ -75,36 +75,20 @@ def load_pages(corpus: Path, limit: int | None = None) -> dict[str, bytes]:
 def serve(corpus: Path, limit: int | None) -> None:
     pages = load_pages(corpus, limit)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
+    def respond(path: str, request: Mapping[str, str]) -> Reply:
+        if path == "/robots.txt":
+            return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n"
+        if path == "/sitemap.xml":
+            urls = "".join(f"<url><loc>http://{request['host']}{p}</loc></url>" for p in pages)
+            return 200, {"Content-Type": "application/xml"}, (
+                '<?xml version="1.0" encoding="UTF-8"?><urlset '
+                f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>').encode()
+        if path in pages:
+            return 200, {"Content-Type": "text/html"}, pages[path]
+        return 404, {"Content-Type": "text/plain"}, b"not found"
 
-        def do_GET(self) -> None:
-            base = f"http://{self.headers['Host']}"
-            if self.path == "/robots.txt":
-                status, ctype, body = 200, "text/plain", b"User-agent: *\nAllow: /\n"
-            elif self.path == "/sitemap.xml":
-                urls = "".join(f"<url><loc>{base}{path}</loc></url>" for path in pages)
-                status, ctype = 200, "application/xml"
-                body = ('<?xml version="1.0" encoding="UTF-8"?><urlset '
-                        f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>').encode()
-            elif self.path in pages:
-                status, ctype, body = 200, "text/html", pages[self.path]
-            else:
-                status, ctype, body = 404, "text/plain", b"not found"
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = serve_http(respond, keep_alive=True)
     print(server.server_address[1], flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdin.read()  # until the parent closes our stdin (or dies)
 
 

@@ -8,13 +8,14 @@ Pravda's do. Article pages have JSON-LD dates, so the generic adapter reads them
 from __future__ import annotations
 
 import random
-import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from ingest.demo import Reply, serve_http
 
 KYIV = timezone(timedelta(hours=2))
 VOCABULARY = tuple(
@@ -183,24 +184,12 @@ class ArchiveSite:
         return [h for h in self.hits if h in paths]
 
     def start(self) -> ArchiveSite:
-        site = self
+        def respond(path: str, request: Mapping[str, str]) -> Reply:
+            self.hits.append(path)
+            status, ctype, body = self.respond(path)
+            return status, {"Content-Type": ctype}, body
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                site.hits.append(self.path)
-                status, ctype, body = site.respond(self.path)
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve_http(respond, name="archive-site")
         return self
 
     def close(self) -> None:
