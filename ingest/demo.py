@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
@@ -70,28 +70,28 @@ class SitePage:
     title: str
 
 
-@dataclass
-class OutletSite:
-    """One outlet's pages served on 127.0.0.1 at a free port until close()."""
+class LoopbackSite:
+    """A site on 127.0.0.1 at a free port: start() serves respond(path), close() stops; hits logs requests."""
 
-    slug: str
-    pages: list[SitePage]
-    robots: str = "User-agent: *\nAllow: /\n"
-    hits: list[str] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    hits: list[str]
+    server: ThreadingHTTPServer | None
+
+    def respond(self, raw_path: str) -> tuple[int, str, bytes]:
+        """(status, content type, body) for a request path."""
+        raise NotImplementedError
 
     @property
     def base_url(self) -> str:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> OutletSite:
+    def start(self) -> Self:
         def respond(path: str, request: Mapping[str, str]) -> Reply:
             self.hits.append(path)
             status, ctype, body = self.respond(path)
             return status, {"Content-Type": ctype}, body
 
-        self.server = serve_http(respond, name=f"site-{self.slug}")
+        self.server = serve_http(respond, name=type(self).__name__)
         return self
 
     def close(self) -> None:
@@ -99,6 +99,17 @@ class OutletSite:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+
+@dataclass
+class OutletSite(LoopbackSite):
+    """One outlet's pages served on 127.0.0.1 at a free port until close()."""
+
+    slug: str
+    pages: list[SitePage]
+    robots: str = "User-agent: *\nAllow: /\n"
+    hits: list[str] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
 
     def respond(self, raw_path: str) -> tuple[int, str, bytes]:
         """(status, content type, body) for a request path."""

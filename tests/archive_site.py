@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from ingest.demo import Reply, serve_http
+from ingest.demo import LoopbackSite
 
 KYIV = timezone(timedelta(hours=2))
 VOCABULARY = tuple(
@@ -147,7 +146,7 @@ class Story:
 
 
 @dataclass
-class ArchiveSite:
+class ArchiveSite(LoopbackSite):
     """Serves stories from `first` to `last` (inclusive), `per_day` a day, until close()."""
 
     first: date
@@ -168,11 +167,6 @@ class ArchiveSite:
             day += timedelta(days=1)
         self.stories.sort(key=lambda s: (s.day, s.number), reverse=True)  # newest first
 
-    @property
-    def base_url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
     def between(self, since: date, until: date) -> list[Story]:
         return [s for s in self.stories if since <= s.day <= until]
 
@@ -182,21 +176,6 @@ class ArchiveSite:
     def article_hits(self) -> list[str]:
         paths = {s.path for s in self.stories}
         return [h for h in self.hits if h in paths]
-
-    def start(self) -> ArchiveSite:
-        def respond(path: str, request: Mapping[str, str]) -> Reply:
-            self.hits.append(path)
-            status, ctype, body = self.respond(path)
-            return status, {"Content-Type": ctype}, body
-
-        self.server = serve_http(respond, name="archive-site")
-        return self
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
 
     def respond(self, raw: str) -> tuple[int, str, bytes]:
         parts = urlsplit(raw)
