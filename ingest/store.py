@@ -4,6 +4,11 @@ Everything the crawl must remember lives here, not in memory or in the scheduler
 row per fetch outcome, the frontier of discovered URLs, per-host robots/backoff state and HTTP
 validators for feeds and sitemaps. Each page's writes happen in one transaction, so a crash leaves
 either all of a page or none of it. WAL mode lets Datasette and sqlite3 read while we write.
+
+Deduplication (save_article): one row per canonical URL key; an article's earlier texts go to `revisions`
+when it changes; the keys of the URLs it was fetched at go to `url_aliases`, so is_known() skips them before
+fetching; a new URL whose text is an exact (content hash) or near (neardup.py) copy of a stored original is
+stored with duplicate_of -> that original, never dropped.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from typing import Any
 
 import sqlite_utils
 
-from ingest import views
+from ingest import neardup, views
 from ingest.dedup import content_hash, url_key
 from ingest.models import Article, HostState, Link
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: url_aliases, revisions, article_bands
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -81,7 +86,8 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
 
 
 def _migrate(db: sqlite_utils.Database) -> None:
-    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version >= SCHEMA_VERSION:
         return
     with transaction(db):
         db.table("articles").create({
@@ -122,6 +128,8 @@ def _migrate(db: sqlite_utils.Database) -> None:
             "rejected": int, "failed": int, "status": str,
         }, pk="id", if_not_exists=True)
         db.table("runs").create_index(["source", "started_at"], if_not_exists=True)
+        _create_dedup_tables(db)
+        _backfill_dedup(db)
     # enable_fts commits statement by statement: a kill -9 during the first start-up can leave the
     # index without its triggers. user_version is set last, so the next start sees that and redoes it.
     triggers = {t.name for t in db.table("articles").triggers}
@@ -129,6 +137,26 @@ def _migrate(db: sqlite_utils.Database) -> None:
         db.table("articles").enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True,
                                         tokenize="unicode61 remove_diacritics 2", replace=True)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _create_dedup_tables(db: sqlite_utils.Database) -> None:
+    db.table("url_aliases").create({"url_key": str, "article_id": int}, pk="url_key",
+                                   foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
+    db.table("revisions").create({
+        "id": int, "article_id": int, "content_hash": str, "title": str, "text": str, "fetched_at": str,
+        "replaced_at": str,
+    }, pk="id", foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
+    db.table("revisions").create_index(["article_id"], if_not_exists=True)
+    neardup.create_table(db)
+
+
+def _backfill_dedup(db: sqlite_utils.Database) -> None:
+    """Schema 1 -> 2: aliases of the stored fetched URLs, LSH bands of the stored originals (idempotent)."""
+    aliases = [(url_key(url), article_id, key) for article_id, url, key in db.execute(
+        "SELECT id, fetched_url, url_key FROM articles WHERE fetched_url IS NOT NULL").fetchall()]
+    db.conn.executemany("INSERT OR IGNORE INTO url_aliases (url_key, article_id) VALUES (?, ?)",
+                        [(alias, article_id) for alias, article_id, key in aliases if alias != key])
+    neardup.reindex(db)
 
 
 # --- articles -----------------------------------------------------------------------------------
@@ -145,28 +173,48 @@ class Saved:
 def save_article(db: sqlite_utils.Database, article: Article) -> Saved:
     """Insert or update one article; call inside transaction(db) together with its fetch log row.
 
-    Same URL key: unchanged text is left alone (no FTS re-index), changed text is updated.
-    New URL with the exact text of a stored article: stored with duplicate_of -> the earliest one.
+    Same URL key: unchanged text is left alone (no FTS re-index); changed text replaces the stored one,
+    which becomes a row of `revisions`. A new URL whose text is an exact or near copy of a stored original
+    (any outlet, any earlier run or process) is stored with duplicate_of -> the earliest such original.
     """
-    key = url_key(article.url)
-    digest = content_hash(article.text)
-    row = _article_row(article, key, digest)
-    existing = db.execute("SELECT id, content_hash, duplicate_of FROM articles WHERE url_key = ?",
-                          [key]).fetchone()
-    if existing:
-        article_id, old_hash, duplicate_of = existing
-        if old_hash == digest:
-            return Saved("unchanged", article_id, duplicate_of)
-        row.pop("first_seen_at")
-        db.table("articles").update(article_id, row)
-        return Saved("updated", article_id, duplicate_of)
-    original = db.execute(
-        "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL ORDER BY id LIMIT 1",
-        [digest]).fetchone()
-    row["duplicate_of"] = original[0] if original else None
-    article_id = db.table("articles").insert(row).last_pk
-    assert article_id is not None
-    return Saved("duplicate" if original else "new", int(article_id), row["duplicate_of"])
+    with transaction(db):  # a savepoint inside the caller's page transaction
+        key = url_key(article.url)
+        digest = content_hash(article.text)
+        row = _article_row(article, key, digest)
+        existing = db.execute("SELECT id, content_hash, duplicate_of, title, text, fetched_at FROM articles"
+                              " WHERE url_key = ?", [key]).fetchone()
+        if existing:
+            article_id, old_hash, duplicate_of, old_title, old_text, old_fetched_at = existing
+            _alias(db, article, key, article_id)
+            if old_hash == digest:
+                return Saved("unchanged", article_id, duplicate_of)
+            row.pop("first_seen_at")
+            db.table("revisions").insert({"article_id": article_id, "content_hash": old_hash, "title": old_title,
+                                          "text": old_text, "fetched_at": old_fetched_at, "replaced_at": utcnow()})
+            db.table("articles").update(article_id, row)
+            if duplicate_of is None:  # originals stay findable by their current text
+                neardup.unindex(db, article_id, neardup.fingerprint(old_text).bands)
+                neardup.index(db, article_id, neardup.fingerprint(article.text).bands)
+            return Saved("updated", article_id, duplicate_of)
+        exact = db.execute(
+            "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+            [digest]).fetchone()
+        fingerprint = None if exact else neardup.fingerprint(article.text)
+        original = exact[0] if exact else neardup.find_original(db, fingerprint) if fingerprint else None
+        row["duplicate_of"] = original
+        last_pk = db.table("articles").insert(row).last_pk
+        assert last_pk is not None
+        article_id = int(last_pk)
+        if fingerprint is not None and original is None:  # only originals are indexed: copies point at them
+            neardup.index(db, article_id, fingerprint.bands)
+        _alias(db, article, key, article_id)
+        return Saved("duplicate" if original else "new", article_id, original)
+
+
+def _alias(db: sqlite_utils.Database, article: Article, key: str, article_id: int) -> None:
+    """Remember the key of the URL the article was fetched at, when it is not its canonical key."""
+    if article.fetched_url and (alias := url_key(article.fetched_url)) != key:
+        db.execute("INSERT OR IGNORE INTO url_aliases (url_key, article_id) VALUES (?, ?)", [alias, article_id])
 
 
 def _article_row(article: Article, key: str, digest: str) -> dict[str, Any]:
@@ -215,9 +263,10 @@ def add_links(db: sqlite_utils.Database, links: Iterable[Link]) -> int:
 
 
 def is_known(db: sqlite_utils.Database, url: str) -> bool:
-    """True when this URL (any variant) is stored or was settled in the frontier."""
+    """True when this URL (any variant) is stored, was fetched for a stored article, or was settled."""
     key = url_key(url)
-    if db.execute("SELECT 1 FROM articles WHERE url_key = ?", [key]).fetchone():
+    if db.execute("SELECT 1 FROM articles WHERE url_key = ? UNION ALL SELECT 1 FROM url_aliases WHERE url_key = ?",
+                  [key, key]).fetchone():
         return True
     row = db.execute("SELECT state FROM frontier WHERE url_key = ?", [key]).fetchone()
     return bool(row and row[0] in DONE_STATES)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest import store
+from ingest.dedup import content_hash
 from ingest.models import Article, HostState, Link
 
 
@@ -154,3 +155,35 @@ def test_concurrent_writers_wait_their_turn(tmp_path: Path) -> None:
     db = store.open_db(path)
     assert db.table("articles").count == 450
     db.close()
+
+
+def test_updates_keep_earlier_versions_in_revisions(db: store.sqlite_utils.Database) -> None:
+    first = store.save_article(db, article("https://a.com/1", "Київ. Перший абзац.", title="Version one"))
+    store.save_article(db, article("https://a.com/1?utm_source=x", "Київ. Перший абзац."))  # unchanged: no revision
+    assert db["revisions"].count == 0
+    store.save_article(db, article("https://a.com/1", "Київ. Перший абзац, оновлено.", title="Version two"))
+    store.save_article(db, article("https://a.com/1", "Київ. Третя версія тексту.", title="Version three"))
+    revisions = list(db.query("SELECT article_id, title, text, content_hash, fetched_at, replaced_at"
+                              " FROM revisions ORDER BY id"))
+    assert [(r["article_id"], r["title"], r["text"]) for r in revisions] == [
+        (first.article_id, "Version one", "Київ. Перший абзац."),
+        (first.article_id, "Version two", "Київ. Перший абзац, оновлено.")]
+    assert revisions[0]["content_hash"] == content_hash("Київ. Перший абзац.")
+    assert revisions[0]["fetched_at"] <= revisions[0]["replaced_at"]
+    current = db.execute("SELECT title, text FROM articles WHERE id = ?", [first.article_id]).fetchone()
+    assert current == ("Version three", "Київ. Третя версія тексту.")
+
+
+def test_the_url_an_article_was_fetched_at_is_known_before_fetching(db: store.sqlite_utils.Database) -> None:
+    """Fetched at A (a redirect target, a mobile or AMP page) whose canonical is B: A and B are both known."""
+    fetched = "https://m.unn.ua/amp/news/kyiv-metro?utm_source=tg"
+    store.save_article(db, article("https://unn.ua/news/u-kyievi-metro", "Text.", fetched_url=fetched))
+    assert db["frontier"].count == 0  # nothing settled: only the article and its alias know these URLs
+    assert store.is_known(db, "https://unn.ua/news/u-kyievi-metro/")
+    assert store.is_known(db, "https://m.unn.ua/amp/news/kyiv-metro")
+    assert store.is_known(db, "http://unn.ua/amp/news/kyiv-metro#comments")
+    assert not store.is_known(db, "https://unn.ua/news/kyiv-metro-2")
+    # Fetched again through yet another URL: that one is remembered too.
+    store.save_article(db, article("https://unn.ua/news/u-kyievi-metro", "Text.",
+                                   fetched_url="https://unn.ua/news/1234567"))
+    assert store.is_known(db, "https://unn.ua/news/1234567")

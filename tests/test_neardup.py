@@ -1,0 +1,205 @@
+"""Near duplicates on real texts and real SQLite files, across connections and processes."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ingest import neardup, store
+from ingest.adapters import get_adapter
+from ingest.charset import decode_html
+from ingest.config import Source
+from ingest.models import Article, Page
+from ingest.parse import parse_page
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "ingest" / "demo_site"
+TEXTS = tomllib.loads((ROOT / "bench" / "data" / "dedup_texts.toml").read_text("utf-8"))
+
+AGGREGATOR_HEAD = TEXTS["boilerplate_en_head"]["text"].strip()
+AGGREGATOR_FOOT = TEXTS["boilerplate_en_foot"]["text"].strip()
+
+# Our own Japanese wording of a wire item, and a different story of the same day.
+JA_STORY = ("岩屋外務大臣は十六日、ウクライナの首都キーウを訪問し、ゼレンスキー大統領と会談した。"
+            "両氏はロシアと北朝鮮の軍事協力について深刻な懸念を共有し、安全保障分野での協力を強化することで一致した。"
+            "日本政府は冬を越すための発電機とガスタービンを提供する方針を伝えた。")
+JA_OTHER = ("政府は五日、コメの価格高騰を受けて備蓄米の追加放出を決めた。"
+            "スーパーでの平均価格は九週連続で上昇しており、農林水産省は流通の目詰まりを解消するよう業者に求めた。"
+            "店頭に並ぶのは三月下旬以降になる見通しだ。")
+
+
+def demo_text(slug: str, name: str) -> str:
+    """A bundled outlet page, cleaned by its adapter as the pipeline would store it."""
+    html = DEMO / slug / f"{name}.html"
+    url = json.loads(html.with_suffix(".json").read_text("utf-8"))["url"]
+    raw = html.read_bytes()
+    text, encoding = decode_html(raw, None)
+    page = Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html"}, body=raw,
+                text=text, encoding=encoding, fetched_at=datetime.now(UTC))
+    source = Source(slug=slug, adapter=slug, domains=(re.sub(r"^www\.", "", url.split("/")[2]),))
+    return parse_page(get_adapter(slug), source, page).text
+
+
+def save(db: store.sqlite_utils.Database, url: str, text: str) -> store.Saved:
+    with store.transaction(db):
+        return store.save_article(db, Article(url=url, source=url.split("/")[2], title="T", text=text))
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    store.open_db(tmp_path / "news.db").close()
+    return tmp_path / "news.db"
+
+
+@pytest.fixture
+def db(db_path: Path) -> store.sqlite_utils.Database:
+    database = store.open_db(db_path)
+    yield database
+    database.close()
+
+
+def test_tokens_split_cjk_characters_and_keep_cyrillic_words() -> None:
+    assert neardup.tokens("Рада УХВАЛИЛА закон, 287 голосів") == ["рада", "ухвалила", "закон", "287", "голосів"]
+    assert neardup.tokens("岩屋外相がキーウ訪問") == list("岩屋外相がキーウ訪問")
+    assert len(neardup.shingles("one two three")) == 1  # shorter than a shingle: the whole text is one
+    assert neardup.shingles("One, two; THREE") == neardup.shingles("one two three")
+    assert len(neardup.shingles("a b c d e f g")) == 3
+    assert neardup.shingles("") == frozenset()
+
+
+def test_overlap_is_the_share_of_the_shorter_text() -> None:
+    story = neardup.shingles(demo_text("ukrinform", "net-2025-zelensky-ishiba"))
+    wrapped = neardup.shingles(f"{AGGREGATOR_HEAD}\n\n{demo_text('ukrinform', 'net-2025-zelensky-ishiba')}\n\n"
+                               f"{AGGREGATOR_FOOT}")
+    assert neardup.overlap(story, wrapped) == 1.0
+    assert neardup.jaccard(story, wrapped) < 0.9
+    assert neardup.overlap(frozenset(), story) == 0.0
+
+
+def test_band_hashes_are_stable_across_runs_and_versions() -> None:
+    """Bands are persisted: a change of hashing (or of numpy) that moved them would blind every stored band."""
+    fp = neardup.fingerprint("Japan and Ukraine signed an information security agreement earlier in the day that "
+                             "will allow the two countries to exchange classified information on security issues.")
+    assert len(fp.bands) == neardup.BANDS
+    assert fp.bands[:3] == (8286856781137541771, -2436688879761123959, 898464166576586554)
+
+
+def test_short_texts_get_no_bands() -> None:
+    assert neardup.fingerprint("Kyiv. Short brief of ten words, no more than that.").bands == ()
+
+
+def test_copy_with_boilerplate_from_another_process_points_at_the_original(db_path: Path) -> None:
+    """The original is stored by another process; this one finds it through the persisted bands."""
+    story = demo_text("ukrinform", "net-2025-zelensky-ishiba")
+    script = ("import sys; from ingest import store; from ingest.models import Article\n"
+              "db = store.open_db(sys.argv[1])\n"
+              "with store.transaction(db):\n"
+              "    s = store.save_article(db, Article(url=sys.argv[2], source='ukrinform_en', title='T',"
+              " text=sys.stdin.read()))\n"
+              "print(s.outcome, s.article_id)\n")
+    url = "https://www.ukrinform.net/rubric-polytics/3998752-ukraine-japan.html"
+    child = subprocess.run([sys.executable, "-c", script, str(db_path), url], input=story, capture_output=True,
+                           text=True, check=True, cwd=ROOT)
+    outcome, original_id = child.stdout.split()
+    assert outcome == "new"
+    db = store.open_db(db_path)
+    try:
+        copy = save(db, "https://aggregator.example/news/1", f"{AGGREGATOR_HEAD}\n\n{story}\n\n{AGGREGATOR_FOOT}")
+    finally:
+        db.close()
+    assert (copy.outcome, copy.duplicate_of) == ("duplicate", int(original_id))
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute("SELECT url, duplicate_of FROM articles ORDER BY id").fetchall()
+    conn.close()
+    assert rows == [(url, None), ("https://aggregator.example/news/1", int(original_id))]
+
+
+def test_same_event_reported_by_two_outlets_is_not_a_duplicate(db: store.sqlite_utils.Database) -> None:
+    japan_news = save(db, "https://japannews.yomiuri.co.jp/politics/20241117-223456/",
+                      demo_text("japan_news", "20241117-iwaya-kyiv"))
+    other = save(db, "https://news.example/iwaya-kyiv", TEXTS["event_iwaya_kyiv"]["text"])
+    assert japan_news.outcome == other.outcome == "new"
+    assert other.duplicate_of is None
+
+
+def test_follow_up_reusing_background_paragraphs_is_not_a_duplicate(db: store.sqlite_utils.Database) -> None:
+    save(db, "https://www.ukrinform.ua/rubric-polytics/4120187-rada.html",
+         demo_text("ukrinform", "ua-2026-rada-energy"))
+    follow_up = save(db, "https://www.ukrinform.ua/rubric-polytics/4121000-signed.html",
+                     TEXTS["followup_rada_signed"]["text"])
+    assert (follow_up.outcome, follow_up.duplicate_of) == ("new", None)
+
+
+def test_template_report_with_other_numbers_is_not_a_duplicate(db: store.sqlite_utils.Database) -> None:
+    save(db, "https://www.ukrinform.net/losses-1117", TEXTS["losses_en_1117"]["text"])
+    assert save(db, "https://www.ukrinform.net/losses-1118", TEXTS["losses_en_1118"]["text"]).outcome == "new"
+
+
+def test_truncated_and_edited_copies_are_duplicates(db: store.sqlite_utils.Database) -> None:
+    story = demo_text("kyiv_independent", "zelensky-meets-kamikawa")
+    original = save(db, "https://kyivindependent.com/zelensky-meets-kamikawa/", story)
+    paragraphs = story.split("\n\n")
+    teaser = "\n\n".join([*paragraphs[: len(paragraphs) // 2], "Read more on the Kyiv Independent."])
+    edited = "\n\n".join([*paragraphs[:3], "Kamikawa also met Foreign Minister Dmytro Kuleba.", *paragraphs[5:]])
+    for n, text in enumerate((teaser, edited)):
+        copy = save(db, f"https://aggregator.example/{n}", text)
+        assert (copy.outcome, copy.duplicate_of) == ("duplicate", original.article_id)
+
+
+def test_a_copy_of_a_copy_points_at_the_original(db: store.sqlite_utils.Database) -> None:
+    story = demo_text("unn", "en-2025-yermak-okano")
+    original = save(db, "https://unn.ua/en/news/yermak-okano", story)
+    first = save(db, "https://a.example/1", f"{story}\n\n{AGGREGATOR_FOOT}")
+    second = save(db, "https://b.example/1", f"{AGGREGATOR_HEAD}\n\n{story}\n\n{AGGREGATOR_FOOT}")
+    assert first.duplicate_of == second.duplicate_of == original.article_id
+    assert db.execute("SELECT count(DISTINCT article_id) FROM article_bands").fetchone() == (1,)
+
+
+def test_japanese_copy_is_found_and_another_story_is_not(db: store.sqlite_utils.Database) -> None:
+    original = save(db, "https://www.yomiuri.co.jp/world/1", JA_STORY)
+    copy = save(db, "https://ja.example/1", JA_STORY + "\n\n" + TEXTS["boilerplate_ja_foot"]["text"].strip())
+    other = save(db, "https://ja.example/2", JA_OTHER)
+    assert (copy.outcome, copy.duplicate_of) == ("duplicate", original.article_id)
+    assert other.outcome == "new"
+
+
+def test_an_updated_original_is_found_by_its_new_text_only(db: store.sqlite_utils.Database) -> None:
+    old, new = demo_text("pravda", "eng-2025-drone-strike"), demo_text("kyiv_independent", "drone-line-feature")
+    original = save(db, "https://www.pravda.com.ua/eng/news/2025/11/20/7584012/", old)
+    assert save(db, "https://www.pravda.com.ua/eng/news/2025/11/20/7584012/", new).outcome == "updated"
+    copy_of_new = save(db, "https://a.example/new", f"{new}\n\n{AGGREGATOR_FOOT}")
+    copy_of_old = save(db, "https://a.example/old", f"{old}\n\n{AGGREGATOR_FOOT}")
+    assert copy_of_new.duplicate_of == original.article_id
+    assert (copy_of_old.outcome, copy_of_old.duplicate_of) == ("new", None)
+
+
+def test_schema_1_database_is_backfilled_on_open(db_path: Path) -> None:
+    """An archive written before near-dup detection gets bands and aliases for what it holds."""
+    story = demo_text("ukrinform", "net-2025-zelensky-ishiba")
+    db = store.open_db(db_path)
+    with store.transaction(db):
+        db.table("articles").insert({"url": "https://www.ukrinform.net/a.html", "url_key": "ukrinform.net/a.html",
+                                     "source": "ukrinform_en", "title": "T", "text": story,
+                                     "fetched_url": "https://www.ukrinform.net/a.html?utm_source=rss&id=7"})
+    db.close()
+    conn = sqlite3.connect(db_path)
+    conn.executescript("DROP TABLE article_bands; DROP TABLE url_aliases; DROP TABLE revisions;"
+                       " PRAGMA user_version = 1;")
+    conn.close()
+    db = store.open_db(db_path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+        assert db.execute("SELECT count(*) FROM article_bands").fetchone() == (neardup.BANDS,)
+        assert store.is_known(db, "https://ukrinform.net/a.html?id=7")
+        copy = save(db, "https://aggregator.example/1", f"{story}\n\n{AGGREGATOR_FOOT}")
+        assert copy.outcome == "duplicate"
+    finally:
+        db.close()
