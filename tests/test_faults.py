@@ -56,7 +56,10 @@ ROBOTS_OK: dict[str, Route] = {"/robots.txt": lambda h: send(h, 200, b"User-agen
 
 
 def good_article(title: str, marker: str = "") -> bytes:
-    return article_html(title, [f"{title}: paragraph {j}. {marker} {LOREM}" for j in range(3)]).encode()
+    # Each story gets its own word order: pages that differ only in their titles are near duplicates.
+    words = LOREM.split()
+    random.Random(title).shuffle(words)
+    return article_html(title, [f"{title}: paragraph {j}. {marker} {' '.join(words)}" for j in range(3)]).encode()
 
 
 def good_routes() -> dict[str, Route]:
