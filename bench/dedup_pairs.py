@@ -33,7 +33,6 @@ import tempfile
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +41,10 @@ sys.path.insert(0, str(ROOT))
 
 from ingest import neardup, store  # noqa: E402
 from ingest.adapters import get_adapter  # noqa: E402
-from ingest.charset import decode_html  # noqa: E402
 from ingest.config import Source  # noqa: E402
 from ingest.dedup import content_hash  # noqa: E402
-from ingest.models import Article, Page  # noqa: E402
-from ingest.parse import parse_page  # noqa: E402
+from ingest.models import Article  # noqa: E402
+from ingest.parse import page_from_bytes, parse_page  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 POSITIVE = ("exact", "boilerplate", "edited", "truncated", "rewrite")
@@ -86,10 +84,7 @@ class Texts:
 def cleaned(html: Path, slug: str) -> str:
     """A bundled page through its adapter, as the pipeline would store it."""
     url = json.loads(html.with_suffix(".json").read_text("utf-8"))["url"]
-    raw = html.read_bytes()
-    text, encoding = decode_html(raw, None)
-    page = Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html"}, body=raw,
-                text=text, encoding=encoding, fetched_at=datetime.now(UTC))
+    page = page_from_bytes(html.read_bytes(), url)
     source = Source(slug=slug, adapter=slug, domains=(re.sub(r"^www\.", "", url.split("/")[2]),))
     return parse_page(get_adapter(slug), source, page).text
 

@@ -31,7 +31,8 @@ from ingest.adapters import adapter_for_url, get_adapter
 from ingest.charset import decode_html
 from ingest.config import Source
 from ingest.demo import PAGES
-from ingest.models import Page, Rejected
+from ingest.models import Rejected
+from ingest.parse import page_from_bytes
 from ingest.pipeline import parse_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,16 +106,10 @@ class Tally:
                 "rejected": self.rejected, "ms_per_page": round(1000 * self.seconds / n, 1)}
 
 
-def page_of(raw: bytes, url: str) -> Page:
-    text, encoding = decode_html(raw, None)
-    return Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html"}, body=raw,
-                text=text, encoding=encoding, fetched_at=datetime.now(UTC))
-
-
 def run_ours(raw: bytes, url: str, slug: str | None, tally: Tally) -> tuple[str, str | None, list[str], Any]:
     adapter = get_adapter(slug) if slug else adapter_for_url(url)
     source = Source(slug=adapter.slug, adapter=adapter.slug, domains=(re.sub(r"^www\.", "", url.split("/")[2]),))
-    page = page_of(raw, url)  # decoding is the fetch stage's: run_plain decodes outside its timer too
+    page = page_from_bytes(raw, url)  # decoding is the fetch stage's: run_plain decodes outside its timer too
     start = time.perf_counter()
     try:
         article = parse_page(adapter, source, page)

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from ingest import charset, report, store
+from ingest import report, store
 from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
 from ingest.config import Config, ConfigError, Settings, Source, load_config
 from ingest.export import FORMATS
@@ -29,6 +29,7 @@ from ingest.fetch import Fetcher, MemoryHostStates
 from ingest.harvest import planned
 from ingest.logs import setup_logging
 from ingest.models import Article, Page, Rejected
+from ingest.parse import page_from_bytes
 from ingest.pipeline import Window, format_summaries, parse_page, run_source
 from ingest.scheduler import Daemon
 
@@ -266,7 +267,7 @@ def _load_and_parse(obj: Context, file_or_url: str, url: str | None,
             with _fetcher(config.settings, None) as fetcher:
                 page = fetcher.fetch(file_or_url)
         else:
-            page = page_from_file(Path(file_or_url), page_url)
+            page = page_from_bytes(Path(file_or_url).read_bytes(), page_url)
     except OSError as exc:
         raise click.BadParameter(str(exc), param_hint="FILE_OR_URL") from None
     except Rejected as exc:
@@ -277,14 +278,6 @@ def _load_and_parse(obj: Context, file_or_url: str, url: str | None,
         return page, source, parse_page(get_adapter(source.adapter), source, page)
     except Rejected as exc:
         return page, source, exc
-
-
-def page_from_file(path: Path, url: str) -> Page:
-    """A saved page as the fetcher would have produced it: bytes decoded as a browser would."""
-    body = path.read_bytes()
-    text, encoding = charset.decode_html(body, None)
-    return Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html"},
-                body=body, text=text, encoding=encoding, fetched_at=datetime.now(UTC))
 
 
 def _extract_source(config: Config, slug: str | None, url: str | None) -> Source:

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from ingest import charset
 from ingest.adapters.base import Adapter
 from ingest.config import Source
 from ingest.models import Article, Page, Rejected
@@ -104,3 +105,11 @@ def parse_page(adapter: Adapter, source: Source, page: Page, window: Window = OP
     if not window.contains(article.published_at):
         raise Rejected("out-of-window", article.published_at.isoformat() if article.published_at else "")
     return article
+
+
+def page_from_bytes(body: bytes, url: str) -> Page:
+    """A saved page as the fetcher would have produced it: bytes decoded as a browser would."""
+    text, encoding = charset.decode_html(body, None)
+    return Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html"},
+                body=body, text=text, encoding=encoding, fetched_at=datetime.now(UTC))
+

@@ -8,17 +8,15 @@ import sqlite3
 import subprocess
 import sys
 import tomllib
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ingest import neardup, store
 from ingest.adapters import get_adapter
-from ingest.charset import decode_html
 from ingest.config import Source
-from ingest.models import Article, Page
-from ingest.parse import parse_page
+from ingest.models import Article
+from ingest.parse import page_from_bytes, parse_page
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "ingest" / "demo_site"
@@ -40,10 +38,7 @@ def demo_text(slug: str, name: str) -> str:
     """A bundled outlet page, cleaned by its adapter as the pipeline would store it."""
     html = DEMO / slug / f"{name}.html"
     url = json.loads(html.with_suffix(".json").read_text("utf-8"))["url"]
-    raw = html.read_bytes()
-    text, encoding = decode_html(raw, None)
-    page = Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html"}, body=raw,
-                text=text, encoding=encoding, fetched_at=datetime.now(UTC))
+    page = page_from_bytes(html.read_bytes(), url)
     source = Source(slug=slug, adapter=slug, domains=(re.sub(r"^www\.", "", url.split("/")[2]),))
     return parse_page(get_adapter(slug), source, page).text
 
