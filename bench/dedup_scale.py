@@ -73,7 +73,7 @@ def run(db_path: Path, args: argparse.Namespace) -> list[dict[str, object]]:
     rng = random.Random(42)
     checkpoints = sorted(int(c) for c in args.checkpoints.split(",") if int(c) <= args.max)
     db = store.open_db(db_path)
-    if args.cache_mib:  # SQLite's default page cache is 2 MiB per connection; store.open_db keeps it
+    if args.cache_mib:  # otherwise store.open_db's page cache (store.CACHE_MIB), as in production
         db.execute(f"PRAGMA cache_size = {-1024 * args.cache_mib}")
     counts: Counter[str] = Counter()
     # Ids of the stored originals (8 bytes each), to pick near-copy sources from. An original's text is
@@ -161,12 +161,13 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=5000, help="articles the time per article is averaged over")
     parser.add_argument("--near", type=float, default=0.10, help="fraction of near copies")
     parser.add_argument("--updates", type=float, default=0.01, help="fraction of re-stored URLs with a changed text")
-    parser.add_argument("--cache-mib", type=int, default=0, help="SQLite page cache (default: SQLite's 2 MiB)")
+    parser.add_argument("--cache-mib", type=int, default=0,
+                        help=f"SQLite page cache (default: the store's, {store.CACHE_MIB} MiB)")
     parser.add_argument("--db", type=Path, help="database file (default: a temporary one, removed afterwards)")
     args = parser.parse_args()
     print(f"synthetic articles of 60-120 words, {args.near:.0%} near copies, {args.updates:.0%} updates, "
           f"{args.batch} articles per transaction, FTS triggers on, page cache "
-          f"{f'{args.cache_mib} MiB' if args.cache_mib else 'SQLite default (2 MiB)'}; "
+          f"{args.cache_mib or store.CACHE_MIB} MiB; "
           f"time per article over the last {args.window}")
     keys = ["stored", "ms_per_article", "rss_mib", "peak_rss_mib", "db_mib", "band_rows", "new", "duplicate",
             "updated", "near_copies_found"]

@@ -11,8 +11,13 @@ of the shorter text found in the longer one, so a copy under an aggregator's hea
 list, or a copy with its end cut off, still scores near 1 where Jaccard falls with every word added.
 Candidates are the originals sharing at least one band (one indexed lookup per band, at most PER_BAND rows
 each, at most CANDIDATES confirmed by reading their text), so the cost of one article does not grow with the
-archive. LSH finds a pair with Jaccard similarity s with probability 1 - (1 - s**ROWS)**BANDS: 0.58 at 0.3,
-0.88 at 0.4, 0.99 at 0.5; so a copy keeping only the first third of a story is found two times in three.
+archive. LSH finds a pair with Jaccard similarity s with probability 1 - (1 - s**ROWS)**BANDS: 0.78 at 0.3,
+0.94 at 0.4, 0.99 at 0.5; so a copy keeping only the first third of a story is found five times in six.
+16 bands of 2 rows, not 32 of 3: the band rows are the index's writes, one random B-tree page each once the
+archive outgrows the page cache, and halving them took a 100-article transaction at 100k stored articles from
+2.2 to 1.1 ms per article (bench/dedup_scale.py) with the same precision and recall on the labelled pairs.
+The price is more candidates at low similarity (a follow-up at Jaccard 0.2 shares a band half of the time),
+each one text read and compared, at most CANDIDATES per article.
 
 THRESHOLD was chosen on the labelled pairs of bench/dedup_pairs.py (see the README): copies with boilerplate
 added or removed, a paragraph or sentence changed, or the end cut off overlap by 0.86 or more; other outlets'
@@ -23,7 +28,8 @@ another outlet's words (0.23-0.51) cannot be told from follow-ups by shingles an
 The MinHash is datasketch's scheme (a*x + b mod 2**61 - 1 over 32-bit shingle hashes, parameters from numpy's
 RandomState(SEED)) in a few vectorised numpy lines: datasketch itself imports scipy (0.6 s at every start) and
 hashes shingle by shingle in Python (3x slower per article). Changing SHINGLE, NUM_PERM, ROWS or SEED, or the
-hashing, changes every band hash: run reindex(db) afterwards (a test pins the values).
+hashing, changes every band hash: bump store.SCHEMA_VERSION, whose migration runs reindex(db) (a test pins
+the values).
 """
 
 from __future__ import annotations
@@ -41,8 +47,8 @@ import numpy.typing as npt
 import sqlite_utils
 
 SHINGLE = 5  # words per shingle
-NUM_PERM = 96  # MinHash permutations
-ROWS = 3  # signature rows per band
+NUM_PERM = 32  # MinHash permutations
+ROWS = 2  # signature rows per band
 BANDS = NUM_PERM // ROWS
 SEED = 1
 THRESHOLD = 0.75  # overlap from which a text is a copy of another

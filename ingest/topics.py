@@ -67,7 +67,7 @@ def ensure_table(db: sqlite_utils.Database) -> None:
 def save_topics(db: sqlite_utils.Database, article_id: int, names: Iterable[str]) -> None:
     """Make `names` the article's set of topics; idempotent, and writes nothing when the set is unchanged.
 
-    Call it inside the transaction that stores the article (a nested call is a savepoint).
+    Call it inside the transaction that stores the article (a nested call joins it).
     """
     wanted = sorted(set(names))
     ensure_table(db)

@@ -15,8 +15,9 @@ import pytest
 from ingest import neardup, store
 from ingest.adapters import get_adapter
 from ingest.config import Source
+from ingest.demo import PAGES
 from ingest.models import Article
-from ingest.parse import page_from_bytes, parse_page
+from ingest.parse import page_from_bytes, parse_isolated, parse_page, parse_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "ingest" / "demo_site"
@@ -84,7 +85,19 @@ def test_band_hashes_are_stable_across_runs_and_versions() -> None:
     fp = neardup.fingerprint("Japan and Ukraine signed an information security agreement earlier in the day that "
                              "will allow the two countries to exchange classified information on security issues.")
     assert len(fp.bands) == neardup.BANDS
-    assert fp.bands[:3] == (8286856781137541771, -2436688879761123959, 898464166576586554)
+    assert fp.bands[:3] == (274747919779636337, 5100574428433086, 531352845680147935)
+
+
+def test_parse_worker_returns_the_fingerprint_the_store_would_compute() -> None:
+    """The writer trusts the worker's fingerprint: it must be the one save_article would make itself."""
+    raw = next(iter(sorted(PAGES.glob("ukrinform/*.html")))).read_bytes()
+    page = page_from_bytes(raw, "https://www.ukrinform.ua/rubric-polytics/1-story.html")
+    source = Source(slug="ukrinform_uk", adapter="ukrinform", domains=("ukrinform.ua",))
+    with parse_pool(1) as pool:
+        parsed = parse_isolated(pool, get_adapter("ukrinform"), source, page)
+    assert parsed.article == parse_page(get_adapter("ukrinform"), source, page)
+    assert parsed.fingerprint == neardup.fingerprint(parsed.article.text)
+    assert len(parsed.fingerprint.bands) == neardup.BANDS
 
 
 def test_short_texts_get_no_bands() -> None:
@@ -196,5 +209,26 @@ def test_schema_1_database_is_backfilled_on_open(db_path: Path) -> None:
         assert store.is_known(db, "https://ukrinform.net/a.html?id=7")
         copy = save(db, "https://aggregator.example/1", f"{story}\n\n{AGGREGATOR_FOOT}")
         assert copy.outcome == "duplicate"
+    finally:
+        db.close()
+
+
+def test_schema_2_bands_are_rebuilt_with_the_current_parameters(db_path: Path) -> None:
+    """Schema 2 kept 32 bands of 3 rows: stale hashes that no lookup would match are replaced on open."""
+    story = demo_text("ukrinform", "net-2025-zelensky-ishiba")
+    db = store.open_db(db_path)
+    original = save(db, "https://www.ukrinform.net/a.html", story)
+    with store.transaction(db):
+        db.execute("DELETE FROM article_bands")
+        db.conn.executemany("INSERT INTO article_bands (band, hash, article_id) VALUES (?, ?, ?)",
+                            [(band, 1000 + band, original.article_id) for band in range(32)])
+    db.execute("PRAGMA user_version = 2")
+    db.close()
+    db = store.open_db(db_path)
+    try:
+        rows = db.execute("SELECT hash FROM article_bands ORDER BY band").fetchall()
+        assert tuple(h for (h,) in rows) == neardup.fingerprint(story).bands
+        copy = save(db, "https://aggregator.example/1", f"{story}\n\n{AGGREGATOR_FOOT}")
+        assert copy.duplicate_of == original.article_id
     finally:
         db.close()

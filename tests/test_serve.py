@@ -126,6 +126,17 @@ def test_every_canned_query_runs(datasette: Datasette) -> None:
     assert [r["title"] for r in by_topic] == ["Japan, Ukraine sign agreement"]
 
 
+def test_internal_index_is_hidden_and_dedup_tables_are_described(datasette: Datasette) -> None:
+    database, metadata = fetch_json(datasette, "/archive.json", "/-/metadata.json")
+    listed = {t["name"]: t for t in database["tables"]}
+    assert listed["article_bands"]["hidden"]
+    assert not listed["revisions"]["hidden"]
+    assert not listed["url_aliases"]["hidden"]
+    described = metadata["databases"]["archive"]["tables"]
+    assert "replaced_at" in described["revisions"]["columns"]
+    assert described["url_aliases"]["title"] == "URL aliases"
+
+
 def test_metadata_covers_every_database_in_the_folder_and_own_file_is_used(tmp_path: Path) -> None:
     databases = serve.parse_metadata(serve.metadata_text(["demo", "news"]), "x")["databases"]
     assert set(databases) == {"news", "demo"}
