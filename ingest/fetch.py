@@ -1,4 +1,4 @@
-"""URL -> Page (bytes decompressed, text decoded) or FetchError: the only module that opens sockets.
+"""URL -> Page (bytes decompressed, decoded on demand) or FetchError: the only module that opens sockets.
 
 One shared httpx client; redirects followed by hand (no body read, every hop checked against the
 caller's `allowed` and robots.txt); bodies streamed raw and decompressed here under a cap, because
@@ -25,7 +25,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
 
-from ingest.charset import BadEncoding, TooLarge, decode_html, decompress
+from ingest.charset import BadEncoding, TooLarge, decompress
 from ingest.config import Settings
 from ingest.deadline import deadline, install
 from ingest.models import FetchError, HostState, Page
@@ -40,8 +40,6 @@ BREAKER_AFTER: Final = 5  # consecutive failed requests before a host is backed 
 BREAKER_BASE: Final = 30.0
 BREAKER_MAX: Final = 3600.0
 ROBOTS_REDIRECTS: Final = 5  # RFC 9309 2.3.1.2
-_TEXT_TYPES: Final = frozenset({"", "application/xhtml+xml", "application/xml", "application/json",
-                                "application/ld+json", "application/javascript"})
 _DELTA_SECONDS: Final = re.compile(r"^\s*\d+(\.\d+)?\s*$")
 
 
@@ -350,12 +348,6 @@ def _page(requested_url: str, url: str, reply: _Reply) -> Page:
     if status != 304 and not 200 <= status < 300:
         retry_after = parse_retry_after(reply.headers.get("retry-after"), time.time())
         raise FetchError(f"http-{status}", url, status=status, retry_after=retry_after)
-    content_type = reply.headers.get("content-type", "")
-    mime = content_type.split(";")[0].strip().lower()
-    text, encoding = "", ""
-    textual = mime.startswith("text/") or mime in _TEXT_TYPES or mime.endswith(("+xml", "+json"))
-    if status != 304 and textual:
-        text, encoding = decode_html(reply.body, content_type)
     return Page(url=url, requested_url=requested_url, status=status, headers=reply.headers, body=reply.body,
-                text=text, encoding=encoding, fetched_at=datetime.now(UTC))
+                fetched_at=datetime.now(UTC))
 

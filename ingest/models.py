@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ingest.charset import decode_html
+
+_TEXT_TYPES = frozenset({"", "application/xhtml+xml", "application/xml", "application/json",
+                         "application/ld+json", "application/javascript"})
+
 
 class Rejected(Exception):
     """A stage refused a page; `reason` is a short stable code stored in the fetch log.
@@ -49,20 +54,51 @@ class Link:
 
 @dataclass(frozen=True)
 class Page:
-    """A fetched HTTP response: bytes as received and text decoded as a browser would."""
+    """A fetched HTTP response: bytes as received; `text` is decoded from them as a browser would, on demand.
+
+    Decoding waits until a stage reads `text`: an article page is decoded in the parse worker, so the
+    fetching process spends no CPU on it and only the bytes cross the pipe (pickling drops the text).
+    """
 
     url: str  # final URL after redirects
     requested_url: str
     status: int
     headers: dict[str, str]  # lower-cased names
     body: bytes  # decompressed
-    text: str  # decoded
-    encoding: str
     fetched_at: datetime  # aware, UTC
 
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def textual(self) -> bool:
+        """True for media types whose body is text (HTML, XML, JSON, scripts); images and PDFs are not."""
+        mime = self.content_type
+        return mime.startswith("text/") or mime in _TEXT_TYPES or mime.endswith(("+xml", "+json"))
+
+    @property
+    def text(self) -> str:
+        """The body decoded (BOM, Content-Type charset, <meta> prescan, then sniffing); "" when not text."""
+        return self._decode()[0]
+
+    @property
+    def encoding(self) -> str:
+        """WHATWG name of the encoding `text` was decoded with; "" when not text."""
+        return self._decode()[1]
+
+    def _decode(self) -> tuple[str, str]:
+        # Cached by hand: functools.cached_property (Python 3.11) holds one lock for every Page while it runs.
+        decoded: tuple[str, str] | None = self.__dict__.get("_decoded")
+        if decoded is None:
+            textual = self.status != 304 and self.textual
+            decoded = decode_html(self.body, self.headers.get("content-type")) if textual else ("", "")
+            self.__dict__["_decoded"] = decoded  # the dataclass is frozen; this is a cache, not a field
+        return decoded
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The decoded text is as large as the body again and cheap to rebuild where it is needed.
+        return {k: v for k, v in self.__dict__.items() if k != "_decoded"}
 
 
 @dataclass

@@ -5,6 +5,8 @@
 than the timeout is rejected as `parse-timeout` and its worker replaced, a worker that dies costs its
 page `parse-crash`, so no page can hang or kill the daemon (a 9 MB page took 4.7 s to clean, and
 50,000 nested divs are quadratic). Cheap refusals (`not-html`, `empty`) happen before any worker.
+The worker also decodes the page's bytes and hashes the article's near-duplicate fingerprint, so the
+process that fetches and writes (one GIL for every fetch thread) spends no CPU on either.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from ingest import charset
 from ingest.adapters.base import Adapter
 from ingest.config import Source
 from ingest.models import Article, Page, Rejected
+from ingest.neardup import Fingerprint, fingerprint
 from ingest.workers import PoolClosed, WorkerDied, WorkerError, WorkerPool, WorkerTimeout
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
@@ -52,12 +54,22 @@ def parse_pool(size: int | None = None) -> WorkerPool:
     size = size or os.cpu_count() or 1
     # multiprocessing re-runs the main script's imports in every worker (the `ingest` console script
     # imports the whole CLI): with them preloaded in the forkserver a worker starts in 7 ms, not 350.
+    # ingest.extract (trafilatura, lxml: ~25 MiB) is imported by the adapters only when they clean a page,
+    # so the fetching and writing process never loads it, and the forkserver loads it once for every worker.
     loaded = sorted(m for m in sys.modules if m.startswith("ingest.") and m != "ingest.__main__")
-    return WorkerPool(size, max_tasks=PARSE_WORKER_TASKS, preload=("ingest.parse", *loaded))
+    return WorkerPool(size, max_tasks=PARSE_WORKER_TASKS, preload=("ingest.parse", "ingest.extract", *loaded))
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A worker's result: the article and its near-duplicate fingerprint, hashed there to spare the writer."""
+
+    article: Article
+    fingerprint: Fingerprint
 
 
 def parse_isolated(pool: WorkerPool, adapter: Adapter, source: Source, page: Page, window: Window = OPEN_WINDOW,
-                   timeout: float = PARSE_TIMEOUT) -> Article:
+                   timeout: float = PARSE_TIMEOUT) -> Parsed:
     """parse_page in a worker process; raises Rejected, incl. parse-timeout, parse-crash and stopped."""
     check_page(page)  # cheap refusals need no worker, and no image or PDF crosses the pipe
     try:
@@ -70,15 +82,16 @@ def parse_isolated(pool: WorkerPool, adapter: Adapter, source: Source, page: Pag
         raise Rejected("parse-crash", str(exc)) from None
     except WorkerError as exc:
         raise Rejected("parse-error", str(exc)) from None
-    if isinstance(result, Article):
+    if isinstance(result, Parsed):
         return result
     raise Rejected(*result)
 
 
-def parse_task(adapter: Adapter, source: Source, page: Page, window: Window) -> Article | tuple[str, str]:
-    """Runs in a parse worker: the Article, or (reason, detail) of the rejection."""
+def parse_task(adapter: Adapter, source: Source, page: Page, window: Window) -> Parsed | tuple[str, str]:
+    """Runs in a parse worker: the article with its fingerprint, or (reason, detail) of the rejection."""
     try:
-        return parse_page(adapter, source, page, window)
+        article = parse_page(adapter, source, page, window)
+        return Parsed(article, fingerprint(article.text))
     except Rejected as exc:  # exceptions do not survive pickling with their reason; plain values do
         return exc.reason, exc.detail
     except Exception as exc:  # a hostile page may break a parser in any way
@@ -86,16 +99,18 @@ def parse_task(adapter: Adapter, source: Source, page: Page, window: Window) -> 
 
 
 def check_page(page: Page) -> None:
-    """Raise Rejected for a page that is not HTML or has no text."""
+    """Raise Rejected for a page that is not HTML or has no content; reads only the bytes (no decoding)."""
     if page.content_type not in HTML_TYPES:
         raise Rejected("not-html", page.content_type)
-    if not page.text.strip():
+    if not page.body.strip():
         raise Rejected("empty", "no body")
 
 
 def parse_page(adapter: Adapter, source: Source, page: Page, window: Window = OPEN_WINDOW) -> Article:
     """Page -> Article through the source's adapter; raises Rejected with a reason."""
     check_page(page)
+    if not page.text.strip():  # bytes that decode to nothing but whitespace (a UTF-16 blank page)
+        raise Rejected("empty", "no text")
     article = adapter.parse(page, source=source.slug, language=source.language)
     if not source.allows(article.url):  # a canonical link pointing elsewhere is not ours to trust
         article.url = page.url
@@ -109,7 +124,6 @@ def parse_page(adapter: Adapter, source: Source, page: Page, window: Window = OP
 
 def page_from_bytes(body: bytes, url: str) -> Page:
     """A saved page as the fetcher would have produced it: bytes decoded as a browser would."""
-    text, encoding = charset.decode_html(body, None)
     return Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html"},
-                body=body, text=text, encoding=encoding, fetched_at=datetime.now(UTC))
+                body=body, fetched_at=datetime.now(UTC))
 

@@ -5,7 +5,8 @@ to the frontier in the database first, so a crash between discovery and fetching
 the next pass fetches what is still pending. Fetching runs in a small thread pool (the fetcher
 keeps per-host politeness); each page is parsed in a worker process under a deadline (parse.py),
 so a page that takes longer than `parse_timeout` is rejected as `parse-timeout` and cannot hang
-the daemon. Every database write happens on the calling thread, one transaction per page.
+the daemon. Every database write happens on the calling thread: the pages that finished together are
+written in one transaction, each page all or nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ingest.config import Source, Topic
 from ingest.fetch import Fetcher
 from ingest.harvest import Harvest, discover_links
 from ingest.models import Article, FetchError, Link, Rejected
+from ingest.neardup import Fingerprint
 from ingest.parse import OPEN_WINDOW, PARSE_TIMEOUT, parse_isolated, parse_pool
 from ingest.parse import Window as Window  # re-exported: callers build windows for run_source
 from ingest.parse import parse_page as parse_page  # re-exported: `ingest extract` parses one page
@@ -75,6 +77,7 @@ class Outcome:
     article: Article | None = None
     error: Rejected | None = None
     status: int | None = None
+    fingerprint: Fingerprint | None = None  # the article's, computed by the parse worker
 
 
 def format_summaries(summaries: list[Summary]) -> str:
@@ -111,7 +114,8 @@ def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: 
     try:
         page = fetcher.fetch(link.url, allowed=source.allows)
         status = page.status
-        return Outcome(link, parse_isolated(pool, adapter, source, page, window, parse_timeout), status=status)
+        parsed = parse_isolated(pool, adapter, source, page, window, parse_timeout)
+        return Outcome(link, parsed.article, status=status, fingerprint=parsed.fingerprint)
     except FetchError as exc:
         return Outcome(link, error=exc, status=exc.status)
     except Rejected as exc:
@@ -143,7 +147,7 @@ def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary,
     deferred = outcome.error is not None and outcome.error.reason == "host-backoff"
     with store.transaction(db):
         if outcome.article is not None:
-            saved = store.save_article(db, outcome.article)
+            saved = store.save_article(db, outcome.article, outcome.fingerprint)
             result, reason, article_id = saved.outcome, None, saved.article_id
             if topics:
                 save_topics(db, article_id, match_topics(outcome.article.title, outcome.article.text, topics))
@@ -186,6 +190,7 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
     status = "error"
     own_pool = pool is None
     parser = pool or parse_pool(min(max(1, workers), os.cpu_count() or 1))
+    parser.warm()  # workers start while discovery fetches
     try:
         harvest = Harvest(db, source, window, resume=window.bounded, stop=stop)
         summary.discovered = discover_links(harvest, fetcher, adapter).added
@@ -240,10 +245,14 @@ def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], st
             if not running:
                 return
             done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in done:
-                outcome = future.result()
-                if outcome.error is not None and outcome.error.reason == "stopped":
-                    continue  # cancelled before it was fetched: it stays pending in the frontier
-                result = record(db, outcome, summary, topics)
+            # Cancelled before it was fetched: it stays pending in the frontier.
+            outcomes = [o for o in (f.result() for f in done) if o.error is None or o.error.reason != "stopped"]
+            if not outcomes:
+                continue
+            # Whatever finished while the last batch was written goes in one transaction (a commit is the
+            # writer's dearest step); each page is still all or nothing inside it.
+            with store.transaction(db):
+                results = [record(db, outcome, summary, topics) for outcome in outcomes]
+            for result in results:
                 if on_outcome:
                     on_outcome(result)

@@ -32,7 +32,7 @@ FIXTURE_FILES = sorted(p for slug in ADAPTERS for p in FIXTURES.glob(f"{slug}/*.
 def make_page(url: str, text: str) -> Page:
     body = text.encode("utf-8")
     return Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html; charset=utf-8"},
-                body=body, text=text, encoding="utf-8", fetched_at=datetime.now(UTC))
+                body=body, fetched_at=datetime.now(UTC))
 
 
 def load_fixture(path: Path) -> tuple[dict[str, Any], str]:

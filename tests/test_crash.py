@@ -230,6 +230,23 @@ def test_parse_workers_die_time_out_fail_and_retire_without_taking_the_caller_do
             pool.call(pow, 2, 2, timeout=10)
 
 
+def test_warm_starts_the_workers_before_the_first_call_and_close_stops_them() -> None:
+    with WorkerPool(2) as pool:
+        pool.warm()
+        deadline = time.monotonic() + 30
+        while len(pool.pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        warm = sorted(pool.pids())
+        assert len(warm) == 2
+        pool.warm()  # nothing missing: nothing started
+        answered = {pool.call(os.getpid, timeout=10) for _ in range(6)}
+        assert answered <= set(warm)
+        assert sorted(pool.pids()) == warm
+    for pid in warm:  # closed: every worker is gone (reaped, not left as a zombie)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 def _raised(function: Callable[..., object], *args: object, **kwargs: object) -> list[BaseException]:
     try:
         function(*args, **kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import pickle
 import socket
 import threading
 import time
@@ -210,6 +211,21 @@ def test_windows_1251_page_decodes(server: HTTPServer, content_type: str) -> Non
     assert PRAVDA_PHRASE in page.text
     assert "\ufffd" not in page.text
     assert page.encoding == "windows-1251"
+
+
+def test_page_is_decoded_in_the_process_that_reads_it(server: HTTPServer) -> None:
+    """A page crosses to a parse worker as bytes only: the text is decoded there, as it was here."""
+    server.expect_request("/news").respond_with_data(PRAVDA.read_bytes(), content_type="text/html")
+    with fetcher() as f:
+        page = f.fetch(server.url_for("/news"))
+    shipped = pickle.dumps(page)
+    assert len(shipped) < len(page.body) * 1.05  # the body, no decoded copy next to it
+    assert PRAVDA_PHRASE in page.text
+    assert len(pickle.dumps(page)) == len(shipped)  # reading the text here does not make it travel either
+    received = pickle.loads(shipped)
+    assert received == page
+    assert received.text == page.text
+    assert received.encoding == "windows-1251"
 
 
 def test_conditional_get_returns_304_page(server: HTTPServer) -> None:

@@ -24,7 +24,6 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from ingest.adapters import checks
 from ingest.adapters.page import PageInfo, parse_date, pick_date, read_page, split_names
 from ingest.adapters.preclean import NEVER_STORY, USUALLY_JUNK, guess_container, preclean, remove_nodes
-from ingest.extract import extract_text
 from ingest.junk import clean_text
 from ingest.models import Article, Page, Rejected
 
@@ -89,6 +88,8 @@ class Adapter:
         container = tree.css_first(self.body) if self.body else None
         self.preclean(tree, container)
         body_html = (container.html if container is not None else tree.html) or ""
+        from ingest.extract import extract_text  # not at the top: processes that only fetch and write never need it
+
         body = clean_text(extract_text(body_html, url=url), lang)
         body = self.tidy(body, title=title, lead=lead, authors=authors)
         if paywalled and not body:  # a subscriber-only stub: keep what the page gives everyone
