@@ -1,14 +1,15 @@
 """Soak: ingest many synthetic pages from a local server and watch memory stay flat.
 
-    python bench/soak.py [--pages 20000] [--batch 500] [--every 2000] [--db PATH] [--max-growth 64]
+    python bench/soak.py [--pages 40000] [--batch 500] [--every 4000] [--db PATH] [--max-growth 32]
 
 A server process makes article pages on the fly (each unique, ~5 KB, with nav, share bar and a
 related-links box) and lists them in sitemaps of 1,000 URLs served with an ETag. The crawler does
 what the daemon does: `pipeline.run_source` in passes of --batch pages (the daemon's PAGES_PER_PASS),
 one shared fetcher and parse pool, politeness delay 0, into a real SQLite file. Every --every pages
 it prints the resident memory of this process and of the parse workers (from /proc), and pages/s.
-Exit status 1 when this process's RSS grew by more than --max-growth MiB from the end of the first
-quarter to the end: the crawler must not keep anything per page in memory.
+Exit status 1 when this process's RSS grew by more than --max-growth MiB over the second half: the crawler
+must not keep anything per page in memory. The first half is warm-up: SQLite's page cache (store.CACHE_MIB,
+64 MiB) fills as the database outgrows it, by design, and so does RSS (by ~46 MiB over 20,000 pages).
 """
 
 from __future__ import annotations
@@ -159,11 +160,12 @@ def soak(pages: int, batch: int, every: int, db_path: Path) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pages", type=int, default=20000, help="pages to ingest (default 20000)")
+    parser.add_argument("--pages", type=int, default=40000, help="pages to ingest (default 40000)")
     parser.add_argument("--batch", type=int, default=500, help="pages per pass, as the daemon (default 500)")
-    parser.add_argument("--every", type=int, default=2000, help="print a sample every N pages (default 2000)")
+    parser.add_argument("--every", type=int, default=4000, help="print a sample every N pages (default 4000)")
     parser.add_argument("--db", type=Path, help="database file (default: a temporary one)")
-    parser.add_argument("--max-growth", type=float, default=64.0, help="allowed RSS growth in MiB (default 64)")
+    parser.add_argument("--max-growth", type=float, default=32.0,
+                        help="allowed RSS growth over the second half, in MiB (default 32)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -174,8 +176,9 @@ def main() -> int:
         samples = soak(args.pages, args.batch, args.every, args.db or Path(tmp) / "soak.db")
     if len(samples) < 4:
         return 0
-    growth = samples[-1] - samples[len(samples) // 4 - 1]
-    print(f"RSS growth from the first quarter to the end: {growth:+.1f} MiB (allowed {args.max_growth:g})")
+    growth = samples[-1] - samples[len(samples) // 2 - 1]
+    print(f"RSS growth over the second half (after the page cache filled): {growth:+.1f} MiB "
+          f"(allowed {args.max_growth:g})")
     return 1 if growth > args.max_growth else 0
 
 
