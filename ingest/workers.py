@@ -91,7 +91,7 @@ def _map_large_blocks() -> None:
     """Keep blocks over 256 KiB in their own mappings, so a big page's parse trees go back to the OS when freed.
 
     glibc raises that threshold after each such free and serves later big blocks from a heap it rarely
-    shrinks: fixing it took the parse tree's summed peak RSS from 399 to 381 MiB (bench/throughput.py).
+    shrinks: fixing it took the pass's process tree from 399 to 381 MiB of summed peak RSS (bench/throughput.py).
     """
     libc = _glibc()
     if libc is not None:
