@@ -33,7 +33,7 @@ from ingest.models import Article, HostState, Link
 SCHEMA_VERSION = 3  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed)
 BUSY_TIMEOUT_MS = 30_000
 WAL_CHECKPOINT_PAGES = 10_000
-CACHE_MIB = 64  # per connection; SQLite's default is 2 MiB: band lookups in a large archive missed it
+CACHE_MIB = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
 
 
 def utcnow() -> str:
@@ -61,7 +61,7 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     if db.conn.in_transaction:
         # Nested: part of the caller's transaction, which an exception leaving it rolls back whole. Not a
         # savepoint: FTS5 writes its pending index out at every savepoint, a segment per article instead of
-        # one per transaction (20% of the store's time per article, bench/dedup_scale.py).
+        # one per transaction (a fifth of the store's time per article at 15k articles, a tenth at 650k).
         yield db
         return
     db.conn.execute("BEGIN IMMEDIATE")
@@ -87,7 +87,7 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     # A checkpoint copies every page in the WAL back into the file. At SQLite's default (1,000 pages) a
     # 100-article transaction of an archive of 100k articles, whose LSH band rows land on as many random
     # pages, checkpointed at every commit; at 10,000 pages (a WAL of up to ~40 MB) the store's time per
-    # article at 100k fell from 1.12 to 0.82 ms (bench/dedup_scale.py).
+    # article at 100k fell from 1.12 to 0.82 ms (bench/dedup_scale.py, 256 MiB cache).
     db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     db.execute(f"PRAGMA cache_size = {-1024 * CACHE_MIB}")  # negative: KiB
     db.execute("PRAGMA foreign_keys = ON")
@@ -229,8 +229,8 @@ def save_article(db: sqlite_utils.Database, article: Article, fingerprint: neard
 def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
     """INSERT one row of a table whose columns we created; returns its rowid.
 
-    Table.insert() would look the table and its views up in sqlite_master and re-check every value's type
-    on each call: a third of the writer's time per page, for columns that are known and fixed.
+    Table.insert() looks the table and its views up in sqlite_master and re-checks every value's type on
+    each call: a fifth of record()'s time in a profile of bench/throughput.py, for columns known in advance.
     """
     cursor = db.conn.execute(_insert_sql(table, tuple(row)), tuple(row.values()))
     assert cursor.lastrowid is not None
