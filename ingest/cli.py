@@ -419,12 +419,11 @@ def export_command(obj: Context, fmt: str | None, since: date | None, slug: str 
 @click.pass_obj
 def topics_command(obj: Context, retag: bool, as_json: bool) -> None:
     """List the configured topics and the articles each tags; --retag re-applies changed rules."""
-    from ingest import topics, views
+    from ingest import topics
 
     config = obj.config()
-    db = store.open_db(obj.db_path)
+    db = store.open_db(obj.db_path)  # creates article_topics and the views
     try:
-        views.create_views(db)
         if retag:
             read = topics.retag(db, config.topics)
             click.echo(f"retagged {read} articles with {len(config.topics)} topics", err=True)

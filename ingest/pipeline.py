@@ -253,6 +253,6 @@ def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], st
             # writer's dearest step); each page is still all or nothing inside it.
             with store.transaction(db):
                 results = [record(db, outcome, summary, topics) for outcome in outcomes]
-            for result in results:
-                if on_outcome:
+            if on_outcome:
+                for result in results:
                     on_outcome(result)

@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ingest import store, views
+from ingest import store
 
 PACKAGE_DB_NAME = "news"  # the database key in ingest/data/datasette.yml
 GENERATED = "# Written by `ingest serve` from ingest/data/datasette.yml on every start: edit a copy, not this file.\n"
@@ -78,11 +78,7 @@ def prepare(db_path: Path, metadata_file: Path | None = None) -> tuple[dict[str,
     """Check the database, create schema and views, and write or read the metadata: (metadata, its file)."""
     if not db_path.is_file():
         raise ServeError(f"no database at {db_path}: run `ingest run`, `ingest backfill` or `ingest demo` first")
-    db = store.open_db(db_path)
-    try:
-        views.create_views(db)
-    finally:
-        db.close()
+    store.open_db(db_path).close()  # creates or migrates the schema, views included
     if metadata_file is None:
         metadata_file = db_path.parent / "metadata.yml"
         text = metadata_text({db_path.stem, *(p.stem for p in db_path.parent.glob("*.db"))})

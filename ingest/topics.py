@@ -67,10 +67,10 @@ def ensure_table(db: sqlite_utils.Database) -> None:
 def save_topics(db: sqlite_utils.Database, article_id: int, names: Iterable[str]) -> None:
     """Make `names` the article's set of topics; idempotent, and writes nothing when the set is unchanged.
 
-    Call it inside the transaction that stores the article (a nested call joins it).
+    Call it inside the transaction that stores the article (a nested call joins it). The table exists in
+    every database store.open_db opened (views.create_views makes it).
     """
     wanted = sorted(set(names))
-    ensure_table(db)
     current = [r[0] for r in db.execute("SELECT topic FROM article_topics WHERE article_id = ? ORDER BY topic",
                                         [article_id])]
     if current == wanted:
@@ -89,7 +89,6 @@ def retag(db: sqlite_utils.Database, topics: Mapping[str, Topic], *, batch: int 
     retag of the whole archive never holds the write lock long enough to stall the daemon.
     Topics that are no longer configured disappear from every article.
     """
-    ensure_table(db)
     last_id, seen = 0, 0
     while True:
         rows = db.execute("SELECT id, title, text FROM articles WHERE id > ? ORDER BY id LIMIT ?",

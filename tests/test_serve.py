@@ -45,7 +45,6 @@ def archive(path: Path) -> sqlite_utils.Database:
         store.log_fetch(db, url="https://unn.ua/x", source="unn_uk", outcome="rejected", reason="bot-challenge")
         store.log_fetch(db, url="https://unn.ua/y", source="unn_uk", outcome="rejected", reason="bot-challenge")
         store.log_fetch(db, url="https://unn.ua/z", source="unn_uk", outcome="rejected", reason="not-article")
-    topics.ensure_table(db)
     topics.save_topics(db, first, ["japan-ukraine"])
     return db
 
