@@ -3,7 +3,7 @@
 text -> Fingerprint: the text's shingles (word 5-grams of the case-folded text, each hashed to 64 bits; a Han
 or kana character counts as a word, as Japanese has no spaces) and BANDS band hashes of its MinHash signature
 (NUM_PERM permutations, ROWS per band). Every original article (duplicate_of IS NULL) has its band hashes in
-`article_bands(band, hash, article_id)`, so any process finds them in any later run.
+the band index, rows (band, hash, article_id) in SQLite, so any process finds them in any later run.
 
 find_original(db, fingerprint) -> the earliest stored original whose text overlaps this one by at least
 THRESHOLD, or None. Overlap is the overlap coefficient of the shingle sets, |A & B| / min(|A|, |B|): the share
@@ -13,11 +13,19 @@ Candidates are the originals sharing at least one band (one indexed lookup per b
 each, at most CANDIDATES confirmed by reading their text), so the cost of one article does not grow with the
 archive. LSH finds a pair with Jaccard similarity s with probability 1 - (1 - s**ROWS)**BANDS: 0.78 at 0.3,
 0.94 at 0.4, 0.99 at 0.5; so a copy keeping only the first third of a story is found five times in six.
-16 bands of 2 rows, not 32 of 3: the band rows are the index's writes, one random B-tree page each once the
-archive outgrows the page cache, and halving them took a 100-article transaction at 100k stored articles from
-2.2 to 1.1 ms per article (bench/dedup_scale.py) with the same precision and recall on the labelled pairs.
-The price is more candidates at low similarity (a follow-up at Jaccard 0.2 shares a band half of the time),
-each one text read and compared, at most CANDIDATES per article.
+16 bands of 2 rows, not 32 of 3: the band rows are the index's writes, and halving them took a 100-article
+transaction at 100k stored articles from 2.2 to 1.1 ms per article (bench/dedup_scale.py) with the same
+precision and recall on the labelled pairs. The price is more candidates at low similarity (a follow-up at
+Jaccard 0.2 shares a band half of the time), each one text read and compared, at most CANDIDATES per article.
+
+The band rows live in three levels, newest first (LEVELS), so that the cost of storing an article does not grow
+with the archive. One B-tree of random hashes outgrows the page cache: past ~100k articles every band row
+dirties a page of its own, written to the WAL at commit and again at the checkpoint. Instead a new original's
+rows go to `article_bands_new`, which stays a few hundred pages; every FLUSH_EVERY article ids it is merged,
+in key order, into `article_bands_recent`, and every MOVE_EVERY flushes one band of that (in turn) moves into
+`article_bands`. A merge writes each page it touches once, for many rows. A lookup reads a bucket from all
+three (one statement). A merge runs in the transaction of the article whose id is due, so it lands whole or
+not at all, whichever process stores that id; it is idempotent, so running one twice changes nothing.
 
 THRESHOLD was chosen on the labelled pairs of bench/dedup_pairs.py (see the README): copies with boilerplate
 added or removed, a paragraph or sentence changed, or the end cut off overlap by 0.86 or more; other outlets'
@@ -55,6 +63,9 @@ THRESHOLD = 0.75  # overlap from which a text is a copy of another
 MIN_SHINGLES = 20  # shorter texts carry too little evidence: only exact duplicates are caught
 PER_BAND = 32  # rows read per band bucket, earliest first: a template text's crowded bucket stays cheap
 CANDIDATES = 16  # candidate texts read and compared, most shared bands first
+LEVELS = ("article_bands_new", "article_bands_recent", "article_bands")  # band index levels, newest first
+FLUSH_EVERY = 2500  # article ids between merges of article_bands_new into article_bands_recent
+MOVE_EVERY = 2  # flushes between moves of one band from article_bands_recent into article_bands
 
 # A word, or one Han / hiragana / katakana character (CJK text has no spaces between words).
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+")
@@ -63,7 +74,10 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 _MIX = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime: word hashes -> shingle hash
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: the third row of a band folded into 64 bits
 Hashes = npt.NDArray[np.uint64]
-_BUCKET = "SELECT article_id FROM article_bands WHERE band = ? AND hash = ? ORDER BY article_id LIMIT ?"
+# One bucket from every level: each part comes in article_id order from its primary key, so SQLite merges them
+# and stops at the LIMIT.
+_BUCKET = (" UNION ALL ".join(f"SELECT article_id FROM {table} WHERE band = ?1 AND hash = ?2" for table in LEVELS)
+           + " ORDER BY 1 LIMIT ?3")
 
 
 @dataclass(frozen=True)
@@ -134,11 +148,16 @@ def fingerprint(text: str) -> Fingerprint:
     return Fingerprint(grams, band_hashes(hashes) if len(grams) >= MIN_SHINGLES else ())
 
 
+def bucket(db: sqlite_utils.Database, band: int, value: int, limit: int = PER_BAND) -> list[int]:
+    """The earliest `limit` indexed articles with this band hash, from every level."""
+    return [row[0] for row in db.conn.execute(_BUCKET, [band, value, limit])]
+
+
 def find_original(db: sqlite_utils.Database, fp: Fingerprint, threshold: float = THRESHOLD) -> int | None:
     """The earliest indexed original whose shingles overlap the fingerprint's by at least `threshold`."""
     shared: Counter[int] = Counter()
-    for band, value in enumerate(fp.bands):  # one cached statement per band: half the time of one UNION ALL
-        shared.update(row[0] for row in db.conn.execute(_BUCKET, [band, value, PER_BAND]))
+    for band, value in enumerate(fp.bands):  # one cached statement per band: half the time of one for all bands
+        shared.update(bucket(db, band, value))
     candidates = sorted(shared, key=lambda article_id: (-shared[article_id], article_id))[:CANDIDATES]
     confirmed = []
     for article_id in candidates:
@@ -149,37 +168,65 @@ def find_original(db: sqlite_utils.Database, fp: Fingerprint, threshold: float =
 
 
 def create_table(db: sqlite_utils.Database) -> None:
-    """article_bands: (band, hash, article_id -> articles.id), one B-tree (idempotent)."""
+    """The band index's LEVELS: (band, hash, article_id -> articles.id), one B-tree each (idempotent)."""
     # Hand-written because sqlite-utils cannot make a WITHOUT ROWID table: a rowid table plus the (band,
-    # hash, article_id) index would be two B-trees, twice the size (32 rows per original) and the writes.
-    db.execute("CREATE TABLE IF NOT EXISTS article_bands (band INTEGER NOT NULL, hash INTEGER NOT NULL,"
-               " article_id INTEGER NOT NULL, PRIMARY KEY (band, hash, article_id)) WITHOUT ROWID")
+    # hash, article_id) index would be two B-trees, twice the size (16 rows per original) and the writes.
+    for table in LEVELS:
+        db.execute(f"CREATE TABLE IF NOT EXISTS {table} (band INTEGER NOT NULL, hash INTEGER NOT NULL,"
+                   " article_id INTEGER NOT NULL, PRIMARY KEY (band, hash, article_id)) WITHOUT ROWID")
 
 
 def index(db: sqlite_utils.Database, article_id: int, bands: Sequence[int]) -> None:
-    """Store an original article's band hashes (idempotent)."""
+    """Store an original article's band hashes in the newest level (idempotent)."""
     if bands:
-        db.conn.executemany("INSERT OR IGNORE INTO article_bands (band, hash, article_id) VALUES (?, ?, ?)",
+        db.conn.executemany(f"INSERT OR IGNORE INTO {LEVELS[0]} (band, hash, article_id) VALUES (?, ?, ?)",
                             [(band, value, article_id) for band, value in enumerate(bands)])
 
 
 def unindex(db: sqlite_utils.Database, article_id: int, bands: Sequence[int]) -> None:
-    """Remove an article's band hashes (computed from the text they were indexed with)."""
-    if bands:
-        db.conn.executemany("DELETE FROM article_bands WHERE band = ? AND hash = ? AND article_id = ?",
-                            [(band, value, article_id) for band, value in enumerate(bands)])
+    """Remove an article's band hashes (computed from the text they were indexed with) from every level."""
+    rows = [(band, value, article_id) for band, value in enumerate(bands)]
+    for table in LEVELS if rows else ():
+        db.conn.executemany(f"DELETE FROM {table} WHERE band = ? AND hash = ? AND article_id = ?", rows)
+
+
+def maintain(db: sqlite_utils.Database, article_id: int) -> None:
+    """Merge the levels when a new article row's id is due (every FLUSH_EVERY ids); call in its transaction.
+
+    Keyed on the id, not on a count kept anywhere: whichever process stores the due id does the merge.
+    """
+    if article_id % FLUSH_EVERY == 0:
+        flush = article_id // FLUSH_EVERY
+        merge(db, LEVELS[0], LEVELS[1])
+        if flush % MOVE_EVERY == 0:
+            merge(db, LEVELS[1], LEVELS[2], band=flush // MOVE_EVERY % BANDS)
+
+
+def merge(db: sqlite_utils.Database, source: str, target: str, band: int | None = None) -> None:
+    """Move the rows of `source` (of one band, or all) into `target`, in key order (idempotent)."""
+    where, params = ("WHERE band = ?", [band]) if band is not None else ("", [])
+    db.execute(f"INSERT OR IGNORE INTO {target} (band, hash, article_id)"
+               f" SELECT band, hash, article_id FROM {source} {where} ORDER BY band, hash, article_id", params)
+    db.execute(f"DELETE FROM {source} {where}", params)
+
+
+def band_rows(db: sqlite_utils.Database) -> int:
+    """How many band rows the index holds, over all levels."""
+    return sum(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in LEVELS)
 
 
 def reindex(db: sqlite_utils.Database, batch: int = 500) -> int:
-    """Rebuild article_bands from the stored originals' texts; returns how many articles were indexed."""
-    db.execute("DELETE FROM article_bands")
+    """Rebuild the band index from the stored originals' texts; returns how many articles were indexed."""
+    for table in LEVELS:
+        db.execute(f"DELETE FROM {table}")
     done, last = 0, 0
     while True:
         rows = db.execute("SELECT id, text FROM articles WHERE duplicate_of IS NULL AND id > ? ORDER BY id LIMIT ?",
                           [last, batch]).fetchall()
         if not rows:
             return done
-        for article_id, text in rows:
-            index(db, article_id, fingerprint(text).bands)
+        db.conn.executemany(f"INSERT OR IGNORE INTO {LEVELS[-1]} (band, hash, article_id) VALUES (?, ?, ?)",
+                            [(band, value, article_id) for article_id, text in rows
+                             for band, value in enumerate(fingerprint(text).bands)])
         done += len(rows)
         last = rows[-1][0]

@@ -30,7 +30,8 @@ from ingest import neardup, views
 from ingest.dedup import content_hash, url_key
 from ingest.models import Article, HostState, Link
 
-SCHEMA_VERSION = 3  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed)
+SCHEMA_VERSION = 4  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
+# 4: the band index's newer levels (neardup.LEVELS)
 BUSY_TIMEOUT_MS = 30_000
 WAL_CHECKPOINT_PAGES = 10_000
 CACHE_MIB = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
@@ -140,7 +141,8 @@ def _migrate(db: sqlite_utils.Database) -> None:
         }, pk="id", if_not_exists=True)
         db.table("runs").create_index(["source", "started_at"], if_not_exists=True)
         _create_dedup_tables(db)
-        _backfill_dedup(db)
+        if version < 3:  # 4 only adds the band index's empty newer levels
+            _backfill_dedup(db)
     # enable_fts commits statement by statement: a kill -9 during the first start-up can leave the
     # index without its triggers. user_version is set last, so the next start sees that and redoes it.
     triggers = {t.name for t in db.table("articles").triggers}
@@ -222,6 +224,7 @@ def save_article(db: sqlite_utils.Database, article: Article, fingerprint: neard
         article_id = _insert(db, "articles", row)
         if exact is None and fingerprint is not None and original is None:  # copies point at originals: not indexed
             neardup.index(db, article_id, fingerprint.bands)
+        neardup.maintain(db, article_id)
         _alias(db, article, key, article_id)
         return Saved("duplicate" if original else "new", article_id, original)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import sqlite3
 import subprocess
@@ -47,6 +48,17 @@ def demo_text(slug: str, name: str) -> str:
 def save(db: store.sqlite_utils.Database, url: str, text: str) -> store.Saved:
     with store.transaction(db):
         return store.save_article(db, Article(url=url, source=url.split("/")[2], title="T", text=text))
+
+
+def band_index(db: store.sqlite_utils.Database) -> list[tuple[int, int, int]]:
+    """Every (band, hash, article_id) row of the band index, over all its levels."""
+    return sorted(row for table in neardup.LEVELS for row in db.execute(f"SELECT * FROM {table}").fetchall())
+
+
+def synthetic(n: int) -> str:
+    """Eighty words drawn at random from 2,000: two such texts share no shingle."""
+    rng = random.Random(n)
+    return " ".join(f"w{rng.randrange(2000)}" for _ in range(80)) + "."
 
 
 @pytest.fixture
@@ -168,7 +180,7 @@ def test_a_copy_of_a_copy_points_at_the_original(db: store.sqlite_utils.Database
     first = save(db, "https://a.example/1", f"{story}\n\n{AGGREGATOR_FOOT}")
     second = save(db, "https://b.example/1", f"{AGGREGATOR_HEAD}\n\n{story}\n\n{AGGREGATOR_FOOT}")
     assert first.duplicate_of == second.duplicate_of == original.article_id
-    assert db.execute("SELECT count(DISTINCT article_id) FROM article_bands").fetchone() == (1,)
+    assert {article_id for _, _, article_id in band_index(db)} == {original.article_id}
 
 
 def test_japanese_copy_is_found_and_another_story_is_not(db: store.sqlite_utils.Database) -> None:
@@ -232,3 +244,82 @@ def test_schema_2_bands_are_rebuilt_with_the_current_parameters(db_path: Path) -
         assert copy.duplicate_of == original.article_id
     finally:
         db.close()
+
+
+def test_schema_3_index_is_kept_and_gets_its_newer_levels(db_path: Path) -> None:
+    """Schema 4 only adds empty levels: a million-article index is not rebuilt on upgrade."""
+    story = demo_text("ukrinform", "net-2025-zelensky-ishiba")
+    db = store.open_db(db_path)
+    original = save(db, "https://www.ukrinform.net/a.html", story)
+    with store.transaction(db):  # schema 3 kept every band row in article_bands
+        neardup.merge(db, neardup.LEVELS[0], "article_bands")
+    db.execute("DROP TABLE article_bands_new")
+    db.execute("DROP TABLE article_bands_recent")
+    db.execute("PRAGMA user_version = 3")
+    before = db.execute("SELECT * FROM article_bands ORDER BY 1, 2, 3").fetchall()
+    db.close()
+    db = store.open_db(db_path)
+    try:
+        assert db.execute("SELECT * FROM article_bands ORDER BY 1, 2, 3").fetchall() == before
+        assert len(before) == neardup.BANDS
+        copy = save(db, "https://aggregator.example/1", f"{story}\n\n{AGGREGATOR_FOOT}")
+        assert copy.duplicate_of == original.article_id
+        late = save(db, "https://www.ukrinform.net/b.html", synthetic(1))
+        assert {row[2] for row in db.execute("SELECT * FROM article_bands_new")} == {late.article_id}
+    finally:
+        db.close()
+
+
+def test_originals_are_found_in_every_level_of_the_band_index(db: store.sqlite_utils.Database,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Merges every 4 ids, a band moved every 2nd merge: copies of originals at every level are found."""
+    monkeypatch.setattr(neardup, "FLUSH_EVERY", 4)
+    monkeypatch.setattr(neardup, "MOVE_EVERY", 2)
+    originals = [save(db, f"https://news.example/{n}", synthetic(n)) for n in range(1, 27)]
+    assert [o.article_id for o in originals] == list(range(1, 27))
+    levels = {table: {(band, article_id) for band, _, article_id in db.execute(f"SELECT * FROM {table}")}
+              for table in neardup.LEVELS}
+    # Ids 4, 8, ..., 24 merged the newest level into the middle one; ids 8, 16, 24 moved bands 1, 2, 3 on.
+    assert levels["article_bands_new"] == {(band, n) for band in range(neardup.BANDS) for n in (25, 26)}
+    assert levels["article_bands"] == {(1, n) for n in range(1, 9)} | {(2, n) for n in range(1, 17)} | {
+        (3, n) for n in range(1, 25)}
+    assert len(band_index(db)) == sum(map(len, levels.values())) == 26 * neardup.BANDS
+    assert band_index(db) == sorted((band, value, n) for n in range(1, 27)
+                                    for band, value in enumerate(neardup.fingerprint(synthetic(n)).bands))
+    for n in (1, 8, 20, 24, 25):
+        copy = save(db, f"https://aggregator.example/{n}", f"{AGGREGATOR_HEAD}\n\n{synthetic(n)}")
+        assert (copy.outcome, copy.duplicate_of) == ("duplicate", n)
+    # A revision leaves no row of the old text in any level, wherever its rows had moved to.
+    assert save(db, "https://news.example/1", synthetic(1000)).outcome == "updated"
+    assert {row for row in band_index(db) if row[2] == 1} == {
+        (band, value, 1) for band, value in enumerate(neardup.fingerprint(synthetic(1000)).bands)}
+    assert save(db, "https://aggregator.example/old-1", f"{synthetic(1)}\n\n{AGGREGATOR_FOOT}").outcome == "new"
+    assert save(db, "https://aggregator.example/new-1", f"{synthetic(1000)}\n\n{AGGREGATOR_FOOT}").duplicate_of == 1
+
+
+def test_a_bucket_is_its_earliest_articles_over_all_levels(db: store.sqlite_utils.Database) -> None:
+    """A re-indexed old article sits in the newest level but still comes first in its bucket."""
+    rows = {"article_bands": range(10, 41), "article_bands_recent": range(50, 61), "article_bands_new": (5, 3)}
+    with store.transaction(db):
+        for table, ids in rows.items():
+            db.conn.executemany(f"INSERT INTO {table} VALUES (0, 7, ?)", [(i,) for i in ids])
+            db.conn.execute(f"INSERT INTO {table} VALUES (0, 8, 1)")
+    assert neardup.bucket(db, 0, 7, limit=5) == [3, 5, 10, 11, 12]
+    assert neardup.bucket(db, 0, 7) == [3, 5, *range(10, 40)]
+    assert neardup.bucket(db, 0, 7, limit=100) == [3, 5, *range(10, 41), *range(50, 61)]
+    assert neardup.bucket(db, 1, 7) == []
+
+
+def test_a_merge_is_idempotent(db: store.sqlite_utils.Database) -> None:
+    new, recent, _ = neardup.LEVELS
+    with store.transaction(db):
+        db.conn.executemany(f"INSERT INTO {new} VALUES (?, ?, ?)", [(0, 1, 1), (1, 2, 1), (0, 3, 2)])
+        db.conn.execute(f"INSERT INTO {recent} VALUES (0, 1, 1)")  # already there: stays one row
+        neardup.merge(db, new, recent)
+        neardup.merge(db, new, recent)
+    assert db.execute(f"SELECT * FROM {new}").fetchall() == []
+    assert db.execute(f"SELECT * FROM {recent} ORDER BY 1, 2, 3").fetchall() == [(0, 1, 1), (0, 3, 2), (1, 2, 1)]
+    with store.transaction(db):
+        neardup.merge(db, recent, "article_bands", band=1)
+    assert db.execute("SELECT * FROM article_bands").fetchall() == [(1, 2, 1)]
+    assert db.execute(f"SELECT * FROM {recent} ORDER BY 1, 2, 3").fetchall() == [(0, 1, 1), (0, 3, 2)]
