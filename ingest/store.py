@@ -31,7 +31,7 @@ from ingest.dedup import content_hash, url_key
 from ingest.models import Article, HostState, Link
 
 SCHEMA_VERSION = 4  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
-# 4: the band index's newer levels (neardup.LEVELS)
+# 4: the band index's newer levels (neardup.LEVELS) and its oldest level's filter (neardup.FILTER)
 BUSY_TIMEOUT_MS = 30_000
 WAL_CHECKPOINT_PAGES = 10_000
 CACHE_MIB = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
@@ -141,8 +141,10 @@ def _migrate(db: sqlite_utils.Database) -> None:
         }, pk="id", if_not_exists=True)
         db.table("runs").create_index(["source", "started_at"], if_not_exists=True)
         _create_dedup_tables(db)
-        if version < 3:  # 4 only adds the band index's empty newer levels
+        if version < 3:
             _backfill_dedup(db)
+        else:  # 4 adds the band index's empty newer levels and fills the filter of its oldest (all of schema 3's)
+            neardup.rebuild_filter(db)
     # enable_fts commits statement by statement: a kill -9 during the first start-up can leave the
     # index without its triggers. user_version is set last, so the next start sees that and redoes it.
     triggers = {t.name for t in db.table("articles").triggers}

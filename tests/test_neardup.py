@@ -247,7 +247,7 @@ def test_schema_2_bands_are_rebuilt_with_the_current_parameters(db_path: Path) -
 
 
 def test_schema_3_index_is_kept_and_gets_its_newer_levels(db_path: Path) -> None:
-    """Schema 4 only adds empty levels: a million-article index is not rebuilt on upgrade."""
+    """Schema 4 adds empty levels and the oldest level's filter: a million-article index is not rebuilt."""
     story = demo_text("ukrinform", "net-2025-zelensky-ishiba")
     db = store.open_db(db_path)
     original = save(db, "https://www.ukrinform.net/a.html", story)
@@ -255,6 +255,7 @@ def test_schema_3_index_is_kept_and_gets_its_newer_levels(db_path: Path) -> None
         neardup.merge(db, neardup.LEVELS[0], "article_bands")
     db.execute("DROP TABLE article_bands_new")
     db.execute("DROP TABLE article_bands_recent")
+    db.execute("DROP TABLE article_bands_filter")
     db.execute("PRAGMA user_version = 3")
     before = db.execute("SELECT * FROM article_bands ORDER BY 1, 2, 3").fetchall()
     db.close()
@@ -323,3 +324,36 @@ def test_a_merge_is_idempotent(db: store.sqlite_utils.Database) -> None:
         neardup.merge(db, recent, "article_bands", band=1)
     assert db.execute("SELECT * FROM article_bands").fetchall() == [(1, 2, 1)]
     assert db.execute(f"SELECT * FROM {recent} ORDER BY 1, 2, 3").fetchall() == [(0, 1, 1), (0, 3, 2)]
+
+
+def test_the_filter_passes_every_hash_of_the_oldest_level_and_few_others(db: store.sqlite_utils.Database) -> None:
+    """Every way into the oldest level sets its filter bits: reindex, a merge, a schema 3 upgrade."""
+    with store.transaction(db):
+        db.conn.executemany(
+            "INSERT INTO articles (id, url, url_key, source, title, text) VALUES (?, ?, ?, 's', 'T', ?)",
+            [(n, f"https://news.example/{n}", f"news.example/{n}", synthetic(n)) for n in range(1, 301)])
+        assert neardup.reindex(db) == 300
+    stored = [neardup.fingerprint(synthetic(n)).bands for n in range(1, 301)]
+    others = [neardup.fingerprint(synthetic(n)).bands for n in range(1000, 1300)]
+    assert all(all(neardup.oldest_may_hold(db, bands)) for bands in stored)
+    assert sum(sum(neardup.oldest_may_hold(db, bands)) for bands in others) <= 5  # of 4,800: 2 bits of 4M set
+
+    late = neardup.fingerprint(synthetic(2000)).bands
+    with store.transaction(db):
+        neardup.index(db, 301, late)
+        assert not any(neardup.oldest_may_hold(db, late))
+        neardup.merge(db, neardup.LEVELS[0], neardup.LEVELS[1])
+        neardup.merge(db, neardup.LEVELS[1], neardup.LEVELS[2], band=3)
+    assert neardup.oldest_may_hold(db, late) == [band == 3 for band in range(neardup.BANDS)]
+
+    # Lookups read the oldest level only where the filter lets them: a row put there by hand is not found...
+    ghost = neardup.fingerprint(synthetic(3000)).bands
+    with store.transaction(db):
+        db.conn.execute("INSERT INTO article_bands VALUES (0, ?, 7)", [ghost[0]])
+    assert neardup.bucket(db, 0, ghost[0]) == [7]
+    assert neardup.bucket(db, 0, ghost[0], oldest=neardup.oldest_may_hold(db, ghost)[0]) == []
+    # ...until the filter is rebuilt from the rows, as the upgrade from schema 3 does.
+    with store.transaction(db):
+        neardup.rebuild_filter(db)
+    assert neardup.oldest_may_hold(db, ghost)[0]
+    assert all(all(neardup.oldest_may_hold(db, bands)) for bands in stored)
