@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from ingest.cli import cli
@@ -63,6 +64,8 @@ def test_extract_picks_adapter_by_source_option_and_by_domain(tmp_path: Path) ->
 
 def test_extract_decodes_a_windows_1251_file_like_a_browser() -> None:
     page = CORPUS / "outlets" / "pravda" / "pravda.com.ua_news_2016_01_14_7095324.html"
+    if not page.exists():
+        pytest.skip(f"{page} not found: the shared corpus sits next to the checkout")
     result = CliRunner().invoke(cli, ["--config", str(ROOT / "sources.toml"), "extract", str(page),
                                       "--url", "http://www.pravda.com.ua/news/2016/01/14/7095324/"])
     assert result.exit_code == 0, result.output
