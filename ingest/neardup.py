@@ -171,8 +171,9 @@ def _filter_slots(hashes: Sequence[int] | npt.NDArray[np.int64]) -> tuple[npt.ND
     Mixed first: a band hash is two MinHash minima side by side, whose high bits are mostly zero.
     """
     mixed = np.asarray(hashes, dtype=np.int64).view(np.uint64) * _BAND_MIX  # wraps: mod 2**64
+    bit = FILTER_BLOCK_BYTES * 8 - 1  # the top 11 bits pick the block, the next two 12-bit slices the bits
     return tuple((part & np.uint64(mask)).astype(np.int64) for part, mask in (
-        (mixed >> np.uint64(53), FILTER_BLOCKS - 1), (mixed >> np.uint64(41), 4095), (mixed >> np.uint64(29), 4095)))
+        (mixed >> np.uint64(53), FILTER_BLOCKS - 1), (mixed >> np.uint64(41), bit), (mixed >> np.uint64(29), bit)))
 
 
 def oldest_may_hold(db: sqlite_utils.Database, bands: Sequence[int]) -> list[bool]:
