@@ -30,8 +30,8 @@ SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "p
 BATCH_ROWS = 1000
 PARQUET_INSTALL = "pip install 'ingest[parquet]'  (or: pip install 'pyarrow>=15')"
 
-COLUMNS = ("id", "url", "source", "title", "authors", "published_at", "modified_at", "language", "section",
-           "tags", "topics", "lead", "text", "words", "image", "duplicate_of", "content_hash", "adapter",
+COLUMNS = ("id", "url", "source", "title", "authors", "published_at", "modified_at", "date_source", "language",
+           "section", "tags", "topics", "lead", "text", "words", "image", "duplicate_of", "content_hash", "adapter",
            "adapter_version", "fallback", "paywalled", "fetched_at", "first_seen_at")
 JSON_COLUMNS = ("authors", "tags", "topics")
 BOOL_COLUMNS = ("fallback", "paywalled")

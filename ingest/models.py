@@ -112,6 +112,8 @@ class Article:
     authors: list[str] = field(default_factory=list)
     published_at: datetime | None = None  # aware
     modified_at: datetime | None = None  # aware
+    # Where published_at was read: json-ld, meta, selector, time, text, url, htmldate (adapters/dating.py)
+    date_source: str | None = None
     language: str | None = None
     lead: str | None = None
     section: str | None = None

@@ -30,8 +30,9 @@ from ingest import neardup, views
 from ingest.dedup import content_hash, url_key
 from ingest.models import Article, HostState, Link
 
-SCHEMA_VERSION = 4  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
-# 4: the band index's newer levels (neardup.LEVELS) and its oldest level's filter (neardup.FILTER)
+SCHEMA_VERSION = 5  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
+# 4: the band index's newer levels (neardup.LEVELS) and its oldest level's filter (neardup.FILTER);
+# 5: articles.date_source (where published_at was read)
 BUSY_TIMEOUT_MS = 30_000
 WAL_CHECKPOINT_PAGES = 10_000
 CACHE_MIB = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
@@ -104,7 +105,7 @@ def _migrate(db: sqlite_utils.Database) -> None:
     with transaction(db):
         db.table("articles").create({
             "id": int, "url": str, "url_key": str, "source": str, "title": str, "authors": str,
-            "published_at": str, "modified_at": str, "language": str, "text": str, "lead": str,
+            "published_at": str, "modified_at": str, "date_source": str, "language": str, "text": str, "lead": str,
             "section": str, "tags": str, "image": str, "duplicate_of": int, "content_hash": str,
             "words": int, "adapter": str, "adapter_version": int, "fallback": int, "paywalled": int,
             "fetched_url": str, "fetched_at": str, "first_seen_at": str,
@@ -140,10 +141,12 @@ def _migrate(db: sqlite_utils.Database) -> None:
             "rejected": int, "failed": int, "status": str,
         }, pk="id", if_not_exists=True)
         db.table("runs").create_index(["source", "started_at"], if_not_exists=True)
+        if "date_source" not in db.table("articles").columns_dict:
+            db.execute("ALTER TABLE articles ADD COLUMN date_source TEXT")
         _create_dedup_tables(db)
         if version < 3:
             _backfill_dedup(db)
-        else:  # 4 adds the band index's empty newer levels and fills the filter of its oldest (all of schema 3's)
+        elif version < 4:  # 4 adds the band index's empty newer levels and fills the filter of its oldest
             neardup.rebuild_filter(db)
     # enable_fts commits statement by statement: a kill -9 during the first start-up can leave the
     # index without its triggers. user_version is set last, so the next start sees that and redoes it.
@@ -260,6 +263,7 @@ def _article_row(article: Article, key: str, digest: str) -> dict[str, Any]:
         "url": article.url, "url_key": key, "source": article.source, "title": article.title,
         "authors": json.dumps(article.authors, ensure_ascii=False),
         "published_at": iso_utc(article.published_at), "modified_at": iso_utc(article.modified_at),
+        "date_source": article.date_source,
         "language": article.language, "text": article.text, "lead": article.lead,
         "section": article.section, "tags": json.dumps(article.tags, ensure_ascii=False),
         "image": article.image, "content_hash": digest, "words": len(article.text.split()),

@@ -15,8 +15,9 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
+from ingest.adapters.bylines import split_names
 from ingest.adapters.checks import check_nesting
-from ingest.adapters.page import parse_date, pick_date, split_names
+from ingest.adapters.dates import parse_date, pick_date
 from ingest.adapters.preclean import StoryText
 from ingest.charset import decode_html
 from ingest.demo import PAGES

@@ -22,8 +22,11 @@ from zoneinfo import ZoneInfo
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ingest.adapters import checks
-from ingest.adapters.page import PageInfo, parse_date, pick_date, read_page, split_names
+from ingest.adapters.bylines import split_names
+from ingest.adapters.dates import parse_date, pick_date
+from ingest.adapters.page import PageInfo, read_page
 from ingest.adapters.preclean import NEVER_STORY, USUALLY_JUNK, guess_container, preclean, remove_nodes
+from ingest.adapters.titles import Headline, read_headline
 from ingest.junk import clean_text
 from ingest.models import Article, Page, Rejected
 
@@ -80,7 +83,8 @@ class Adapter:
         self.check_article(page, url, tree, info)
         tz = ZoneInfo(self.timezone)
         lang = info.language or (language or "").lower() or self.default_language
-        title, authors = self.read_title(tree, info), self.read_authors(tree, info)
+        headline = self.read_headline(tree, info)
+        title, authors = headline.text, self.read_authors(tree, info)
         lead, published = self.first_text(tree, self.lead), self.read_date(tree, info, tz)
         section, tags = self.read_section(tree, info), self.read_tags(tree, info)
         paywalled = checks.is_paywalled(tree, info, self.paywall)
@@ -136,19 +140,9 @@ class Adapter:
                 return absolute
         return page.url
 
-    def read_title(self, tree: LexborHTMLParser, info: PageInfo) -> str:
-        """Headline without the site-name suffix."""
-        candidates = [
-            self.first_text(tree, self.title), info.ld_str("headline"), info.meta.get("og:title"),
-            info.meta.get("twitter:title"), self.first_text(tree, "h1"), info.page_title,
-        ]
-        title = next((c for c in candidates if c), "")
-        names = [n.casefold() for n in (*self.site_names, info.meta.get("og:site_name") or "") if n]
-        while True:
-            parts = re.split(r"\s+[|\-–—:·]+\s+", title)
-            if len(parts) < 2 or not any(n in parts[-1].casefold() for n in names):
-                return title
-            title = title[: title.rfind(parts[-1])].rstrip(" |-–—:·")
+    def read_headline(self, tree: LexborHTMLParser, info: PageInfo) -> Headline:
+        """The headline without the site-name suffix, and the element that shows it."""
+        return read_headline(tree, info, selector=self.title, site_names=self.site_names)
 
     def read_authors(self, tree: LexborHTMLParser, info: PageInfo) -> list[str]:
         """Named persons (visible byline, then JSON-LD, then meta), else the desk or organisation."""
