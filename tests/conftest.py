@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -14,6 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import pytest
+
+# The shared corpus (real pages: fundus, wcxb-dev, our outlets) sits next to the checkout, never at a fixed path.
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -144,3 +151,20 @@ def assert_consistent(db: Path) -> None:
     undone = query(db, "SELECT f.url FROM frontier f JOIN articles a ON a.url_key = f.url_key"
                        " WHERE f.state != 'done'")
     assert undone == []
+
+
+def corpus_path(relative: str) -> Path:
+    """A file of the shared corpus. Missing: the test fails under CI (CI is set), and skips elsewhere."""
+    path = CORPUS / relative
+    if not path.exists():
+        message = f"shared corpus file not found: {path} (../shared/corpus must sit next to the checkout)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def corpus_bytes(relative: str) -> bytes:
+    """The bytes of a corpus page, gunzipped when the file is .gz."""
+    raw = corpus_path(relative).read_bytes()
+    return gzip.decompress(raw) if relative.endswith(".gz") else raw

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CORPUS, corpus_bytes, corpus_path
 from selectolax.lexbor import LexborHTMLParser
 
 from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
@@ -26,7 +27,6 @@ from ingest.junk import find_junk
 from ingest.models import Article, Page, Rejected
 
 FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)
-CORPUS = Path(__file__).parents[2] / "shared" / "corpus"
 FIXTURE_FILES = sorted(p for slug in ADAPTERS for p in FIXTURES.glob(f"{slug}/*.html"))
 
 
@@ -217,10 +217,7 @@ def test_parse_date(text: str, iso: str) -> None:
 # --- real pages from the shared corpus ----------------------------------------------------------------
 
 def corpus_text(relative: str) -> str:
-    path = CORPUS / relative
-    if not path.exists():
-        pytest.skip(f"shared corpus not found: {path}")
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    raw = corpus_bytes(relative)
     index = (CORPUS / "outlets" / "index.tsv").read_text("utf-8")
     cp1251 = any(relative.endswith(row.split("\t")[2]) and "1251" in row for row in index.splitlines()[1:])
     return raw.decode("cp1251" if cp1251 else "utf-8")
@@ -382,9 +379,7 @@ WORD = re.compile(r"\w+")
 
 def fundus_case(relative: str) -> tuple[str, str, dict[str, Any]]:
     """(url, decoded html, gold record) of one fundus page, by its path under fundus/."""
-    path = FUNDUS / relative
-    if not path.exists():
-        pytest.skip(f"shared corpus not found: {path}")
+    path = corpus_path(f"fundus/{relative}")
     group, name = relative.split("/")
     for row in (FUNDUS / "INDEX.tsv").read_text("utf-8").splitlines()[1:]:
         cols = row.split("\t")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import codecs
 import gzip
 import zlib
-from pathlib import Path
 
 import brotli
 import pytest
 import zstandard
+from conftest import corpus_bytes
 
 from ingest.charset import BadEncoding, TooLarge, decode_html, decompress, normalize_label, prescan
 
-PRAVDA = Path("/work/shared/corpus/outlets/pravda/pravda.com.ua_news_2016_01_14_7095324.html")
+PRAVDA = "outlets/pravda/pravda.com.ua_news_2016_01_14_7095324.html"
 
 UKRAINIAN = ("Президент України провів зустріч з прем'єр-міністром. Учасники обговорили питання "
              "енергетичної безпеки, відбудови мостів і підтримки громад на сході країни. Ґудзик, їжак, єнот.")
@@ -41,7 +41,7 @@ def test_ukrainian_single_byte(codec: str, name: str, where: str) -> None:
 
 
 def test_real_pravda_page_in_windows_1251() -> None:
-    body = PRAVDA.read_bytes()
+    body = corpus_bytes(PRAVDA)
     for content_type in (None, "text/html", "text/html; charset=windows-1251"):
         text, encoding = decode_html(body, content_type)
         assert encoding == "windows-1251"
@@ -77,7 +77,7 @@ def test_shift_jis_is_decoded_as_cp932() -> None:
 # --- declarations that lie -----------------------------------------------------------------------
 
 def test_utf8_header_over_cp1251_bytes_falls_back_to_meta() -> None:
-    text, encoding = decode_html(PRAVDA.read_bytes(), "text/html; charset=utf-8")
+    text, encoding = decode_html(corpus_bytes(PRAVDA), "text/html; charset=utf-8")
     assert encoding == "windows-1251"
     assert "Обама мав на увазі" in text
 

@@ -7,15 +7,14 @@ import re
 from pathlib import Path
 
 import click
-import pytest
 from click.testing import CliRunner
+from conftest import corpus_path
 
 from ingest.cli import cli
 from ingest.demo import PAGES, serve_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)
-CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def first_fixture(slug: str) -> tuple[Path, dict[str, object]]:
@@ -63,9 +62,7 @@ def test_extract_picks_adapter_by_source_option_and_by_domain(tmp_path: Path) ->
 
 
 def test_extract_decodes_a_windows_1251_file_like_a_browser() -> None:
-    page = CORPUS / "outlets" / "pravda" / "pravda.com.ua_news_2016_01_14_7095324.html"
-    if not page.exists():
-        pytest.skip(f"{page} not found: the shared corpus sits next to the checkout")
+    page = corpus_path("outlets/pravda/pravda.com.ua_news_2016_01_14_7095324.html")
     result = CliRunner().invoke(cli, ["--config", str(ROOT / "sources.toml"), "extract", str(page),
                                       "--url", "http://www.pravda.com.ua/news/2016/01/14/7095324/"])
     assert result.exit_code == 0, result.output

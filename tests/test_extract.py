@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-from pathlib import Path
 
 import pytest
+from conftest import CORPUS, corpus_bytes
 from selectolax.lexbor import LexborHTMLParser
 
 from ingest.extract import extract_text, reset_caches
-
-CORPUS = Path(__file__).parents[2] / "shared" / "corpus"
 
 PAGE = """<html><head><title>T</title></head><body>
 <nav><a href="/">Home</a> <a href="/news">News</a></nav>
@@ -93,10 +90,7 @@ def _gold(relative: str) -> list[str]:
 ])
 def test_container_recall_on_gold(page: str, gold: str, container: str) -> None:
     """The measurement behind our options: every gold paragraph inside the container comes out."""
-    path = CORPUS / page
-    if not path.exists():
-        pytest.skip("shared corpus not found")
-    node = LexborHTMLParser(gzip.decompress(path.read_bytes()).decode("utf-8")).css_first(container)
+    node = LexborHTMLParser(corpus_bytes(page).decode("utf-8")).css_first(container)
     assert node is not None
     assert node.html
     inside = " ".join(node.text(separator=" ").split())
@@ -119,9 +113,6 @@ def test_source_line_breaks_soft_hyphens_and_decomposed_letters() -> None:
 
 def test_whole_page_is_cross_checked_not_cut_short() -> None:
     """favor_recall on a whole page kept 1 of 22 paragraphs of this story (its own first pick, unchecked)."""
-    path = CORPUS / "fundus/be/PoliticoEu_2025_10_23.html.gz"
-    if not path.exists():
-        pytest.skip("shared corpus not found")
-    text = extract_text(gzip.decompress(path.read_bytes()).decode("utf-8"))
+    text = extract_text(corpus_bytes("fundus/be/PoliticoEu_2025_10_23.html.gz").decode("utf-8"))
     assert "Unapologetically outspoken" in text
     assert len(text.split("\n\n")) >= 20

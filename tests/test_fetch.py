@@ -13,12 +13,12 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 
 import brotli
 import pytest
 import zstandard
+from conftest import corpus_bytes
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -26,7 +26,7 @@ from ingest.config import Settings
 from ingest.fetch import Fetcher, MemoryHostStates, host_key, parse_retry_after
 from ingest.models import FetchError, HostState
 
-PRAVDA = Path("/work/shared/corpus/outlets/pravda/pravda.com.ua_news_2016_01_14_7095324.html")
+PRAVDA = "outlets/pravda/pravda.com.ua_news_2016_01_14_7095324.html"
 PRAVDA_PHRASE = "Обама мав на увазі"
 FAST = {"per_host_delay": 0.0, "respect_robots": False, "timeout": 5.0, "max_retries": 2, "max_backoff": 5.0}
 
@@ -205,7 +205,7 @@ def test_xml_feed_is_decoded_from_its_declaration(server: HTTPServer) -> None:
 
 @pytest.mark.parametrize("content_type", ["text/html; charset=windows-1251", "text/html"])
 def test_windows_1251_page_decodes(server: HTTPServer, content_type: str) -> None:
-    server.expect_request("/news").respond_with_data(PRAVDA.read_bytes(), content_type=content_type)
+    server.expect_request("/news").respond_with_data(corpus_bytes(PRAVDA), content_type=content_type)
     with fetcher() as f:
         page = f.fetch(server.url_for("/news"))
     assert PRAVDA_PHRASE in page.text
@@ -215,7 +215,7 @@ def test_windows_1251_page_decodes(server: HTTPServer, content_type: str) -> Non
 
 def test_page_is_decoded_in_the_process_that_reads_it(server: HTTPServer) -> None:
     """A page crosses to a parse worker as bytes only: the text is decoded there, as it was here."""
-    server.expect_request("/news").respond_with_data(PRAVDA.read_bytes(), content_type="text/html")
+    server.expect_request("/news").respond_with_data(corpus_bytes(PRAVDA), content_type="text/html")
     with fetcher() as f:
         page = f.fetch(server.url_for("/news"))
     shipped = pickle.dumps(page)

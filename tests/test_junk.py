@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,10 @@ JUNK = {
 def seed(prefix: str) -> str:
     found = sorted(SEEDS.glob(f"{prefix}_*.txt"))
     if not found:
-        pytest.skip(f"seed {prefix} not found in {SEEDS}")
+        message = f"seed {prefix} not found in {SEEDS} (../shared must sit next to the checkout)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return found[0].read_text("utf-8")
 
 
