@@ -118,6 +118,7 @@ class Result:
     title: str | None = None
     authors: list[str] = field(default_factory=list)
     date: str | None = None
+    modified: str | None = None
     date_source: str | None = None
     seconds: float = 0.0
     rejected: str | None = None
@@ -182,7 +183,7 @@ class Tally:
             "dated": self.total["date"], "undated_given": f"{self.undated_given}/{self.undated}",
             "rejected": self.rejected, "ms_per_page": round(1000 * self.seconds / n, 1),
         }
-        for name in ("title", "authors", "date", "instant"):
+        for name in ("title", "authors", "date", "instant", "date_on_page", "pub_or_mod"):
             if self.total[name]:
                 share = self.right[name] / self.total[name]
                 out[name] = f"{self.right[name]}/{self.total[name]} ({share:.1%})"

@@ -5,6 +5,7 @@ Exit codes: 0 success; 1 a page or run failed (extract: page rejected); 2 bad us
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import click
 
 from ingest import report, store
 from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
-from ingest.config import Config, ConfigError, Settings, Source, load_config
+from ingest.config import Config, ConfigError, Settings, Source, check_timezone, load_config
 from ingest.export import FORMATS
 from ingest.fetch import Fetcher, MemoryHostStates
 from ingest.harvest import planned
@@ -52,7 +53,8 @@ class Context:
                 self._config = Config(settings=Settings())
             else:
                 try:
-                    self._config = load_config(self.config_path, adapters=set(ADAPTERS))
+                    self._config = load_config(self.config_path, adapters=set(ADAPTERS), adapter_timezones={
+                        slug: cls.timezone for slug, cls in ADAPTERS.items() if cls.timezone})
                 except ConfigError as exc:
                     click.echo(f"Error: invalid configuration: {exc}", err=True)
                     sys.exit(2)
@@ -209,20 +211,32 @@ def _progress() -> Iterator[_Progress]:
         yield _Progress(bar)
 
 
+def _timezone_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_timezone(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.argument("file_or_url")
 @click.option("--url", help="The page's URL, when FILE_OR_URL is a file.")
 @click.option("--source", "slug", help="A source slug from the config, or an adapter name.")
+@click.option("--timezone", "timezone", callback=_timezone_option, metavar="IANA",
+              help="Read the page's times that have no offset in this zone (e.g. Europe/Kyiv); default: the "
+                   "source's `timezone`, else the adapter's, else by language.")
 @click.pass_obj
-def extract(obj: Context, file_or_url: str, url: str | None, slug: str | None) -> None:
+def extract(obj: Context, file_or_url: str, url: str | None, slug: str | None, timezone: str | None) -> None:
     """Clean one page (a file or a URL) and print it as JSON; the database is not touched."""
-    page, source, result = _load_and_parse(obj, file_or_url, url, slug)
+    page, source, result = _load_and_parse(obj, file_or_url, url, slug, timezone)
     if isinstance(result, Rejected):
         click.echo(json.dumps({"url": page.url, "source": source.slug, "rejected": result.reason,
                                "detail": result.detail}, ensure_ascii=False))
         sys.exit(1)
     out = result.to_json()
-    first = ("url", "source", "title", "authors", "published_at", "modified_at", "language", "text")
+    first = ("url", "source", "title", "authors", "published_at", "modified_at", "date_source", "language", "text")
     click.echo(json.dumps({**{k: out[k] for k in first}, **out}, ensure_ascii=False, indent=2))
 
 
@@ -255,13 +269,15 @@ def capture(obj: Context, file_or_url: str, url: str | None, slug: str | None, n
     click.echo(f"wrote {folder / name}.html and .json: check the expectations, add the junk to must_not_contain")
 
 
-def _load_and_parse(obj: Context, file_or_url: str, url: str | None,
-                    slug: str | None) -> tuple[Page, Source, Article | Rejected]:
+def _load_and_parse(obj: Context, file_or_url: str, url: str | None, slug: str | None,
+                    timezone: str | None = None) -> tuple[Page, Source, Article | Rejected]:
     """Fetch or read one page and run its adapter: (page, source, article or the rejection)."""
     config = obj.config(required=False)
     is_url = urlsplit(file_or_url).scheme in ("http", "https")
     page_url = file_or_url if is_url else (url or Path(file_or_url).resolve().as_uri())
     source = _extract_source(config, slug, url or (file_or_url if is_url else None))
+    if timezone:
+        source = dataclasses.replace(source, timezone=timezone)
     try:
         if is_url:
             with _fetcher(config.settings, None) as fetcher:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_USER_AGENT = "ingest/0.1 (+https://github.com/ingest-news/ingest; news research crawler)"
 
@@ -56,6 +58,9 @@ class Source:
     domains: tuple[str, ...] = ()  # hosts we may fetch for this source; default: hosts of its URLs
     max_pages: int = 5  # listing pages walked per run
     exclude: tuple[str, ...] = ()  # regular expressions: discovered URLs matching one are skipped
+    # IANA name; the page's times without an offset are read in it. Loaded from sources.toml it is always set
+    # (the key, else the adapter's own zone, else by language); None here: the adapter decides.
+    timezone: str | None = None
 
     def allows(self, url: str) -> bool:
         """True when url's host is one of the source's domains or a subdomain of one."""
@@ -84,6 +89,27 @@ class Config:
     topics: dict[str, Topic] = field(default_factory=dict)
 
 
+# Where an outlet writing in a language most likely keeps its clocks, when the source doesn't say.
+LANGUAGE_TIMEZONES = {"uk": "Europe/Kyiv", "ja": "Asia/Tokyo"}
+
+
+def default_timezone(language: str | None) -> str:
+    """The timezone assumed for a source or page in `language` ("uk-UA" counts as "uk"): UTC if unknown."""
+    base = re.split(r"[-_]", language.strip().lower())[0] if language else ""
+    return LANGUAGE_TIMEZONES.get(base, "UTC")
+
+
+def check_timezone(value: object) -> str:
+    """An IANA timezone name ('Europe/Kyiv'); ValueError naming the problem otherwise."""
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise ValueError("must be an IANA timezone name like 'Europe/Kyiv', 'Asia/Tokyo' or 'UTC'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA timezone name like 'Europe/Kyiv', 'Asia/Tokyo' or 'UTC'") from None
+    return value
+
+
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -105,8 +131,10 @@ def parse_interval(value: object) -> float:
     return seconds
 
 
-def load_config(path: str | Path, *, adapters: set[str] | None = None) -> Config:
-    """Read and validate sources.toml; `adapters` is the set of known adapter slugs."""
+def load_config(path: str | Path, *, adapters: Collection[str] | None = None,
+                adapter_timezones: Mapping[str, str] | None = None) -> Config:
+    """Read and validate sources.toml; `adapters` is the set of known adapter slugs, `adapter_timezones` the
+    timezone each adapter's outlet keeps (a source without `timezone` takes its adapter's, else its language's)."""
     file = str(path)
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -114,11 +142,11 @@ def load_config(path: str | Path, *, adapters: set[str] | None = None) -> Config
         raise ConfigError(file, "-", "file not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(file, "-", f"not valid TOML: {exc}") from None
-    return parse_config(raw, file=file, adapters=adapters)
+    return parse_config(raw, file=file, adapters=adapters, adapter_timezones=adapter_timezones)
 
 
-def parse_config(raw: dict[str, Any], *, file: str = "sources.toml",
-                 adapters: set[str] | None = None) -> Config:
+def parse_config(raw: dict[str, Any], *, file: str = "sources.toml", adapters: Collection[str] | None = None,
+                 adapter_timezones: Mapping[str, str] | None = None) -> Config:
     """Validate an already-parsed TOML document."""
     unknown = set(raw) - {"settings", "sources", "topics"}
     if unknown:
@@ -127,7 +155,8 @@ def parse_config(raw: dict[str, Any], *, file: str = "sources.toml",
     sources_raw = raw.get("sources", {})
     if not isinstance(sources_raw, dict):
         raise ConfigError(file, "sources", "must be a table of [sources.<slug>] tables")
-    sources = {slug: _parse_source(slug, body, file, adapters) for slug, body in sources_raw.items()}
+    sources = {slug: _parse_source(slug, body, file, adapters, adapter_timezones or {})
+               for slug, body in sources_raw.items()}
     return Config(settings=settings, sources=sources, path=file, topics=_parse_topics(raw.get("topics", {}), file))
 
 
@@ -166,7 +195,8 @@ def _parse_settings(raw: object, file: str) -> Settings:
 _LIST_KEYS = ("feeds", "sitemaps", "listings", "domains")
 
 
-def _parse_source(slug: str, raw: object, file: str, adapters: set[str] | None) -> Source:
+def _parse_source(slug: str, raw: object, file: str, adapters: Collection[str] | None,
+                  adapter_timezones: Mapping[str, str]) -> Source:
     prefix = f"sources.{slug}"
     if not _SLUG.match(slug):
         raise ConfigError(file, prefix, "a slug is lower-case letters, digits and '_', starting with a letter")
@@ -204,6 +234,14 @@ def _parse_source(slug: str, raw: object, file: str, adapters: set[str] | None) 
             if not isinstance(value, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]+)?", value):
                 raise ConfigError(file, where, "must be a language code like 'uk', 'en' or 'ja'")
             values[key] = value
+        elif key == "timezone":
+            try:
+                values[key] = check_timezone(value)
+            except ValueError as exc:
+                raise ConfigError(file, where, str(exc)) from None
+    if "timezone" not in values:
+        adapter = values.get("adapter", "generic")
+        values["timezone"] = adapter_timezones.get(adapter) or default_timezone(values.get("language"))
     source = Source(**values)
     if not (source.feeds or source.sitemaps or source.listings):
         raise ConfigError(file, prefix, "needs at least one of feeds, sitemaps or listings")

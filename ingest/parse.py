@@ -111,7 +111,7 @@ def parse_page(adapter: Adapter, source: Source, page: Page, window: Window = OP
     check_page(page)
     if not page.text.strip():  # bytes that decode to nothing but whitespace (a UTF-16 blank page)
         raise Rejected("empty", "no text")
-    article = adapter.parse(page, source=source.slug, language=source.language)
+    article = adapter.parse(page, source=source.slug, language=source.language, timezone=source.timezone)
     if not source.allows(article.url):  # a canonical link pointing elsewhere is not ours to trust
         article.url = page.url
     if article.url != page.url:

@@ -163,3 +163,28 @@ def test_capture_writes_a_fixture_the_adapter_tests_can_use(tmp_path: Path) -> N
     assert captured["expected"]["published_at"] == extracted["published_at"]
     assert captured["must_contain"]
     assert all(phrase in extracted["text"] for phrase in captured["must_contain"])
+
+
+def test_extract_reads_times_without_offset_in_the_timezone_given(tmp_path: Path) -> None:
+    page = tmp_path / "budget.html"
+    story = "<p>" + "Верховна Рада ухвалила бюджет на наступний рік після довгого обговорення. " * 4 + "</p>"
+    page.write_text('<!doctype html><html lang="uk"><head><title>Рада ухвалила бюджет</title>'
+                    '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Рада ухвалила бюджет",'
+                    ' "datePublished": "2024-09-10T00:30:00"}</script></head><body><article><h1>Рада ухвалила'
+                    f" бюджет</h1>{story}</article></body></html>", encoding="utf-8")
+
+    def extract(*extra: str) -> dict[str, object]:
+        result = CliRunner().invoke(cli, ["extract", str(page), "--url", "https://news.example.ua/budget", *extra],
+                                    env={"INGEST_CONFIG": None})
+        assert result.exit_code == 0, result.output
+        out: dict[str, object] = json.loads(result.output)
+        return out
+
+    assert extract()["published_at"] == "2024-09-10T00:30:00+03:00"  # a Ukrainian page: Kyiv time
+    assert extract()["date_source"] == "json-ld"
+    assert extract("--timezone", "Asia/Tokyo")["published_at"] == "2024-09-10T00:30:00+09:00"
+    assert extract("--timezone", "UTC")["published_at"] == "2024-09-10T00:30:00+00:00"
+    bad = CliRunner().invoke(cli, ["extract", str(page), "--timezone", "Kyiv"], env={"INGEST_CONFIG": None})
+    assert bad.exit_code == 2
+    assert "'Kyiv' is not an IANA timezone name" in bad.output
+    assert "Traceback" not in bad.output

@@ -54,6 +54,10 @@ def test_minimal_source_gets_defaults(tmp_path: Path) -> None:
     ('[sources.x]\nlistings = ["https://x.com/news"]\n', "sources.x.listings", "{page}"),
     ('[sources.x]\nfeeds = ["https://x.com/rss"]\nlanguage = "Ukrainian"\n', "sources.x.language", "language code"),
     ('[sources.x]\nfeeds = ["https://x.com/rss"]\nenabled = 1\n', "sources.x.enabled", "true or false"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\ntimezone = "Kyiv"\n', "sources.x.timezone", "IANA timezone"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\ntimezone = "Europe/Kiyv"\n', "sources.x.timezone", "IANA timezone"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\ntimezone = 3\n', "sources.x.timezone", "IANA timezone"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\ntimezone = "../../etc/passwd"\n', "sources.x.timezone", "IANA"),
     ('[sources.x]\nfeeds = ["https://x.com/rss"]\nfeed = []\n', "sources.x.feed", "unknown key"),
     ('[sources.x]\nenabled = true\n', "sources.x", "at least one of"),
     ('[sources.X-1]\nfeeds = ["https://x.com/rss"]\n', "sources.X-1", "slug"),
@@ -90,3 +94,38 @@ def test_exclude_patterns(tmp_path: Path) -> None:
     assert not source.wants("https://other.com/news/1/")
     with pytest.raises(ConfigError, match=r"sources\.x\.exclude: '\(' is not a regular expression"):
         load_config(write(tmp_path, '[sources.x]\nfeeds = ["https://x.com/rss"]\nexclude = ["("]\n'))
+
+
+def test_timezone_is_the_key_else_the_adapters_else_by_language(tmp_path: Path) -> None:
+    zones = {slug: cls.timezone for slug, cls in ADAPTERS.items() if cls.timezone}
+    config = load_config(write(tmp_path, """
+[sources.a]
+feeds = ["https://a.ua/rss"]
+language = "uk"
+[sources.b]
+feeds = ["https://b.jp/rss"]
+language = "ja"
+[sources.c]
+feeds = ["https://c.com/rss"]
+language = "en"
+[sources.d]
+feeds = ["https://d.com/rss"]
+[sources.e]
+feeds = ["https://www.ukrinform.net/rss"]
+adapter = "ukrinform"
+language = "en"
+[sources.f]
+feeds = ["https://f.ua/rss"]
+language = "uk-UA"
+timezone = "America/New_York"
+"""), adapters=set(ADAPTERS), adapter_timezones=zones)
+    got = {slug: source.timezone for slug, source in config.sources.items()}
+    assert got == {"a": "Europe/Kyiv", "b": "Asia/Tokyo", "c": "UTC", "d": "UTC", "e": "Europe/Kyiv",
+                   "f": "America/New_York"}
+
+
+def test_shipped_sources_read_their_outlets_clocks() -> None:
+    zones = {slug: cls.timezone for slug, cls in ADAPTERS.items() if cls.timezone}
+    config = load_config(ROOT / "sources.toml", adapters=set(ADAPTERS), adapter_timezones=zones)
+    assert {s.slug: s.timezone for s in config.sources.values()} == {
+        slug: "Asia/Tokyo" if slug == "japan_news" else "Europe/Kyiv" for slug in config.sources}

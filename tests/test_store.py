@@ -14,8 +14,9 @@ from ingest.models import Article, HostState, Link
 
 
 def article(url: str, text: str, **kw: object) -> Article:
+    kw.setdefault("published_at", datetime(2024, 11, 17, 15, 23, tzinfo=UTC))
     return Article(url=url, source=str(kw.pop("source", "s")), title=str(kw.pop("title", "A title")), text=text,
-                   published_at=datetime(2024, 11, 17, 15, 23, tzinfo=UTC), **kw)  # type: ignore[arg-type]
+                   **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -187,3 +188,30 @@ def test_the_url_an_article_was_fetched_at_is_known_before_fetching(db: store.sq
     store.save_article(db, article("https://unn.ua/news/u-kyievi-metro", "Text.",
                                    fetched_url="https://unn.ua/news/1234567"))
     assert store.is_known(db, "https://unn.ua/news/1234567")
+
+
+def test_the_publication_time_is_stored_in_utc_with_where_it_was_read(db: store.sqlite_utils.Database) -> None:
+    """A Kyiv page's 00:30 of 10 September is 21:30 UTC on the 9th; date_source says which step read it."""
+    kyiv = datetime.fromisoformat("2024-09-10T00:30:00+03:00")
+    saved = store.save_article(db, article("https://a.com/1", "Рада ухвалила бюджет.", published_at=kyiv,
+                                           date_source="text"))
+    row = db.execute("SELECT published_at, date_source FROM articles WHERE id = ?", [saved.article_id]).fetchone()
+    assert row == ("2024-09-09T21:30:00+00:00", "text")
+
+
+def test_a_schema_4_archive_gets_date_source_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "news.db"
+    db = store.open_db(path)
+    store.save_article(db, article("https://a.com/1", "Японія надасть генератори."))
+    db.close()
+    conn = sqlite3.connect(path)  # the archive as schema 4 left it: no date_source column
+    conn.execute("ALTER TABLE articles DROP COLUMN date_source")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    db = store.open_db(path)
+    assert "date_source" in db.table("articles").columns_dict
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+    assert db.execute("SELECT url, date_source FROM articles").fetchall() == [("https://a.com/1", None)]
+    assert db.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'генератори'").fetchall()
+    db.close()

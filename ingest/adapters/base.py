@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html as htmlmod
 import re
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
@@ -22,16 +22,17 @@ from zoneinfo import ZoneInfo
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ingest.adapters import checks
-from ingest.adapters.bylines import split_names
-from ingest.adapters.dates import parse_date, pick_date
-from ingest.adapters.page import PageInfo, read_page
+from ingest.adapters.bylines import choose_authors, split_names
+from ingest.adapters.dating import DateContext, PageDates, read_dates
+from ingest.adapters.page import PageInfo, guess_language, read_page
 from ingest.adapters.preclean import NEVER_STORY, USUALLY_JUNK, guess_container, preclean, remove_nodes
 from ingest.adapters.titles import Headline, read_headline
+from ingest.config import default_timezone
 from ingest.junk import clean_text
 from ingest.models import Article, Page, Rejected
 
-# Author names most CMS themes mark up (WordPress, hCard, schema.org microdata).
-BYLINE = "a[rel=author], [itemprop=author] [itemprop=name], [class*=author-name i], [class~=authorname]"
+# English-speaking regions that write the day first (31/12/2025).
+DAY_FIRST_REGIONS = frozenset({"gb", "uk", "au", "nz", "ie", "in", "za", "sg", "my", "pk", "ng", "ke"})
 
 
 class Adapter:
@@ -52,7 +53,7 @@ class Adapter:
     remove: ClassVar[tuple[str, ...]] = ()
     site_names: ClassVar[tuple[str, ...]] = ()  # title suffixes to strip (" | Ukrinform")
     desk: ClassVar[str | None] = None  # the author when no person is named
-    timezone: ClassVar[str] = "UTC"  # for dates the page gives without an offset
+    timezone: ClassVar[str | None] = None  # IANA name for the page's times without an offset; None: by language
     default_language: ClassVar[str | None] = None
     date_order: ClassVar[tuple[str, ...]] = ("ld", "meta", "page")
     trust_ld_authors: ClassVar[bool] = True
@@ -71,8 +72,11 @@ class Adapter:
             return False
         return self.article_url is None or bool(self.article_url.search(url))
 
-    def parse(self, page: Page, *, source: str, language: str | None = None) -> Article:
-        """Page -> Article; raises Rejected for challenges, non-articles and too little text."""
+    def parse(self, page: Page, *, source: str, language: str | None = None, timezone: str | None = None) -> Article:
+        """Page -> Article; raises Rejected for challenges, non-articles and too little text.
+
+        `timezone` (IANA) reads the page's times that have no offset; default: the adapter's, else by language.
+        """
         text = page.text[:checks.MAX_HTML_CHARS]
         checks.check_nesting(text)
         tree = LexborHTMLParser(text)
@@ -81,11 +85,12 @@ class Adapter:
         self.check_blocked(text, tree, info)
         url = self.canonical_url(page, info)
         self.check_article(page, url, tree, info)
-        tz = ZoneInfo(self.timezone)
-        lang = info.language or (language or "").lower() or self.default_language
         headline = self.read_headline(tree, info)
+        lang = info.language or (language or "").lower() or self.default_language or guess_language(
+            f"{headline.text} {info.meta.get('description') or info.meta.get('og:description') or ''}")
+        tz = ZoneInfo(timezone or self.timezone or default_timezone(language or lang))
         title, authors = headline.text, self.read_authors(tree, info)
-        lead, published = self.first_text(tree, self.lead), self.read_date(tree, info, tz)
+        lead, dates = self.first_text(tree, self.lead), self.read_dates(tree, info, headline, page, text, tz)
         section, tags = self.read_section(tree, info), self.read_tags(tree, info)
         paywalled = checks.is_paywalled(tree, info, self.paywall)
         # Metadata is read above, before pre-cleaning removes headers, tag lists and bylines.
@@ -101,8 +106,8 @@ class Adapter:
         if len(body) < self.min_chars and not (paywalled and body):
             raise Rejected("too-short", f"{len(body)} characters of text")
         return Article(
-            url=url, source=source, title=title, text=body, authors=authors, published_at=published,
-            modified_at=parse_date(info.modified, tz), language=lang or None, lead=lead, section=section,
+            url=url, source=source, title=title, text=body, authors=authors, published_at=dates.published,
+            modified_at=dates.modified, date_source=dates.source, language=lang or None, lead=lead, section=section,
             tags=tags, image=info.image, adapter=self.slug, adapter_version=self.version,
             fallback=self.body is not None and container is None, paywalled=paywalled,
             fetched_url=page.url if page.url != url else None, fetched_at=page.fetched_at,
@@ -145,35 +150,36 @@ class Adapter:
         return read_headline(tree, info, selector=self.title, site_names=self.site_names)
 
     def read_authors(self, tree: LexborHTMLParser, info: PageInfo) -> list[str]:
-        """Named persons (visible byline, then JSON-LD, then meta), else the desk or organisation."""
-        visible = split_names(self.texts(tree, self.author))
-        if visible:
-            return visible
-        persons = split_names(info.ld_persons) if self.trust_ld_authors else []
-        # A JSON-LD "Person" named like the site (Krautreporter) yields to a named writer.
-        named = [p for p in persons if p.casefold() not in info.site_names]
-        meta = split_names([info.meta_author]) if info.meta_author else []
-        # Then the page's own author links and name tags, the way most CMS themes mark them up.
-        found = named or meta or split_names(self.texts(tree, BYLINE)[:3]) or persons
-        if found:
-            return found
+        """Named persons (the outlet's byline, JSON-LD, meta, the visible byline), else the desk or organisation."""
+        own = split_names(self.texts(tree, self.author))
+        if own:
+            return own
+        # Scholarly pages give each author a citation_author tag of their own.
+        cited = info.meta_all.get("citation_author", [])
+        meta = cited if len(cited) > 1 else [info.meta_author] if info.meta_author else []
+        ld_persons = split_names(info.ld_persons) if self.trust_ld_authors else []
+        # An agency credited beside the writer (SDA, dpa) is an author too; alone, an organisation is the desk.
+        listed = [ld_persons + info.ld_organisations if ld_persons else [], split_names(meta)]
+        host = urlsplit(info.canonical or info.meta.get("og:url") or "").hostname or ""
+        sites = info.site_names | ({site_key(host).split(".")[0]} if host else set())
+        persons, desks = choose_authors(listed, tree, sites)
+        if persons:
+            return persons
+        # The site's own name is the author only when nobody is named: it is the desk.
+        if desks:
+            return desks
         if self.desk:
             return [self.desk]
         return info.ld_organisations if self.trust_ld_authors else []
 
-    def read_date(self, tree: LexborHTMLParser, info: PageInfo, tz: tzinfo) -> datetime | None:
-        """Publication time, from the sources in `date_order`, aware."""
-        values: list[str | None] = []
-        for source in self.date_order:
-            if source == "ld":
-                values.append(info.ld_str("datePublished"))
-            elif source == "meta":
-                values += info.published
-            else:
-                node = tree.css_first(self.date) if self.date else None
-                attrs = node.attributes if node is not None else {}
-                values += [attrs.get("datetime"), attrs.get("content"), node.text() if node else None]
-        return pick_date(values, tz)
+    def read_dates(self, tree: LexborHTMLParser, info: PageInfo, headline: Headline, page: Page, html: str,
+                   tz: tzinfo) -> PageDates:
+        """Publication and modification times, aware, and the step that found the publication time."""
+        # 05/04/2026 is May 4 on US English pages and on pages that don't say; 4 May elsewhere.
+        month_first = info.language in (None, "en") and info.region not in DAY_FIRST_REGIONS
+        ctx = DateContext(url=page.url, html=html, tz=tz, reference=page.fetched_at, month_first=month_first,
+                          selector=self.date, order=self.date_order)
+        return read_dates(tree, info, headline.node, headline.text, ctx)
 
     def read_section(self, tree: LexborHTMLParser, info: PageInfo) -> str | None:
         """The outlet's section (rubric) of the article."""

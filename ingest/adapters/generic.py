@@ -21,7 +21,6 @@ class GenericAdapter(Adapter):
     url_hint: ClassVar[re.Pattern[str]] = re.compile(
         r"/\d{4}/\d{1,2}/\d{1,2}/|/[^/?#]*(?:\d{4,}|[^\W_]+[-_][^\W_]+[-_][^\W_]+)[^/?#]*/?(?:[?#]|$)"
     )
-    date: ClassVar[str | None] = "time[datetime]"
 
     def is_article_url(self, url: str) -> bool:
         """True when `url` has the shape of an article URL on most news sites."""

@@ -41,10 +41,12 @@ class PageInfo:
     ld: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)  # first value per lower-cased name/property/itemprop
     meta_all: dict[str, list[str]] = field(default_factory=dict)
+    in_body: set[str] = field(default_factory=set)  # keys whose value came from a body element's itemprop
     crumbs: list[str] = field(default_factory=list)
     canonical: str | None = None
     page_title: str | None = None
     language: str | None = None
+    region: str | None = None  # of the language tag, lower-cased: "us" of en-US, "gb" of en_GB
     is_article: bool = False
 
     def ld_str(self, key: str) -> str | None:
@@ -90,7 +92,9 @@ class PageInfo:
 
     @property
     def published(self) -> list[str | None]:
-        return [self.meta.get(k) for k in _PUBLISHED_KEYS]
+        """Publication meta values, best key first; the <head>'s before the body's itemprops (a teaser's)."""
+        ranked = sorted(_PUBLISHED_KEYS, key=lambda k: k in self.in_body)
+        return [self.meta.get(k) for k in ranked]
 
     @property
     def modified(self) -> str | None:
@@ -141,11 +145,14 @@ def read_page(tree: LexborHTMLParser) -> PageInfo:
                 info.crumbs = _crumbs(obj)
     if not info.ld and web_page:
         info.ld = {k: web_page[k] for k in ("datePublished", "dateModified") if k in web_page}
-    for node in tree.css("meta, [itemprop][content]"):
+    # <meta> tags first: a body element's itemprop may belong to a teaser card of another story.
+    for node in [*tree.css("meta"), *(n for n in tree.css("[itemprop][content]") if n.tag != "meta")]:
         attrs = node.attributes
         key = (attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or "").strip().lower()
         content = (attrs.get("content") or "").strip()
         if key and content:
+            if key not in info.meta and node.tag != "meta":
+                info.in_body.add(key)
             info.meta.setdefault(key, content)
             info.meta_all.setdefault(key, []).append(content)
     link = tree.css_first("link[rel=canonical]")
@@ -155,7 +162,9 @@ def read_page(tree: LexborHTMLParser) -> PageInfo:
     html_node = tree.css_first("html")
     raw_lang = (html_node.attributes.get("lang") if html_node is not None else None) or info.meta.get(
         "og:locale") or info.ld_str("inLanguage")
-    lang = re.split(r"[-_]", raw_lang.strip().lower())[0] if raw_lang else None
+    parts = re.split(r"[-_]", raw_lang.strip().lower()) if raw_lang else []
+    lang = parts[0] if parts else None
+    info.region = parts[1] if len(parts) > 1 else None
     info.language = "uk" if lang == "ua" else lang or None
     info.is_article = _is_article_type(_types(info.ld)) or info.meta.get("og:type") == "article" or (
         "article:published_time" in info.meta)
@@ -196,3 +205,15 @@ def _crumbs(obj: dict[str, Any]) -> list[str]:
         if isinstance(name, str) and name.strip() and "://" not in name:
             names.append(" ".join(htmlmod.unescape(name).split()))
     return names
+
+
+# Letters only one of the languages we read uses: Ukrainian і ї є ґ, Russian ы э ъ ё, Japanese kana.
+_LETTERS = {"uk": re.compile("[іїєґІЇЄҐ]"), "ru": re.compile("[ыэъёЫЭЪЁ]"), "ja": re.compile("[\u3040-\u30ff]")}
+
+
+def guess_language(text: str) -> str | None:
+    """"uk", "ru" or "ja" when `text` (a headline, a description) has two letters only that language uses;
+    None otherwise. For pages that declare no language (2014 Ukrainian sites have a bare <html>)."""
+    counts = {lang: len(pattern.findall(text)) for lang, pattern in _LETTERS.items()}
+    lang, count = max(counts.items(), key=lambda item: item[1])
+    return lang if count >= 2 and sorted(counts.values())[-2] == 0 else None
