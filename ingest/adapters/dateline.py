@@ -22,16 +22,17 @@ from ingest.adapters.dates import Found, label_of, parse_value, plausible, scan_
 # Where a <time> or a written date belongs to another story, a comment, a photo or the site, not to this
 # article: a class of an ancestor below those it shares with the headline (the article's layout), or one
 # of these tags (captions date the photo, not the story).
-_ELSEWHERE = re.compile(
-    r"comment|related|sidebar|recommend|popular|most-?read|teaser|footer|more-?stories|read-?next|"
-    r"trending|card|promo|latest|caption|credit|gallery|photo|(?<![a-z])pic", re.IGNORECASE)
+_ELSEWHERE = ("comment", "related", "sidebar", "recommend", "popular", "mostread", "most-read", "teaser",
+              "footer", "morestories", "more-stories", "readnext", "read-next", "trending", "card", "promo", "latest",
+              "caption", "credit", "gallery", "photo")
+_PIC = re.compile(r"(?<![a-z])pic")  # "picBox", "pic-wrap"; not "topic"
 _ELSEWHERE_TAGS = frozenset({"aside", "nav", "footer", "figure", "figcaption"})
 _MODIFIED_HINT = re.compile(r"updat|modif|edit|revis", re.IGNORECASE)
 _PUBLISHED_HINT = re.compile(r"publi|posted|created|pubdate", re.IGNORECASE)
 TEXT_BEFORE = 300  # characters of text above the headline read for a date (a kicker, a date line)
 TEXT_AFTER = 800  # and below it (byline, date line; not the story's own dates further down)
 BYLINE_NEAR = 400  # characters under the headline where a byline's date is
-MAX_NODES = 2000  # nodes walked each way from the headline (menus between a headline and its byline are short)
+MAX_NODES = 400  # nodes walked each way from the headline (menus between a headline and its byline are short)
 STANDALONE_REST = 30  # letters an element may hold besides its date to be a date line ("Published", "5 min read")
 
 
@@ -157,7 +158,7 @@ class Dateline:
             nodes = [n for n in start.traverse(include_text=True) if n.tag == "-text"] if start is not None else []
             return [], nodes
         before = self._walk(_preceding(self.headline), TEXT_BEFORE) if above else []
-        return before[::-1], self._walk(_following(self.headline), TEXT_AFTER)
+        return before[::-1], self._walk(_following(self.headline), TEXT_AFTER if above else BYLINE_NEAR)
 
     def _walk(self, nodes: Iterator[LexborNode], chars: int) -> list[LexborNode]:
         kept: list[LexborNode] = []
@@ -177,8 +178,11 @@ class Dateline:
             return False
         known = self._elsewhere_cache.get(node.mem_id)
         if known is None:
-            marks = f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}"
-            own = node.tag in _ELSEWHERE_TAGS or bool(marks.strip() and _ELSEWHERE.search(marks))
+            attrs = node.attributes
+            marks = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+            # Substrings, not a regex: this runs for every element around the headline.
+            own = node.tag in _ELSEWHERE_TAGS or any(word in marks for word in _ELSEWHERE) or (
+                "pic" in marks and bool(_PIC.search(marks)))
             known = self._elsewhere_cache[node.mem_id] = own or self._elsewhere(node.parent)
         return known
 

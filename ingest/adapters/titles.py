@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -289,6 +290,7 @@ def _truncated(text: str, other: str) -> bool:
     return cut and other.startswith(stem) and bool(rest.strip()) and not _SEPARATOR.match(rest)
 
 
+@lru_cache(maxsize=1024)  # a page compares the same few titles and names dozens of times
 def _squash(text: str) -> str:
     """Letters and digits only, lower-cased, accents dropped: "Público" ~ publico.es."""
     return "".join(_WORD.findall(unicodedata.normalize("NFKD", text.casefold())))
