@@ -2,13 +2,19 @@
 
 Contract: `extract_text(html, url=...)` returns the article's paragraphs, subheadings, list items, table
 rows and quotes, one per block, separated by one blank line ("\\n\\n"); "" when nothing is found.
-This is the only module that imports trafilatura: every option we pass lives here.
+`extract_story(html, url=...)` yields, best first, the texts a whole page as served may hold its story in
+when its cleaned extraction found none: trafilatura on the raw page, then the HTML stories its script data
+and <noscript> blocks carry (JSON-LD articleBody, an app's hydration state). This is the only module that
+imports trafilatura: every option we pass lives here.
 """
 
 from __future__ import annotations
 
+import html as htmlmod
+import json
 import re
 import unicodedata
+from collections.abc import Iterator
 
 import trafilatura
 import trafilatura.meta
@@ -20,6 +26,16 @@ _TEXT_BLOCKS = frozenset({"p", "head", "quote", "code"})
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _DOCUMENT = re.compile(r"<(?:html|body)[\s>]", re.IGNORECASE)
 _ZERO_WIDTH = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")  # and soft hyphens
+# Blocks a browser does not show as text, whose contents may still be the story (script data, <noscript>), and
+# the JSON/JS string literals in scripts (an articleBody value marked), unrolled: a 1 MB blob is one pass.
+_SCRIPTED = re.compile(r"<(script|noscript|style|template)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+_STRING = re.compile(r'("articleBody"\s*:\s*)?"([^"\\]*(?:\\.[^"\\]*)*)"')
+_PARAGRAPH = re.compile(r"<p[\s>]", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+_MIN_STORY_CHARS = 200  # characters of text: less is no story kept in data, but a notice or a teaser
+_MAX_CANDIDATES = 3
+# The app fills these slots when it renders the story (ads, embeds): "$$ARTICLEAD$$", "{{ad}}", "%%EMBED%%".
+_PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|%%|\[\[)[\w.:\- ]{1,40}(?:\$\$|\}\}|%%|\]\])")
 
 
 def extract_text(html: str, *, url: str | None = None) -> str:
@@ -57,6 +73,59 @@ def extract_text(html: str, *, url: str | None = None) -> str:
     blocks: list[str] = []
     _walk(body, blocks)
     return "\n\n".join(blocks)
+
+
+def extract_story(html: str, *, url: str | None = None) -> Iterator[str]:
+    """Texts of a whole page as served that may hold its story, best first, for when the cleaned page gave none.
+
+    First trafilatura on the page as served, less its scripts and <noscript> notices: our pre-cleaning can
+    take what it steers by (it keeps the infinite-scroll block holding the <h1>). Then the longest stories the
+    page's script data and <noscript> blocks carry: an app that renders in the browser ships its story as HTML
+    in a JSON string, a lazy-loading page in <noscript>, schema.org in JSON-LD articleBody. Lazy: each is
+    extracted when asked for.
+    """
+    yield extract_text(_SCRIPTED.sub(" ", html), url=url)
+    stories = sorted(_scripted_stories(html), key=lambda found: -found[0])
+    for _, story in stories[:_MAX_CANDIDATES]:
+        paragraphs = extract_text(story, url=url).split("\n\n")
+        yield "\n\n".join(p for p in paragraphs if not _PLACEHOLDER.fullmatch(p))
+
+
+def _scripted_stories(html: str) -> Iterator[tuple[int, str]]:
+    """(characters of text, HTML) of the stories kept in <script> and <noscript> blocks."""
+    for match in _SCRIPTED.finditer(html):
+        kind, content = match.group(1).lower(), match.group(2)
+        if kind == "script":
+            found = list(_stories_in_code(content, depth=2))
+        elif kind == "noscript" and _PARAGRAPH.search(content):
+            found = [(content, False)]
+        else:
+            continue
+        for story, declared in found:
+            size = len(_TAG.sub("", story).strip())
+            # A notice ("please enable JavaScript") or a teaser is shorter than a story; an articleBody says what it is.
+            if declared or size >= _MIN_STORY_CHARS:
+                yield size, story
+
+
+def _stories_in_code(code: str, depth: int) -> Iterator[tuple[str, bool]]:
+    """HTML with paragraphs in the string literals of `code`, and whether it is a declared articleBody."""
+    for literal in _STRING.finditer(code):
+        declared = bool(literal.group(1))
+        if len(literal.group(2)) < _MIN_STORY_CHARS and not declared:
+            continue
+        try:
+            value = json.loads(f'"{literal.group(2)}"', strict=False)
+        except ValueError:  # a JS-only escape (\x41, \'): not data
+            continue
+        if not _PARAGRAPH.search(value):
+            if declared:  # plain text, a paragraph a line
+                yield "".join(f"<p>{htmlmod.escape(line)}</p>" for line in value.splitlines() if line.strip()), True
+        elif value.lstrip().startswith("<") or depth <= 1:
+            yield value, declared
+        else:  # JSON inside a JS string (Next.js, Nuxt payloads): its own literals hold the HTML
+            nested = list(_stories_in_code(value, depth - 1))
+            yield from nested or [(value, declared)]
 
 
 def reset_caches() -> None:

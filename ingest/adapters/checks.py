@@ -3,17 +3,21 @@
 Contract: `check_nesting(html)` raises Rejected("too-large") before a page too deeply nested to parse
 safely reaches the parser; `check_blocked(html, tree, info)` raises Rejected("bot-challenge") for
 challenge, captcha and consent-wall pages served with status 200; `looks_like_listing(tree)` says whether
-a page is an index of links rather than an article; `is_paywalled(tree, info, selectors)` says whether it
+a page is an index of links rather than an article; `has_story(text, min_chars)` says whether extracted text
+holds running text (a page without it is `too-short`); `is_app_shell(html, info)` says whether a page's
+body is an empty shell its scripts fill in the browser; `is_paywalled(tree, info, selectors)` says whether it
 is a subscriber-only stub. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ingest.adapters.page import PageInfo
+from ingest.adapters.preclean import outermost, remove_nodes
 from ingest.models import Rejected
 
 MAX_HTML_CHARS = 5_000_000
@@ -39,6 +43,23 @@ _CHALLENGE_TITLES = frozenset({
     "security check", "robot check", "ddos-guard", "please wait...", "one more step",
 })
 _TINY_PAGE_CHARS = 1500
+
+# Page chrome: menus, mastheads and footers, whose links are the site's, not the page's (a club page with a
+# 100-link menu is no index). A <header>, <footer> or <aside> inside an <article> is a story's or a teaser's own.
+_CHROME = "nav, header, footer, aside, [role=navigation], [role=banner], [role=contentinfo], [role=complementary]"
+LISTING_LINKS = 40  # links of the page's own (outside its chrome) an index has at least
+
+# A sentence ends with a full stop, question or exclamation mark (Latin, Devanagari, Arabic, Urdu, Ethiopic,
+# Armenian, Burmese, Tibetan), maybe closed by a quote or bracket, before a space or the end; or with a CJK one.
+_SENTENCE_END = re.compile(r"[.!?…।॥؟۔።։။།][\"'”’»)\]]*(?:\s|$)|[。！？｡]")
+# Ideographs, kana and hangul syllables carry about two Latin letters' worth of text each; Chinese and
+# Japanese, written without spaces, have about a word per two of them.
+_WIDE = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# A one-sentence news item is ~100 characters; "One line only." or a "Page not found." notice is no story.
+# Every stored page of the corpora (wcxb-dev, fundus, our fixtures) has such a sentence of 60 or more.
+SENTENCE_CHARS = 60
+_SHELL_WORDS = 20  # a body with fewer visible words shows nothing of its own ("Loading...", a skip link)
 
 
 def check_nesting(html: str) -> None:
@@ -69,15 +90,60 @@ def check_blocked(html: str, tree: LexborHTMLParser, info: PageInfo) -> None:
 
 
 def looks_like_listing(tree: LexborHTMLParser) -> bool:
-    """A page whose text is mostly link text, with many links: an index, not an article."""
+    """A page whose text is mostly link text, with many links of its own: an index, not an article."""
     body = tree.body
     if body is None:
         return False
-    total = len(body.text(separator=" ").split())
+    total = _words(body.text(separator=" "))
     links = [a for a in body.css("a") if a.attributes.get("href")]
-    linked = sum(len(a.text(separator=" ").split()) for a in links)
-    long_paragraphs = sum(1 for p in body.css("p") if len(p.text().split()) >= 40)
-    return len(links) >= 40 and linked >= 0.45 * total and long_paragraphs < 3
+    linked = _words(" ".join(a.text(separator=" ") for a in links))
+    long_paragraphs = sum(1 for p in body.css("p") if _words(p.text()) >= 40)
+    if len(links) < LISTING_LINKS or linked < 0.45 * total or long_paragraphs >= 3:
+        return False
+    # The links must be the page's own: outside its chrome, still many, or fewer but most of what is left
+    # (a section page of 30 headlines under a 60-link menu).
+    chrome = outermost([n for n in body.css(_CHROME) if not _in_article(n)])
+    chrome_links = [a for n in chrome for a in n.css("a") if a.attributes.get("href")]
+    own_links = len(links) - len(chrome_links)
+    own_total = total - _words(" ".join(n.text(separator=" ") for n in chrome))
+    own_linked = linked - _words(" ".join(a.text(separator=" ") for a in chrome_links))
+    return own_links >= LISTING_LINKS or (own_links >= LISTING_LINKS // 2 and own_linked >= 0.45 * own_total)
+
+
+def has_story(text: str, min_chars: int) -> bool:
+    """True when `text` holds running text: a paragraph that is a sentence of SENTENCE_CHARS or more, or any
+    paragraph of `min_chars` (scripts written without full stops). No text, a menu or a one-liner is none."""
+    for paragraph in text.split("\n\n"):
+        size = len(paragraph) + len(_WIDE.findall(paragraph))
+        if size >= min_chars or (size >= SENTENCE_CHARS and _SENTENCE_END.search(paragraph)):
+            return True
+    return False
+
+
+def is_app_shell(html: str, info: PageInfo) -> bool:
+    """True when the page's body shows (next to) no text, an app filling it in the browser, and its metadata
+    names this very page (a canonical or og:url below the home page), so that its description is its own: an
+    app serving one shell at every address names the home page, or nothing."""
+    named = info.canonical or info.meta.get("og:url") or ""
+    if not urlsplit(named.strip()).path.strip("/"):
+        return False
+    tree = LexborHTMLParser(html)
+    remove_nodes(tree.css("script, style, noscript, template"))
+    return tree.body is None or len(tree.body.text(separator=" ").split()) < _SHELL_WORDS
+
+
+def _words(text: str) -> int:
+    """Words of `text`; Chinese and Japanese counted at two characters a word."""
+    return len(text.split()) + len(_UNSPACED.findall(text)) // 2
+
+
+def _in_article(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == "article":
+            return True
+        parent = parent.parent
+    return False
 
 
 def is_paywalled(tree: LexborHTMLParser, info: PageInfo, selectors: tuple[str, ...]) -> bool:
