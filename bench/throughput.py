@@ -52,7 +52,7 @@ from ingest.demo import Reply, serve_http
 from ingest.fetch import Fetcher
 from ingest.models import Page, Rejected
 from ingest.parse import PARSE_WORKER_TASKS, parse_page
-from ingest.pipeline import run_source
+from ingest.pipeline import raw_archive, run_source
 from ingest.workers import WorkerPool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,7 +183,9 @@ def run_ours(base: str, workers: int, server_pid: int) -> dict[str, float]:
         try:
             with Fetcher(settings, hosts) as fetcher, tree, pss, busy, asked:
                 start = time.perf_counter()
-                summary = run_source(db, fetcher, source, kind="bench", workers=workers, pool=pool)
+                # The raw pages are archived as by default (db/warc beside the database): part of the pass's cost.
+                summary = run_source(db, fetcher, source, kind="bench", workers=workers, pool=pool,
+                                     archive=raw_archive(db_path, settings))
                 elapsed = time.perf_counter() - start
         finally:
             pool.close()

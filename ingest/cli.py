@@ -10,9 +10,10 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -22,16 +23,16 @@ from urllib.parse import urlsplit
 
 import click
 
-from ingest import report, store
+from ingest import learn, reclean, report, store
 from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
 from ingest.config import Config, ConfigError, Settings, Source, check_timezone, load_config
 from ingest.export import FORMATS
 from ingest.fetch import Fetcher, MemoryHostStates
 from ingest.harvest import planned
 from ingest.logs import setup_logging
-from ingest.models import Article, Page, Rejected
-from ingest.parse import page_from_bytes
-from ingest.pipeline import Window, format_summaries, parse_page, run_source
+from ingest.models import Article, Learned, Page, Rejected
+from ingest.parse import page_from_bytes, parse_pool
+from ingest.pipeline import Window, format_summaries, parse_page, raw_archive, run_source
 from ingest.scheduler import Daemon
 
 log = logging.getLogger("ingest")
@@ -139,6 +140,7 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
     stop = threading.Event()
     summaries = []
+    recleaned: list[reclean.RecleanSummary] = []
     db = store.open_db(obj.db_path)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -149,30 +151,84 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
                          for slug, plan in plans.items() for month, n in sorted(plan.items())], False)
             click.echo("\n".join(f"{slug}: {sum(plan.values())} to fetch" for slug, plan in plans.items()))
             return
-        with _fetcher(config.settings, obj.db_path) as fetcher, _progress() as progress:
+        archive = raw_archive(obj.db_path, config.settings)
+        with _fetcher(config.settings, obj.db_path) as fetcher, _progress() as progress, \
+                parse_pool(min(config.settings.concurrency, os.cpu_count() or 1)) as pool:
             for sig in previous:
-                signal.signal(sig, _stop_handler(stop, fetcher))
+                signal.signal(sig, _stop_handler(stop, fetcher.cancel))
             for source in chosen:
                 if stop.is_set():
                     break
                 summaries.append(run_source(
                     db, fetcher, source, kind="backfill", window=Window(since, until), limit=limit,
-                    stop=stop, workers=config.settings.concurrency, topics=config.topics,
-                    on_total=progress.start(source.slug), on_outcome=progress.advance))
+                    stop=stop, workers=config.settings.concurrency, topics=config.topics, pool=pool,
+                    on_total=progress.start(source.slug), on_outcome=progress.advance, archive=archive))
+                # The source's first pages were cleaned before there was evidence of its boilerplate.
+                if not stop.is_set() and reclean.stale_count(db, source):
+                    recleaned.append(reclean.reclean_source(
+                        db, archive, source, pool, topics=config.topics, stop=stop,
+                        on_total=progress.start(f"{source.slug} reclean"), on_done=progress.advance))
     finally:
         db.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo(format_summaries(summaries))
+    for done in recleaned:
+        click.echo(done.line())
 
 
-def _stop_handler(stop: threading.Event, fetcher: Fetcher) -> Any:
+@cli.command("reclean")
+@click.argument("sources", nargs=-1)
+@click.option("--since", callback=_parse_day, metavar="YYYY-MM-DD",
+              help="Every article published on or after this day, stale or not.")
+@click.option("--all", "everything", is_flag=True, help="Every stored article of the sources, stale or not.")
+@click.pass_obj
+def reclean_command(obj: Context, sources: tuple[str, ...], since: date | None, everything: bool) -> None:
+    """Clean stored articles again from their raw pages, with today's adapters and learned boilerplate.
+
+    Without --since or --all: the stale ones (an older adapter version, or cleaned before the source's learned
+    boilerplate last changed). Interrupted (Ctrl-C, SIGTERM, a crash), the same command continues where it stopped.
+    """
+    config = obj.config()
+    unknown = [s for s in sources if s not in config.sources]
+    if unknown:
+        raise click.UsageError(f"unknown source {unknown[0]!r} (known: {', '.join(config.sources)})")
+    if since and everything:
+        raise click.UsageError("--since and --all: give one of them")
+    if not obj.db_path.is_file():
+        raise click.UsageError(f"no database at {obj.db_path} (give the archive with --db)")
+    chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
+    stop = threading.Event()
+    done: list[reclean.RecleanSummary] = []
+    db = store.open_db(obj.db_path)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        archive = raw_archive(obj.db_path, config.settings)
+        with _progress() as progress, parse_pool(min(config.settings.concurrency, os.cpu_count() or 1)) as pool:
+            for sig in previous:
+                signal.signal(sig, _stop_handler(stop))
+            for source in chosen:
+                if stop.is_set():
+                    break
+                done.append(reclean.reclean_source(
+                    db, archive, source, pool, since=since, everything=everything, topics=config.topics, stop=stop,
+                    on_total=progress.start(source.slug), on_done=progress.advance,
+                    workers=config.settings.concurrency))
+    finally:
+        db.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("\n".join(d.line() for d in done))
+
+
+def _stop_handler(stop: threading.Event, cancel: Callable[[], None] | None = None) -> Any:
     def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         click.echo("\nstopping after the pages in flight (Ctrl-C again to abort)", err=True)
         stop.set()
-        fetcher.cancel()
+        if cancel is not None:
+            cancel()
     return handler
 
 
@@ -291,9 +347,25 @@ def _load_and_parse(obj: Context, file_or_url: str, url: str | None, slug: str |
                                "detail": exc.detail}, ensure_ascii=False))
         sys.exit(1)
     try:
-        return page, source, parse_page(get_adapter(source.adapter), source, page)
+        return page, source, parse_page(get_adapter(source.adapter), source, page,
+                                        learned=_learned_readonly(obj.db_path, source))
     except Rejected as exc:
         return page, source, exc
+
+
+def _learned_readonly(db_path: Path, source: Source) -> Learned:
+    """The source's learned boilerplate when the database holds it, read-only; only its pins otherwise."""
+    pins = Learned(keep=tuple(k.casefold() for k in source.keep), junk=tuple(j.casefold() for j in source.junk))
+    try:
+        db = store.open_readonly(db_path)
+    except (FileNotFoundError, sqlite3.Error):
+        return pins
+    try:
+        return learn.learned(db, source.slug, keep=source.keep, junk=source.junk)
+    except sqlite3.Error:  # not an ingest database, or one from before learning
+        return pins
+    finally:
+        db.close()
 
 
 def _extract_source(config: Config, slug: str | None, url: str | None) -> Source:
@@ -311,6 +383,32 @@ def _extract_source(config: Config, slug: str | None, url: str | None) -> Source
     adapter = get_adapter(slug) if slug else adapter_for_url(url or "")
     domains = tuple(adapter.domains) + ((host.removeprefix("www."),) if host else ())
     return Source(slug=slug or adapter.slug, adapter=adapter.slug, domains=domains, language=None)
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--all", "candidates", is_flag=True, help="Also the blocks seen on two pages or more, not yet learned.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> None:
+    """What ingest learned to remove from SOURCE's pages: each block, pages seen, first and last seen."""
+    try:
+        db = store.open_readonly(obj.db_path)
+    except FileNotFoundError as exc:
+        raise click.UsageError(f"{exc} (give the archive with --db)") from None
+    try:
+        found = learn.listing(db, source, candidates=candidates)
+    except sqlite3.Error as exc:
+        raise click.UsageError(f"{obj.db_path} is not an ingest database with learned boilerplate ({exc})") from None
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(found), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{source}: {len(found.blocks)} blocks over {found.pages} pages seen (revision {found.revision})")
+    _print_rows([{"kind": b["kind"], "pages": b["pages"], "first_seen": b["first_seen"][:10],
+                  "last_seen": b["last_seen"][:10], "learned": "yes" if b["learned_at"] else "no",
+                  "block": b["block"][:80]} for b in found.blocks], False)
 
 
 @cli.command()

@@ -41,6 +41,12 @@ class Settings:
     max_redirects: int = 5
     max_retries: int = 2  # extra attempts on connection errors, 5xx, 429
     max_backoff: float = 600.0  # longest wait honoured from Retry-After, in seconds
+    # Keep the raw bytes of every fetched page in WARC files under db/warc/ (ingest/warc.py), so pages can be
+    # cleaned again later and read by any WARC tool; false: keep only the cleaned articles.
+    warc: bool = True
+    # How many of the most recent calendar months of WARC files to keep (this month included); older files
+    # may be deleted by WarcArchive.prune. 0: keep them forever.
+    warc_keep_months: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class Source:
     # IANA name; the page's times without an offset are read in it. Loaded from sources.toml it is always set
     # (the key, else the adapter's own zone, else by language); None here: the adapter decides.
     timezone: str | None = None
+    keep: tuple[str, ...] = ()  # phrases: a text block holding one is never removed as learned boilerplate
+    junk: tuple[str, ...] = ()  # phrases: a text block holding one is always removed
 
     def allows(self, url: str) -> bool:
         """True when url's host is one of the source's domains or a subdomain of one."""
@@ -160,6 +168,9 @@ def parse_config(raw: dict[str, Any], *, file: str = "sources.toml", adapters: C
     return Config(settings=settings, sources=sources, path=file, topics=_parse_topics(raw.get("topics", {}), file))
 
 
+_ZERO_ALLOWED = frozenset({"max_retries", "warc_keep_months"})  # whole-number settings for which 0 means "none"
+
+
 def _parse_settings(raw: object, file: str) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(file, "settings", "must be a table")
@@ -174,7 +185,7 @@ def _parse_settings(raw: object, file: str) -> Settings:
             if not isinstance(value, bool):
                 raise ConfigError(file, where, "must be true or false")
         elif isinstance(default, int) and not isinstance(default, bool):
-            least = 0 if key == "max_retries" else 1
+            least = 0 if key in _ZERO_ALLOWED else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(file, where, f"must be a whole number of at least {least}")
         elif isinstance(default, float):
@@ -234,6 +245,8 @@ def _parse_source(slug: str, raw: object, file: str, adapters: Collection[str] |
             if not isinstance(value, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]+)?", value):
                 raise ConfigError(file, where, "must be a language code like 'uk', 'en' or 'ja'")
             values[key] = value
+        elif key in ("keep", "junk"):
+            values[key] = _phrases(value, file, where)
         elif key == "timezone":
             try:
                 values[key] = check_timezone(value)
@@ -251,6 +264,20 @@ def _parse_source(slug: str, raw: object, file: str, adapters: Collection[str] |
         bare = tuple(sorted(h.removeprefix("www.") for h in hosts if h))
         source = Source(**{**values, "domains": bare})
     return source
+
+
+def _phrases(value: object, file: str, where: str) -> tuple[str, ...]:
+    """`keep` / `junk`: a list of phrases, each a few words of a block (matched case-insensitively)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(file, where, "must be a list of phrases (strings)")
+    phrases = tuple(" ".join(v.split()) for v in value)
+    short = next((p for p in phrases if len(p) < 4), None)
+    if short is not None:
+        raise ConfigError(file, where, f"{short!r} is too short: a phrase of at least 4 characters, so that it "
+                                       "names one block and not every paragraph that holds a common word")
+    return phrases
 
 
 def _patterns(value: object, file: str, where: str) -> tuple[str, ...]:

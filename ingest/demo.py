@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 
 from ingest import store
 from ingest.config import Config, Settings, Source
-from ingest.pipeline import Summary, format_summaries, run_source
+from ingest.pipeline import Summary, format_summaries, raw_archive, run_source
 
 LISTING_PAGE_SIZE = 3
 # Outlet pages bundled with the package: the adapters' golden fixtures, and the demo's sites.
@@ -204,7 +204,8 @@ def run_demo(db_path: Path, *, keep_serving: bool = False) -> str:
     try:
         with Fetcher(config.settings, hosts) as fetcher:
             for source in config.sources.values():
-                summaries.append(run_source(db, fetcher, source, kind="demo"))
+                summaries.append(run_source(db, fetcher, source, kind="demo",
+                                            archive=raw_archive(db_path, config.settings)))
         if keep_serving:
             print("demo sites:", ", ".join(f"{s}: {site.base_url}/feed.xml" for s, site in sites.items()))
             print("serving until Ctrl-C")

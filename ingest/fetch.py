@@ -130,6 +130,11 @@ class Fetcher:
                                     follow_redirects=False,
                                     timeout=httpx.Timeout(settings.timeout))
 
+    @property
+    def sent_headers(self) -> dict[str, str]:
+        """The request headers every fetch sends (User-Agent, Accept, ...): what a WARC request record holds."""
+        return dict(self._client.headers)
+
     def __enter__(self) -> Fetcher:
         return self
 

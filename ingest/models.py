@@ -101,6 +101,30 @@ class Page:
         return {k: v for k, v in self.__dict__.items() if k != "_decoded"}
 
 
+@dataclass(frozen=True)
+class BlockKey:
+    """A key a page's text block is known by across its source's pages (ingest/adapters/blocks.py)."""
+
+    key: str  # "t:<hash>", "l:<lead-in words>", "p:<tag/class path>" or "b:<tag/class path>"
+    kind: str  # "text", "lead", "path" or "box"
+    sample: str  # the block's text, cut to 300 characters: what `ingest boilerplate` and Datasette show
+    variant: str = ""  # for a box: the key of its words, to count how many different things it says
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What cleaning a source's pages removes besides the adapter's rules: the block keys its pages repeat
+    (learned by ingest/learn.py) and the source's pins from sources.toml. Small: it goes with every page."""
+
+    keys: frozenset[str] = frozenset()
+    keep: tuple[str, ...] = ()  # casefolded phrases: a block holding one is never removed
+    junk: tuple[str, ...] = ()  # casefolded phrases: a block holding one is always removed
+    revision: int = 0  # of the source's learned keys; stored on each article as learned_rev
+
+
+NOTHING_LEARNED = Learned()
+
+
 @dataclass
 class Article:
     """A cleaned article, ready to store."""
@@ -125,6 +149,7 @@ class Article:
     paywalled: bool = False
     fetched_url: str | None = None  # URL we fetched, when it differs from the canonical one
     fetched_at: datetime | None = None
+    learned_rev: int = 0  # revision of the source's learned boilerplate the text was cleaned with
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: datetimes as ISO 8601 strings with offset."""

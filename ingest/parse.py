@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from ingest.adapters.base import Adapter
+from ingest.adapters.base import Adapter, Cleaned
 from ingest.config import Source
-from ingest.models import Article, Page, Rejected
+from ingest.dedup import content_hash
+from ingest.models import NOTHING_LEARNED, Article, BlockKey, Learned, Page, Rejected
 from ingest.neardup import Fingerprint, fingerprint
+from ingest.warc import Packed, pack
 from ingest.workers import PoolClosed, WorkerDied, WorkerError, WorkerPool, WorkerTimeout
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
@@ -62,18 +65,27 @@ def parse_pool(size: int | None = None) -> WorkerPool:
 
 @dataclass(frozen=True)
 class Parsed:
-    """A worker's result: the article and its near-duplicate fingerprint, hashed there to spare the writer."""
+    """A worker's result: the article, its near-duplicate fingerprint (hashed there to spare the writer) and
+    the keys of its text blocks, for the source's learned boilerplate."""
 
     article: Article
     fingerprint: Fingerprint
+    blocks: tuple[BlockKey, ...] = ()
+    digest: str = ""  # dedup.content_hash of the text
+    packed: Packed | None = None  # the page's WARC records, built here when the raw page is kept
 
 
 def parse_isolated(pool: WorkerPool, adapter: Adapter, source: Source, page: Page, window: Window = OPEN_WINDOW,
-                   timeout: float = PARSE_TIMEOUT) -> Parsed:
-    """parse_page in a worker process; raises Rejected, incl. parse-timeout, parse-crash and stopped."""
+                   timeout: float = PARSE_TIMEOUT, learned: Learned = NOTHING_LEARNED,
+                   keep_raw: Mapping[str, str] | None = None) -> Parsed:
+    """parse_page in a worker process; raises Rejected, incl. parse-timeout, parse-crash and stopped.
+
+    `keep_raw`: the request headers the page was fetched with; given, the worker also builds the page's WARC
+    records (Parsed.packed) for the archive, where the CPU for it is (the fetching process feeds the workers).
+    """
     check_page(page)  # cheap refusals need no worker, and no image or PDF crosses the pipe
     try:
-        result = pool.call(parse_task, adapter, source, page, window, timeout=timeout)
+        result = pool.call(parse_task, adapter, source, page, window, learned, keep_raw, timeout=timeout)
     except PoolClosed:
         raise Rejected("stopped", "the parse pool was closed") from None
     except WorkerTimeout:
@@ -87,11 +99,14 @@ def parse_isolated(pool: WorkerPool, adapter: Adapter, source: Source, page: Pag
     raise Rejected(*result)
 
 
-def parse_task(adapter: Adapter, source: Source, page: Page, window: Window) -> Parsed | tuple[str, str]:
+def parse_task(adapter: Adapter, source: Source, page: Page, window: Window, learned: Learned = NOTHING_LEARNED,
+               keep_raw: Mapping[str, str] | None = None) -> Parsed | tuple[str, str]:
     """Runs in a parse worker: the article with its fingerprint, or (reason, detail) of the rejection."""
     try:
-        article = parse_page(adapter, source, page, window)
-        return Parsed(article, fingerprint(article.text))
+        cleaned = clean_page(adapter, source, page, window, learned)
+        text = cleaned.article.text
+        return Parsed(cleaned.article, fingerprint(text), cleaned.blocks, content_hash(text),
+                      pack(page, keep_raw) if keep_raw is not None else None)
     except Rejected as exc:  # exceptions do not survive pickling with their reason; plain values do
         return exc.reason, exc.detail
     except Exception as exc:  # a hostile page may break a parser in any way
@@ -106,12 +121,21 @@ def check_page(page: Page) -> None:
         raise Rejected("empty", "no body")
 
 
-def parse_page(adapter: Adapter, source: Source, page: Page, window: Window = OPEN_WINDOW) -> Article:
+def parse_page(adapter: Adapter, source: Source, page: Page, window: Window = OPEN_WINDOW,
+               learned: Learned = NOTHING_LEARNED) -> Article:
     """Page -> Article through the source's adapter; raises Rejected with a reason."""
+    return clean_page(adapter, source, page, window, learned).article
+
+
+def clean_page(adapter: Adapter, source: Source, page: Page, window: Window = OPEN_WINDOW,
+               learned: Learned = NOTHING_LEARNED) -> Cleaned:
+    """Page -> the Article and its block keys, through the source's adapter with what the source learned."""
     check_page(page)
     if not page.text.strip():  # bytes that decode to nothing but whitespace (a UTF-16 blank page)
         raise Rejected("empty", "no text")
-    article = adapter.parse(page, source=source.slug, language=source.language, timezone=source.timezone)
+    cleaned = adapter.clean(page, source=source.slug, language=source.language, timezone=source.timezone,
+                            learned=learned)
+    article = cleaned.article
     if not source.allows(article.url):  # a canonical link pointing elsewhere is not ours to trust
         article.url = page.url
     if article.url != page.url:
@@ -119,7 +143,7 @@ def parse_page(adapter: Adapter, source: Source, page: Page, window: Window = OP
     article.fetched_at = page.fetched_at
     if not window.contains(article.published_at):
         raise Rejected("out-of-window", article.published_at.isoformat() if article.published_at else "")
-    return article
+    return cleaned
 
 
 def page_from_bytes(body: bytes, url: str) -> Page:

@@ -18,21 +18,24 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlite_utils
 
-from ingest import store
+from ingest import learn, store
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Adapter
-from ingest.config import Source, Topic
+from ingest.config import Settings, Source, Topic
+from ingest.dedup import url_key
 from ingest.fetch import Fetcher
 from ingest.harvest import Harvest, discover_links
-from ingest.models import Article, FetchError, Link, Rejected
+from ingest.models import NOTHING_LEARNED, Article, BlockKey, FetchError, Learned, Link, Rejected
 from ingest.neardup import Fingerprint
 from ingest.parse import OPEN_WINDOW, PARSE_TIMEOUT, parse_isolated, parse_pool
 from ingest.parse import Window as Window  # re-exported: callers build windows for run_source
 from ingest.parse import parse_page as parse_page  # re-exported: `ingest extract` parses one page
 from ingest.topics import match_topics, save_topics
+from ingest.warc import Packed, WarcArchive, WarcRef
 from ingest.workers import WorkerPool
 
 log = logging.getLogger("ingest")
@@ -52,6 +55,7 @@ class Summary:
     rejected: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     stopped: bool = False
+    learned: int = 0  # times a block of the source's pages became boilerplate during the pass
 
     def add(self, outcome: str, reason: str | None) -> None:
         """Count one fetch outcome."""
@@ -78,6 +82,9 @@ class Outcome:
     error: Rejected | None = None
     status: int | None = None
     fingerprint: Fingerprint | None = None  # the article's, computed by the parse worker
+    blocks: tuple[BlockKey, ...] = ()  # its text blocks' keys, for the source's learned boilerplate
+    raw: WarcRef | None = None  # where the page's bytes were archived
+    digest: str = ""  # the text's content hash, computed by the parse worker
 
 
 def format_summaries(summaries: list[Summary]) -> str:
@@ -108,14 +115,23 @@ def _summary_line(s: Summary) -> str:
 # --- one page -----------------------------------------------------------------------------------
 
 def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: Source, link: Link,
-                  window: Window = OPEN_WINDOW, parse_timeout: float = PARSE_TIMEOUT) -> Outcome:
-    """Fetch and clean one article page; never raises for a bad page, returns the reason instead."""
+                  window: Window = OPEN_WINDOW, parse_timeout: float = PARSE_TIMEOUT,
+                  learned: Learned = NOTHING_LEARNED, archive: WarcArchive | None = None) -> Outcome:
+    """Fetch and clean one article page; never raises for a bad page, returns the reason instead.
+
+    With an `archive`, the page's bytes are kept (ingest/warc.py) before cleaning, so `ingest reclean` can
+    clean it again with what is learned later: a page a later version would not reject is kept too.
+    """
     status: int | None = None
     try:
         page = fetcher.fetch(link.url, allowed=source.allows)
         status = page.status
-        parsed = parse_isolated(pool, adapter, source, page, window, parse_timeout)
-        return Outcome(link, parsed.article, status=status, fingerprint=parsed.fingerprint)
+        keep = archive is not None and archive.enabled and page.status == 200
+        parsed = parse_isolated(pool, adapter, source, page, window, parse_timeout, learned,
+                                fetcher.sent_headers if keep else None)
+        raw = _archive(archive, source, parsed.packed, page.url) if archive is not None and parsed.packed else None
+        return Outcome(link, parsed.article, status=status, fingerprint=parsed.fingerprint, blocks=parsed.blocks,
+                       raw=raw, digest=parsed.digest)
     except FetchError as exc:
         return Outcome(link, error=exc, status=exc.status)
     except Rejected as exc:
@@ -123,6 +139,14 @@ def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: 
     except Exception as exc:  # a bug of ours must not take the daemon down either
         log.exception("%s parse-error %s", source.slug, link.url)
         return Outcome(link, error=Rejected("parse-error", f"{type(exc).__name__}: {exc}"), status=status)
+
+
+def _archive(archive: WarcArchive, source: Source, packed: Packed, url: str) -> WarcRef | None:
+    try:
+        return archive.append(source.slug, packed)
+    except OSError as exc:  # a full disk costs the raw copy, not the article
+        log.error("%s warc-error %s (%s)", source.slug, url, exc)
+        return None
 
 
 PERMANENT_FETCH_ERRORS = frozenset({"robots", "off-domain", "too-large", "bad-url", "redirects", "bad-encoding"})
@@ -147,8 +171,10 @@ def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary,
     deferred = outcome.error is not None and outcome.error.reason == "host-backoff"
     with store.transaction(db):
         if outcome.article is not None:
-            saved = store.save_article(db, outcome.article, outcome.fingerprint)
+            saved = store.save_article(db, outcome.article, outcome.fingerprint, raw=outcome.raw,
+                                       digest=outcome.digest or None)
             result, reason, article_id = saved.outcome, None, saved.article_id
+            summary.learned += learn.observe(db, source, url_key(outcome.article.url), outcome.blocks)
             if topics:
                 save_topics(db, article_id, match_topics(outcome.article.title, outcome.article.text, topics))
             store.settle_link(db, link.url, "done")
@@ -171,17 +197,24 @@ def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary,
 
 # --- a whole pass -------------------------------------------------------------------------------
 
+def raw_archive(db_path: str | os.PathLike[str], settings: Settings) -> WarcArchive:
+    """Where the raw pages of the database at `db_path` are kept: `warc/` beside it (db/warc/), unless
+    `[settings] warc = false`."""
+    return WarcArchive(Path(db_path).parent / "warc", enabled=settings.warc)
+
+
 def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, kind: str = "run",
                window: Window = OPEN_WINDOW, limit: int | None = None,
                stop: threading.Event | None = None, workers: int = 4,
                on_outcome: Callable[[str], None] | None = None,
                on_total: Callable[[int], None] | None = None,
                pool: WorkerPool | None = None, parse_timeout: float = PARSE_TIMEOUT,
-               topics: Mapping[str, Topic] | None = None) -> Summary:
+               topics: Mapping[str, Topic] | None = None, archive: WarcArchive | None = None) -> Summary:
     """Discover, then fetch every pending link of one source; stops early when `stop` is set.
 
     `pool` parses pages; without one, a pass starts (and closes) its own. Share one across passes.
-    `topics` are the keyword rules articles are tagged with as they are stored.
+    `topics` are the keyword rules articles are tagged with as they are stored; `archive` keeps the raw
+    pages (see `raw_archive`).
     """
     stop = stop or threading.Event()
     adapter = get_adapter(source.adapter)
@@ -199,7 +232,7 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
         pending = store.pending_links(db, source.slug, since=since, until=until, limit=limit)
         if on_total:
             on_total(len(pending))
-        task = _Task(fetcher, parser, adapter, source, window, parse_timeout)
+        task = _Task(fetcher, parser, adapter, source, window, parse_timeout, LearnedCache(db, source), archive)
         _fetch_all(db, task, pending, stop, workers, summary, on_outcome, topics)
         if summary.failed["host-backoff"]:
             log.warning("%s deferred %d links: their host is backing off (hosts.backoff_until)",
@@ -213,6 +246,20 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
     return summary
 
 
+class LearnedCache:
+    """The source's learned boilerplate as the pass's pages are cleaned with it: read from the store at the
+    start and again whenever a page makes a block boilerplate (or another process did, seen at that time)."""
+
+    def __init__(self, db: sqlite_utils.Database, source: Source) -> None:
+        self.source = source
+        self.current = NOTHING_LEARNED
+        self.refresh(db)
+
+    def refresh(self, db: sqlite_utils.Database) -> None:
+        """Read the source's learned keys and pins again (one attribute swap: fetch threads read it)."""
+        self.current = learn.learned(db, self.source.slug, keep=self.source.keep, junk=self.source.junk)
+
+
 @dataclass(frozen=True)
 class _Task:
     """What every page of one pass is fetched and parsed with."""
@@ -223,10 +270,12 @@ class _Task:
     source: Source
     window: Window
     parse_timeout: float
+    learned: LearnedCache
+    archive: WarcArchive | None = None
 
     def __call__(self, link: Link) -> Outcome:
         return fetch_article(self.fetcher, self.pool, self.adapter, self.source, link, self.window,
-                             self.parse_timeout)
+                             self.parse_timeout, self.learned.current, self.archive)
 
 
 def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], stop: threading.Event,
@@ -251,8 +300,13 @@ def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], st
                 continue
             # Whatever finished while the last batch was written goes in one transaction (a commit is the
             # writer's dearest step); each page is still all or nothing inside it.
+            learned_before = summary.learned
             with store.transaction(db):
                 results = [record(db, outcome, summary, topics) for outcome in outcomes]
+            # A block became boilerplate here, or in another process writing the same database.
+            newest = learn.revision(db, task.source.slug)
+            if summary.learned != learned_before or newest != task.learned.current.revision:
+                task.learned.refresh(db)
             if on_outcome:
                 for result in results:
                     on_outcome(result)

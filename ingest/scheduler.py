@@ -13,7 +13,7 @@ import logging
 import random
 import signal
 import threading
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -24,7 +24,7 @@ from ingest import store
 from ingest.config import Config, Source
 from ingest.fetch import Fetcher
 from ingest.parse import parse_pool
-from ingest.pipeline import run_source
+from ingest.pipeline import raw_archive, run_source
 
 log = logging.getLogger("ingest")
 
@@ -41,6 +41,7 @@ class Daemon:
         self.fetcher = fetcher
         self.stopping = threading.Event()
         self.pool = parse_pool()  # workers start on demand
+        self.archive = raw_archive(db_path, config.settings)
         self._running = 0
         self._idle = threading.Condition()
         self.scheduler = BackgroundScheduler(
@@ -58,7 +59,8 @@ class Daemon:
         try:
             summary = run_source(db, self.fetcher, source, kind="run", limit=PAGES_PER_PASS,
                                  stop=self.stopping, workers=self.config.settings.concurrency, pool=self.pool,
-                                 topics=self.config.topics)
+                                 topics=self.config.topics, archive=self.archive)
+            self.prune_archive()
             log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed",
                      source.slug, summary.new, summary.duplicate, summary.updated,
                      sum(summary.rejected.values()), sum(summary.failed.values()))
@@ -69,6 +71,13 @@ class Daemon:
             with self._idle:
                 self._running -= 1
                 self._idle.notify_all()
+
+    def prune_archive(self) -> None:
+        """Delete raw-page files older than `warc_keep_months` (0: keep them all)."""
+        keep = self.config.settings.warc_keep_months
+        if keep:
+            for path in self.archive.prune(keep, today=date.today()):
+                log.info("deleted %s: older than warc_keep_months = %d", path, keep)
 
     def schedule(self) -> int:
         """Add one job per enabled source, staggered so they don't all start at once."""

@@ -26,13 +26,16 @@ from typing import Any
 
 import sqlite_utils
 
-from ingest import neardup, views
+from ingest import learn, neardup, views
 from ingest.dedup import content_hash, url_key
 from ingest.models import Article, HostState, Link
+from ingest.warc import WarcRef
 
-SCHEMA_VERSION = 5  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
+SCHEMA_VERSION = 6  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
 # 4: the band index's newer levels (neardup.LEVELS) and its oldest level's filter (neardup.FILTER);
-# 5: articles.date_source (where published_at was read)
+# 5: articles.date_source (where published_at was read); 6: learned boilerplate (learn.py) and, on articles,
+# learned_rev and where the raw page is (warc_file, warc_offset, warc_length)
+ADDED_COLUMNS = {"date_source": str, "learned_rev": int, "warc_file": str, "warc_offset": int, "warc_length": int}
 BUSY_TIMEOUT_MS = 30_000
 WAL_CHECKPOINT_PAGES = 10_000
 CACHE_MIB = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
@@ -98,6 +101,16 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
+def open_readonly(path: str | Path) -> sqlite_utils.Database:
+    """An existing database, read-only (nothing is created or changed); FileNotFoundError when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no database at {path}")
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                           check_same_thread=False)
+    return sqlite_utils.Database(conn)
+
+
 def _migrate(db: sqlite_utils.Database) -> None:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version >= SCHEMA_VERSION:
@@ -105,10 +118,10 @@ def _migrate(db: sqlite_utils.Database) -> None:
     with transaction(db):
         db.table("articles").create({
             "id": int, "url": str, "url_key": str, "source": str, "title": str, "authors": str,
-            "published_at": str, "modified_at": str, "date_source": str, "language": str, "text": str, "lead": str,
+            "published_at": str, "modified_at": str, "language": str, "text": str, "lead": str,
             "section": str, "tags": str, "image": str, "duplicate_of": int, "content_hash": str,
             "words": int, "adapter": str, "adapter_version": int, "fallback": int, "paywalled": int,
-            "fetched_url": str, "fetched_at": str, "first_seen_at": str,
+            "fetched_url": str, "fetched_at": str, "first_seen_at": str, **ADDED_COLUMNS,
         }, pk="id", not_null={"url", "url_key", "source", "title", "text"},
             foreign_keys=[("duplicate_of", "articles", "id")], if_not_exists=True)
         db.table("articles").create_index(["url"], unique=True, if_not_exists=True)
@@ -141,9 +154,14 @@ def _migrate(db: sqlite_utils.Database) -> None:
             "rejected": int, "failed": int, "status": str,
         }, pk="id", if_not_exists=True)
         db.table("runs").create_index(["source", "started_at"], if_not_exists=True)
-        if "date_source" not in db.table("articles").columns_dict:
-            db.execute("ALTER TABLE articles ADD COLUMN date_source TEXT")
+        columns = db.table("articles").columns_dict
+        for name, kind in ADDED_COLUMNS.items():  # an older archive's articles keep their rows
+            if name not in columns:
+                db.execute(f"ALTER TABLE articles ADD COLUMN {name} {'INTEGER' if kind is int else 'TEXT'}")
         _create_dedup_tables(db)
+        learn.create_tables(db)
+        db.table("reclean_cursors").create({"source": str, "scope": str, "last_id": int, "updated_at": str},
+                                           pk=("source", "scope"), if_not_exists=True)
         if version < 3:
             _backfill_dedup(db)
         elif version < 4:  # 4 adds the band index's empty newer levels and fills the filter of its oldest
@@ -191,8 +209,12 @@ class Saved:
     duplicate_of: int | None = None
 
 
-def save_article(db: sqlite_utils.Database, article: Article, fingerprint: neardup.Fingerprint | None = None) -> Saved:
+def save_article(db: sqlite_utils.Database, article: Article, fingerprint: neardup.Fingerprint | None = None, *,
+                 raw: WarcRef | None = None, digest: str | None = None) -> Saved:
     """Insert or update one article; call inside transaction(db) together with its fetch log row.
+
+    `raw` is where the page's bytes were archived (ingest/warc.py), kept for `ingest reclean`; `digest` is
+    content_hash(article.text) when a parse worker computed it already.
 
     `fingerprint` is neardup.fingerprint(article.text) when the caller has it already (a parse worker made it).
 
@@ -202,8 +224,10 @@ def save_article(db: sqlite_utils.Database, article: Article, fingerprint: neard
     """
     with transaction(db):  # joins the caller's page transaction
         key = url_key(article.url)
-        digest = content_hash(article.text)
+        digest = digest or content_hash(article.text)
         row = _article_row(article, key, digest)
+        if raw is not None:
+            row.update(warc_file=raw.file, warc_offset=raw.offset, warc_length=raw.length)
         existing = db.execute("SELECT id, content_hash, duplicate_of, title, text, fetched_at FROM articles"
                               " WHERE url_key = ?", [key]).fetchone()
         if existing:
@@ -232,6 +256,35 @@ def save_article(db: sqlite_utils.Database, article: Article, fingerprint: neard
         neardup.maintain(db, article_id)
         _alias(db, article, key, article_id)
         return Saved("duplicate" if original else "new", article_id, original)
+
+
+# What a new cleaning of the same page may change; the URL, dedup links, fetch times and raw page stay.
+CLEANED_COLUMNS = ("title", "authors", "published_at", "modified_at", "date_source", "language", "text", "lead",
+                   "section", "tags", "image", "content_hash", "words", "adapter", "adapter_version", "fallback",
+                   "paywalled", "learned_rev")
+
+
+def replace_cleaning(db: sqlite_utils.Database, article_id: int, article: Article,
+                     fingerprint: neardup.Fingerprint | None = None) -> bool:
+    """Store a new cleaning of a stored article's page (`ingest reclean`); True when anything a reader sees
+    changed. The FTS row follows by trigger, an original's near-duplicate bands follow its new text; no
+    revision is recorded (the page is the same). Call inside the article's transaction."""
+    with transaction(db):
+        old = db.execute(f"SELECT duplicate_of, {', '.join(CLEANED_COLUMNS)} FROM articles WHERE id = ?",
+                         [article_id]).fetchone()
+        if old is None:
+            return False
+        duplicate_of, before = old[0], dict(zip(CLEANED_COLUMNS, old[1:], strict=True))
+        row = _article_row(article, url_key(article.url), content_hash(article.text))
+        after = {name: row[name] for name in CLEANED_COLUMNS}
+        if after == before:
+            return False
+        db.table("articles").update(article_id, after)
+        if duplicate_of is None and after["content_hash"] != before["content_hash"]:
+            neardup.unindex(db, article_id, neardup.fingerprint(before["text"]).bands)
+            neardup.index(db, article_id, (fingerprint or neardup.fingerprint(article.text)).bands)
+        shown = {n for n in CLEANED_COLUMNS if n not in ("adapter_version", "learned_rev", "words", "content_hash")}
+        return any(after[n] != before[n] for n in shown)
 
 
 def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
@@ -263,7 +316,7 @@ def _article_row(article: Article, key: str, digest: str) -> dict[str, Any]:
         "url": article.url, "url_key": key, "source": article.source, "title": article.title,
         "authors": json.dumps(article.authors, ensure_ascii=False),
         "published_at": iso_utc(article.published_at), "modified_at": iso_utc(article.modified_at),
-        "date_source": article.date_source,
+        "date_source": article.date_source, "learned_rev": article.learned_rev,
         "language": article.language, "text": article.text, "lead": article.lead,
         "section": article.section, "tags": json.dumps(article.tags, ensure_ascii=False),
         "image": article.image, "content_hash": digest, "words": len(article.text.split()),

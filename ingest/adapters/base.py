@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html as htmlmod
 import re
+from dataclasses import dataclass
 from datetime import tzinfo
 from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ingest.adapters import checks
+from ingest.adapters.blocks import drop_junk, drop_paragraphs, junk_blocks, observe, segment
 from ingest.adapters.bylines import choose_authors, split_names
 from ingest.adapters.dating import DateContext, PageDates, read_dates
 from ingest.adapters.page import PageInfo, guess_language, read_page
@@ -29,10 +31,18 @@ from ingest.adapters.preclean import NEVER_STORY, USUALLY_JUNK, guess_container,
 from ingest.adapters.titles import Headline, read_headline
 from ingest.config import default_timezone
 from ingest.junk import clean_text
-from ingest.models import Article, Page, Rejected
+from ingest.models import NOTHING_LEARNED, Article, BlockKey, Learned, Page, Rejected
 
 # English-speaking regions that write the day first (31/12/2025).
 DAY_FIRST_REGIONS = frozenset({"gb", "uk", "au", "nz", "ie", "in", "za", "sg", "my", "pk", "ng", "ke"})
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """An adapter's result: the article, and the keys of the page's blocks for the source's learning."""
+
+    article: Article
+    blocks: tuple[BlockKey, ...] = ()
 
 
 class Adapter:
@@ -57,7 +67,7 @@ class Adapter:
     default_language: ClassVar[str | None] = None
     date_order: ClassVar[tuple[str, ...]] = ("ld", "meta", "page")
     trust_ld_authors: ClassVar[bool] = True
-    min_chars: ClassVar[int] = 150
+    min_chars: ClassVar[int] = 150  # a paragraph this long is story text without a full stop (checks.has_story)
 
     @classmethod
     def handles_host(cls, host: str) -> bool:
@@ -72,10 +82,17 @@ class Adapter:
             return False
         return self.article_url is None or bool(self.article_url.search(url))
 
-    def parse(self, page: Page, *, source: str, language: str | None = None, timezone: str | None = None) -> Article:
-        """Page -> Article; raises Rejected for challenges, non-articles and too little text.
+    def parse(self, page: Page, *, source: str, language: str | None = None, timezone: str | None = None,
+              learned: Learned = NOTHING_LEARNED) -> Article:
+        """Page -> Article; raises Rejected for challenges, non-articles and too little text."""
+        return self.clean(page, source=source, language=language, timezone=timezone, learned=learned).article
+
+    def clean(self, page: Page, *, source: str, language: str | None = None, timezone: str | None = None,
+              learned: Learned = NOTHING_LEARNED) -> Cleaned:
+        """Page -> the Article and the keys of its text blocks; raises Rejected like `parse`.
 
         `timezone` (IANA) reads the page's times that have no offset; default: the adapter's, else by language.
+        `learned`: the source's boilerplate (ingest/learn.py) and pins, removed before extraction.
         """
         text = page.text[:checks.MAX_HTML_CHARS]
         checks.check_nesting(text)
@@ -96,22 +113,42 @@ class Adapter:
         # Metadata is read above, before pre-cleaning removes headers, tag lists and bylines.
         container = tree.css_first(self.body) if self.body else None
         self.preclean(tree, container)
+        # The blocks of the story's part of the page: the container, else articleBody / <main> / the <article>.
+        root = container or guess_container(tree) or tree.body or tree.root
+        blocks = segment(root) if root is not None else []
+        junk = junk_blocks(blocks, learned)
         body_html = (container.html if container is not None else tree.html) or ""
-        from ingest.extract import extract_text  # not at the top: processes that only fetch and write never need it
+        from ingest.extract import extract_story, extract_text  # not at the top: fetch-only processes never need it
 
-        body = clean_text(extract_text(body_html, url=url), lang)
+        extracted = clean_text(extract_text(body_html, url=url), lang)
+        body = drop_junk(extracted, junk, learned)
+        if checks.has_story(extracted, self.min_chars) and not checks.has_story(body, self.min_chars):
+            body = extracted  # what was learned would leave no story: keep the junk rather than lose the page
         body = self.tidy(body, title=title, lead=lead, authors=authors)
         if paywalled and not body:  # a subscriber-only stub: keep what the page gives everyone
             body = info.meta.get("og:description") or info.ld_str("description") or ""
-        if len(body) < self.min_chars and not (paywalled and body):
+        if not checks.has_story(body, self.min_chars) and not (paywalled and body):
+            # Pre-cleaning can hide the story from trafilatura, and an app may keep it only in script data or, its
+            # body an empty shell, only in its description: look there before calling the page too short.
+            for found in extract_story(text, url=url):
+                body = self.tidy(drop_paragraphs(clean_text(found, lang), learned), title=title, lead=lead,
+                                 authors=authors)
+                if checks.has_story(body, self.min_chars):
+                    break
+            else:  # nowhere: an article's empty app shell still gives everyone its description
+                if checks.is_app_shell(text, info) and (info.is_article or self.is_article_url(url)):
+                    body = info.meta.get("og:description") or info.ld_str("description") or body
+        if not checks.has_story(body, self.min_chars) and not (paywalled and body):
             raise Rejected("too-short", f"{len(body)} characters of text")
-        return Article(
+        article = Article(
             url=url, source=source, title=title, text=body, authors=authors, published_at=dates.published,
             modified_at=dates.modified, date_source=dates.source, language=lang or None, lead=lead, section=section,
             tags=tags, image=info.image, adapter=self.slug, adapter_version=self.version,
             fallback=self.body is not None and container is None, paywalled=paywalled,
             fetched_url=page.url if page.url != url else None, fetched_at=page.fetched_at,
+            learned_rev=learned.revision,
         )
+        return Cleaned(article, observe(blocks))
 
     # --- checks -------------------------------------------------------------------------------------
 
