@@ -15,6 +15,7 @@ every process writing the database learns from every other.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ MIN_SPAN = 40
 MAX_VARIANTS = 4  # different texts a box may show over its pages and still be the site's (an appeal's wordings)
 PRUNE_AFTER = 1000  # pages of the source after which a key seen fewer than MIN_PAGES times is dropped
 PRUNE_EVERY = 250  # pages of the source between two prunes
+_HASH_SIZE = 8
 
 
 def create_tables(db: sqlite_utils.Database) -> None:
@@ -44,10 +46,9 @@ def create_tables(db: sqlite_utils.Database) -> None:
     db.table("boilerplate_variants").create({"source": str, "key": str, "variant": str},
                                             pk=("source", "key", "variant"), if_not_exists=True)
     db.table("boilerplate").create_index(["source", "learned_at"], if_not_exists=True)
-    db.table("boilerplate").create_index(["source", "pages", "last_serial"], if_not_exists=True)
-    db.table("boilerplate_seen").create({"source": str, "key": str, "serial": int},
-                                        pk=("source", "key", "serial"), if_not_exists=True)
-    db.table("boilerplate_pages").create({"source": str, "url_key": str, "serial": int},
+    # No index on pages or last_serial: every page moves a hundred rows' counts, and only the prune, once in
+    # PRUNE_EVERY pages, asks by them (one pass over the source's rows).
+    db.table("boilerplate_pages").create({"source": str, "url_key": str, "serial": int, "keys": bytes},
                                          pk=("source", "url_key"), if_not_exists=True)
     db.table("boilerplate_sources").create({"source": str, "pages": int, "revision": int, "updated_at": str},
                                            pk="source", if_not_exists=True)
@@ -67,27 +68,27 @@ def observe(db: sqlite_utils.Database, source: str, url_key: str, keys: Iterable
     A page's keys go in with a few statements for all of them (executemany), not a few each: a page has a
     hundred blocks, and the writer that stores them also stores every article."""
     now = _now()
-    row = db.execute("SELECT serial FROM boilerplate_pages WHERE source = ? AND url_key = ?",
+    row = db.execute("SELECT serial, keys FROM boilerplate_pages WHERE source = ? AND url_key = ?",
                      [source, url_key]).fetchone()
     blocks = {b.key: b for b in keys}
+    hashes = {_hash(key): key for key in blocks}
     if row is None:
         db.execute("INSERT INTO boilerplate_sources (source, pages, revision, updated_at) VALUES (?, 1, 0, ?)"
                    " ON CONFLICT(source) DO UPDATE SET pages = pages + 1, updated_at = excluded.updated_at",
                    [source, now])
         serial = newest = int(db.execute("SELECT pages FROM boilerplate_sources WHERE source = ?",
                                          [source]).fetchone()[0])
-        db.execute("INSERT INTO boilerplate_pages (source, url_key, serial) VALUES (?, ?, ?)",
-                   [source, url_key, serial])
+        db.execute("INSERT INTO boilerplate_pages (source, url_key, serial, keys) VALUES (?, ?, ?, ?)",
+                   [source, url_key, serial, b"".join(sorted(hashes))])
     else:  # a page counted before (cleaned again): only keys it did not show then are new
-        serial = int(row[0])
+        serial, counted = int(row[0]), _hashes(row[1])
         newest = int(db.execute("SELECT pages FROM boilerplate_sources WHERE source = ?", [source]).fetchone()[0])
-        counted = {k for (k,) in db.execute("SELECT key FROM boilerplate_seen WHERE source = ? AND serial = ?",
-                                            [source, serial])}
-        blocks = {k: b for k, b in blocks.items() if k not in counted}
+        blocks = {key: blocks[key] for digest, key in hashes.items() if digest not in counted}
+        if blocks:
+            db.execute("UPDATE boilerplate_pages SET keys = ? WHERE source = ? AND url_key = ?",
+                       [b"".join(sorted(counted | hashes.keys())), source, url_key])
     if not blocks:
         return False
-    db.conn.executemany("INSERT OR IGNORE INTO boilerplate_seen (source, key, serial) VALUES (?, ?, ?)",
-                        [(source, key, serial) for key in blocks])
     db.conn.executemany(
         "INSERT INTO boilerplate (source, key, kind, sample, pages, variants, first_serial, last_serial, first_seen,"
         " last_seen) VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, ?) ON CONFLICT(source, key) DO UPDATE SET"
@@ -105,9 +106,10 @@ def observe(db: sqlite_utils.Database, source: str, url_key: str, keys: Iterable
     learned_now = []
     for start in range(0, len(candidates), 500):
         chunk = candidates[start:start + 500]
+        # By primary key only (the unary + keeps SQLite off the learned_at index, a walk over every key).
         rows = db.execute(f"SELECT key, pages, variants, first_serial FROM boilerplate WHERE source = ?"
-                          f" AND learned_at IS NULL AND pages >= ? AND key IN ({', '.join('?' * len(chunk))})",
-                          [source, MIN_PAGES, *chunk]).fetchall()
+                          f" AND key IN ({', '.join('?' * len(chunk))}) AND +learned_at IS NULL AND +pages >= ?",
+                          [source, *chunk, MIN_PAGES]).fetchall()
         learned_now += [key for key, pages, variants, first in rows if is_boilerplate(pages, first, newest, variants)]
     if learned_now:
         db.conn.executemany("UPDATE boilerplate SET learned_at = ? WHERE source = ? AND key = ?",
@@ -126,7 +128,6 @@ def prune(db: sqlite_utils.Database, source: str, serial: int) -> int:
     for start in range(0, len(stale), 500):
         chunk = stale[start:start + 500]
         marks = ", ".join("?" * len(chunk))
-        db.execute(f"DELETE FROM boilerplate_seen WHERE source = ? AND key IN ({marks})", [source, *chunk])
         db.execute(f"DELETE FROM boilerplate_variants WHERE source = ? AND key IN ({marks})", [source, *chunk])
         db.execute(f"DELETE FROM boilerplate WHERE source = ? AND key IN ({marks})", [source, *chunk])
     return len(stale)
@@ -164,6 +165,16 @@ def listing(db: sqlite_utils.Database, source: str, *, candidates: bool = False)
                                   f" WHERE source = ? AND {where} ORDER BY pages DESC, first_seen", [source])]
     row = db.execute("SELECT pages, revision FROM boilerplate_sources WHERE source = ?", [source]).fetchone()
     return Listing(source, int(row[0]) if row else 0, int(row[1]) if row else 0, blocks)
+
+
+def _hash(key: str) -> bytes:
+    """8 bytes standing for a block key in a page's record of the keys it counted (a page holds ~100)."""
+    return hashlib.blake2b(key.encode(), digest_size=_HASH_SIZE).digest()
+
+
+def _hashes(blob: bytes | None) -> set[bytes]:
+    blob = blob or b""
+    return {blob[i:i + _HASH_SIZE] for i in range(0, len(blob), _HASH_SIZE)}
 
 
 def _now() -> str:
