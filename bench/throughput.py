@@ -18,7 +18,8 @@ it would on the web). Each round measures, alternating, and the report prints me
 
 Peak memory of ours is the whole process tree minus the server: a fresh interpreter running the pass plus
 its descendants (forkserver, parse workers): RSS summed from /proc/<pid>/statm every 50 ms, PSS from
-smaps_rollup every 0.5 s (RSS counts the pages workers share with the forkserver once per process; PSS splits them).
+smaps_rollup every 0.5 s (RSS counts the pages workers share with the forkserver once per process; PSS splits them),
+probed by the benchmark's own process, so the probes take none of the measured process's CPU.
 The machine is shared: the report prints how many cores other processes kept busy during the plain runs.
 Overlap: the number of parse calls in flight in the pool, sampled every 10 ms (time-weighted mean and
 share of the pass with every worker busy), shows whether fetching keeps the workers fed.
@@ -42,7 +43,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ingest import store
 from ingest.adapters import get_adapter
@@ -51,10 +52,11 @@ from ingest.config import Settings, Source
 from ingest.demo import Reply, serve_http
 from ingest.fetch import Fetcher
 from ingest.models import Page, Rejected
-from ingest.parse import PARSE_WORKER_TASKS, parse_page
+from ingest.parse import PARSE_WORKER_TASKS, parse_page, parse_preload
 from ingest.pipeline import raw_archive, run_source
 from ingest.workers import WorkerPool
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -121,15 +123,15 @@ def descendants(pid: int, skip: int) -> list[int]:
     return found
 
 
-class Sampler:
+class Sampler(Generic[T]):
     """Runs `probe` every `every` seconds in a thread until stopped; keeps the values."""
 
-    def __init__(self, probe: Callable[[], float], every: float) -> None:
-        self.values: list[float] = []
+    def __init__(self, probe: Callable[[], T], every: float) -> None:
+        self.values: list[T] = []
         self._probe, self._every, self._stop = probe, every, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Sampler:
+    def __enter__(self) -> Sampler[T]:
         self._thread.start()
         return self
 
@@ -160,7 +162,7 @@ class CountingPool(WorkerPool):
         return len(self._busy)
 
 
-def run_ours(base: str, workers: int, server_pid: int) -> dict[str, float]:
+def run_ours(base: str, workers: int) -> dict[str, float]:
     """One cold pass of run_source over the served sitemap into a fresh database."""
     source = Source(slug="fundus", adapter="generic", sitemaps=(f"{base}/sitemap.xml",), domains=("127.0.0.1",))
     settings = Settings(user_agent="ingest-bench/1.0 (+https://example.org/contact)", per_host_delay=0.0,
@@ -169,19 +171,13 @@ def run_ours(base: str, workers: int, server_pid: int) -> dict[str, float]:
         db_path = Path(tmp) / "bench.db"
         db, hosts = store.open_db(db_path), store.HostStore(db_path)
         # What parse_pool builds (size, worker lifetime, preloaded modules), counting calls in flight.
-        loaded = sorted(m for m in sys.modules if m.startswith("ingest.") and m != "ingest.__main__")
         pool = CountingPool(min(workers, os.cpu_count() or 1), max_tasks=PARSE_WORKER_TASKS,
-                            preload=("ingest.parse", *loaded))
-        me = os.getpid()
-        # The probes share the machine with what they measure: RSS every 50 ms from statm, PSS (a page-table walk
-        # per process) every 500 ms, the pool gauges every 10 ms. Reading smaps_rollup at 20 Hz took a fifth of the
-        # pass's samples in a py-spy profile: it slowed what it measured.
-        tree = Sampler(lambda: sum(memory_kib(p, pss=False) for p in descendants(me, server_pid)) / 1024, 0.05)
-        pss = Sampler(lambda: sum(memory_kib(p, pss=True) for p in descendants(me, server_pid)) / 1024, 0.5)
-        busy = Sampler(lambda: pool.in_flight, 0.01)
-        asked = Sampler(lambda: pool.waiting, 0.01)
+                            preload=parse_preload())
+        # The pool gauges every 10 ms, in this process (they read the pool); memory is probed from the parent.
+        gauges = Sampler(lambda: (pool.in_flight, pool.waiting), 0.01)
         try:
-            with Fetcher(settings, hosts) as fetcher, tree, pss, busy, asked:
+            with Fetcher(settings, hosts) as fetcher, gauges:
+                print("start", flush=True)  # the parent's memory probes begin
                 start = time.perf_counter()
                 # The raw pages are archived as by default (db/warc beside the database): part of the pass's cost.
                 summary = run_source(db, fetcher, source, kind="bench", workers=workers, pool=pool,
@@ -192,19 +188,35 @@ def run_ours(base: str, workers: int, server_pid: int) -> dict[str, float]:
             hosts.close()
             stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
             db.close()
+    busy = [b for b, _ in gauges.values] or [0]
     handled = sum(summary.counts()[k] for k in ("new", "duplicate", "updated", "unchanged", "rejected", "failed"))
     return {"pages": handled, "seconds": elapsed, "pps": handled / elapsed, "stored": stored,
             "rejected": sum(summary.rejected.values()), "failed": sum(summary.failed.values()),
-            "peak_tree_mib": max(tree.values or [0.0]), "peak_pss_mib": max(pss.values or [0.0]),
-            "in_flight": statistics.fmean(busy.values or [0.0]), "asked": statistics.fmean(asked.values or [0.0]),
-            "saturated": sum(v >= pool.size for v in busy.values) / max(1, len(busy.values))}
+            "in_flight": statistics.fmean(busy), "asked": statistics.fmean(a for _, a in gauges.values or [(0, 0)]),
+            "saturated": sum(v >= pool.size for v in busy) / len(busy)}
 
 
 def run_ours_child(args: argparse.Namespace, base: str, server_pid: int) -> dict[str, float]:
-    """run_ours in a fresh interpreter, so the tree's RSS holds no benchmark data (corpus, decoded pages)."""
-    cmd = [sys.executable, __file__, "--ours", base, "--server-pid", str(server_pid), "--workers", str(args.workers)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    """run_ours in a fresh interpreter, so the tree's RSS holds no benchmark data (corpus, decoded pages).
+
+    Its memory is probed from here, outside the measured process (a probe inside would take the CPU it
+    measures): RSS every 50 ms from statm, PSS (a page-table walk per process) every 500 ms, from the line
+    "start" until the pass reports."""
+    cmd = [sys.executable, __file__, "--ours", base, "--workers", str(args.workers)]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    tree = Sampler(lambda: sum(memory_kib(p, pss=False) for p in descendants(child.pid, server_pid)) / 1024, 0.05)
+    pss = Sampler(lambda: sum(memory_kib(p, pss=True) for p in descendants(child.pid, server_pid)) / 1024, 0.5)
+    line = child.stdout.readline()
+    if line.strip() == "start":
+        with tree, pss:
+            line = child.stdout.readline()
+    rest = child.stdout.read()
+    if child.wait() != 0:
+        raise RuntimeError(f"the measured pass failed (exit {child.returncode})")
+    result: dict[str, float] = json.loads((line + rest).strip().splitlines()[-1])
+    result["peak_tree_mib"] = max(tree.values or [0.0])
+    result["peak_pss_mib"] = max(pss.values or [0.0])
     return result
 
 
@@ -256,14 +268,13 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=None, help="only the first N pages (default all)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ours", metavar="BASE_URL", help=argparse.SUPPRESS)
-    parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.corpus, args.pages)
         return 0
     logging.basicConfig(level=logging.ERROR)
     if args.ours:
-        print(json.dumps(run_ours(args.ours, args.workers, args.server_pid)))
+        print(json.dumps(run_ours(args.ours, args.workers)))
         return 0
     pages = load_pages(args.corpus, args.pages)
     htmls = [decode_html(raw, None)[0] for raw in pages.values()]

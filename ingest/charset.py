@@ -190,6 +190,11 @@ def _check_declared(body: bytes, name: str) -> tuple[str, str] | None:
     """Decode with the declared encoding unless the bytes say it is a lie; None means: sniff."""
     if name != "utf-8" and not name.startswith("utf-16") and _looks_utf8(body, name):
         return body.decode("utf-8"), "utf-8"
+    if name == "utf-8":
+        try:  # the common case, valid as declared: no replacement characters to count
+            return body.decode("utf-8"), name
+        except UnicodeDecodeError:
+            pass
     text = body.decode(_codec(name), errors="replace")
     bad = text.count("\ufffd") - (body.count(b"\xef\xbf\xbd") if name == "utf-8" else 0)
     if bad <= 0:

@@ -44,6 +44,9 @@ _PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|%%|\[\[)[\w.:\- ]{1,40}(?:\$\$|\}\}|%%|
 # Readability's text is a part of the page's text. Ours covering this share of it, readability's cannot be
 # twice as long, and trafilatura keeps ours (1.0 would do: the margin is for whitespace the two count apart).
 _DECISIVE_SHARE = 0.55
+# A paragraph of a sentence this long is a story (checks.has_story's SENTENCE_CHARS): a brief, see _keep_brief.
+_BRIEF_CHARS = 60
+_SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u00bb\u201d\u2019)]*$")
 
 
 def extract_text(html: str, *, url: str | None = None) -> str:
@@ -93,17 +96,39 @@ def _extract_and_compare(cleaned_tree: Any, cleaned_tree_backup: Any, tree: Any,
     own text already covers more than half of the page's, none of that can happen: we keep its pick without
     copying the page and running readability, which was a fifth of the cleaning time (2.4 ms of a fundus page;
     in that case on 85% of the fundus pages and 90% of wcxb-dev's, with the same text on every one). In recall
-    mode (an adapter's container) trafilatura's rules differ: it runs as written.
+    mode (an adapter's container) trafilatura's rules differ: it runs as written. Either way a brief is kept
+    (`_keep_brief`).
     """
     if options.fast or options.focus == "recall":
-        return _ORIGINAL_STAGE(cleaned_tree, cleaned_tree_backup, tree, options)
+        body, text = _ORIGINAL_STAGE(cleaned_tree, cleaned_tree_backup, tree, options)
+        _keep_brief(body, text, options)
+        return body, text
     body, text = getattr(trafilatura.core, "extract_content")(cleaned_tree, options)  # noqa: B009 (not re-exported)
     structured = bool(body.xpath(".//p//text()")) and len(body.findall(".//table")) <= len(body.findall(".//p"))
     if structured and len(text) >= options.min_extracted_size and not body.xpath(trafilatura.external.SANITIZED_XPATH):
         page_text = trafilatura.utils.trim(etree.tostring(tree, method="text", encoding="unicode"))
         if len(text) >= _DECISIVE_SHARE * len(page_text):
             return body, text
-    return trafilatura.external.compare_extraction(cleaned_tree_backup, copy(tree), body, text, options)
+    body, text = trafilatura.external.compare_extraction(cleaned_tree_backup, copy(tree), body, text, options)
+    _keep_brief(body, text, options)
+    return body, text
+
+
+def _keep_brief(body: Any, text: str, options: Any) -> None:
+    """Keep a one-sentence story that trafilatura would throw away for a dump of the page.
+
+    Under MIN_EXTRACTED_SIZE (250 characters) trafilatura's next stage counts its pick as failed and takes the
+    text of the whole page instead when longer, as one run-on line: a brief came out glued to its section
+    kicker, the most-read list and the footer. A pick holding a paragraph that is a sentence is a story: the
+    bar drops to its length for the rest of this page's extraction (`options` is this call's own).
+    """
+    if not _BRIEF_CHARS <= len(text) < options.min_extracted_size:
+        return
+    for paragraph in body.iter("p"):
+        words = trafilatura.utils.trim(" ".join(paragraph.itertext()))
+        if len(words) >= _BRIEF_CHARS and _SENTENCE_END.search(words):
+            options.min_extracted_size = len(text)
+            return
 
 
 def _install_shortcut() -> bool:

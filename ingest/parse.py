@@ -59,8 +59,13 @@ def parse_pool(size: int | None = None) -> WorkerPool:
     # imports the whole CLI): with them preloaded in the forkserver a worker starts in 7 ms, not 350.
     # ingest.extract (trafilatura, lxml: ~25 MiB) is imported by the adapters only when they clean a page,
     # so the fetching and writing process never loads it, and the forkserver loads it once for every worker.
+    return WorkerPool(size, max_tasks=PARSE_WORKER_TASKS, preload=parse_preload())
+
+
+def parse_preload() -> tuple[str, ...]:
+    """The modules a parse pool's forkserver imports once for all its workers."""
     loaded = sorted(m for m in sys.modules if m.startswith("ingest.") and m != "ingest.__main__")
-    return WorkerPool(size, max_tasks=PARSE_WORKER_TASKS, preload=("ingest.parse", "ingest.extract", *loaded))
+    return ("ingest.parse", "ingest.extract", *loaded)
 
 
 @dataclass(frozen=True)

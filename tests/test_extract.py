@@ -59,6 +59,29 @@ def test_comments_navigation_and_footer_are_left_out() -> None:
     assert "Home" not in text
 
 
+BRIEF = """<html><head><title>Bus routes decision postponed</title></head><body>
+<header><a href="/">The Lantern</a><nav><a href="/tag/housing/">Housing</a> <a href="/about/">About</a></nav></header>
+<main><article class="post"><header class="article-header"><section class="article-tag"><a href="/tag/city/">City</a>
+</section></header>
+<section class="gh-content"><p>The county transport board postponed a decision on the new bus routes until its
+next meeting on Tuesday night, a spokesperson confirmed.</p>
+<div class="kg-callout-card"><div class="kg-callout-text">No billionaire owns The Lantern. Join for 4 a month.</div>
+</div>
+</section></article></main>
+<aside><h2>Most read</h2><a href="/a/">Residents held a crowded public hearing on the academy roof</a>
+<a href="/b/">Two council members approved a plan to reopen the library branch</a></aside>
+<footer>The Lantern &copy; 2025</footer></body></html>"""
+
+
+def test_a_one_sentence_brief_stays_a_paragraph_of_its_own() -> None:
+    # Under trafilatura's default 250 characters its pick counted as failed and the whole page's text, one
+    # run-on line, replaced it: "City The county transport board ... Join for 4 a month. Most read ...".
+    paragraphs = extract_text(BRIEF).split("\n\n")
+    assert ("The county transport board postponed a decision on the new bus routes until its next meeting on "
+            "Tuesday night, a spokesperson confirmed.") in paragraphs
+    assert not any("Most read" in p or "public hearing" in p or "City" in p for p in paragraphs)
+
+
 def test_same_page_gives_same_text_every_time() -> None:
     """deduplicate=True would empty the text after a few calls (a process-global cache)."""
     first = extract_text(PAGE)

@@ -18,14 +18,16 @@ import random
 import re
 import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
@@ -628,3 +630,34 @@ def test_daemon_keeps_running_through_faults_and_logs_json_lines(tmp_path: Path)
     assert f"mixed failed {hostile.url('/news/2025/03/01/stalled-story')} (timeout)" in messages
     assert any(m.startswith("down failed") and "http-503" in m for m in messages)
     assert messages[-1] == "daemon stopped"
+
+
+def test_pages_finished_are_written_while_a_slow_one_is_still_fetched(tmp_path: Path, pool: WorkerPool) -> None:
+    # Finished pages wait to share a transaction (pipeline.WRITE_BATCH), but never for a page still in flight:
+    # a reader sees them within WRITE_EVERY, not when the slowest page of the batch is done.
+    release = threading.Event()
+    slow_path = "/news/2025/03/02/slow-story"
+
+    def slow(h: BaseHTTPRequestHandler) -> None:
+        release.wait(20)
+        send(h, 200, good_article("Slow story"), "text/html; charset=utf-8")
+
+    db, summaries = tmp_path / "news.db", []
+    with contextlib.ExitStack() as stack:
+        site = Site({**good_routes(), slow_path: slow})
+        stack.callback(site.close)
+        site.routes["/feed.xml"] = page(rss([site.url(p) for p in [*GOOD, slow_path]]), "application/rss+xml")
+        runner = threading.Thread(target=lambda: summaries.append(
+            run_pass(db, site.url("/feed.xml"), pool, settings=replace(SETTINGS, timeout=30.0))))
+        runner.start()
+        stack.callback(runner.join, 60)
+        stack.callback(release.set)
+        stored, deadline = 0, time.monotonic() + 20
+        while stored < len(GOOD) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with contextlib.suppress(sqlite3.OperationalError):  # the file or its tables may not be there yet
+                stored = query(db, "SELECT count(*) FROM articles")[0][0]
+        assert stored == len(GOOD)
+        assert not release.is_set()
+        assert slow_path not in [r["url"] for r in query(db, "SELECT url FROM fetches")]
+    assert summaries[0].new == len(GOOD) + 1
