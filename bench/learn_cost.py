@@ -46,7 +46,7 @@ def without_learning() -> Iterator[None]:
     saved = base.segment, base.junk_blocks, base.drop_junk, base.observe
     base.segment = lambda root: []  # type: ignore[assignment]
     base.junk_blocks = lambda blocks, learned: []  # type: ignore[assignment]
-    base.drop_junk = lambda text, junk, learned: text  # type: ignore[assignment]
+    base.drop_junk = lambda text, junk, learned, blocks=None: text  # type: ignore[assignment]
     base.observe = lambda blocks: ()  # type: ignore[assignment]
     try:
         yield

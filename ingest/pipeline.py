@@ -124,8 +124,8 @@ def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: 
                   learned: Learned = NOTHING_LEARNED, archive: WarcArchive | None = None) -> Outcome:
     """Fetch and clean one article page; never raises for a bad page, returns the reason instead.
 
-    With an `archive`, the page's bytes are kept (ingest/warc.py) before cleaning, so `ingest reclean` can
-    clean it again with what is learned later: a page a later version would not reject is kept too.
+    With an `archive`, the bytes of a page that cleans into an article are kept (ingest/warc.py; the parse
+    worker builds the records), so `ingest reclean` can clean it again with what is learned later.
     """
     status: int | None = None
     try:

@@ -121,7 +121,7 @@ class Adapter:
         from ingest.extract import extract_story, extract_text  # not at the top: fetch-only processes never need it
 
         extracted = clean_text(extract_text(body_html, url=url), lang)
-        body = drop_junk(extracted, junk, learned)
+        body = drop_junk(extracted, junk, learned, blocks)
         if checks.has_story(extracted, self.min_chars) and not checks.has_story(body, self.min_chars):
             body = extracted  # what was learned would leave no story: keep the junk rather than lose the page
         body = self.tidy(body, title=title, lead=lead, authors=authors)

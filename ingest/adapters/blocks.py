@@ -22,8 +22,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from dataclasses import dataclass
-from functools import cached_property
 
 from selectolax.lexbor import LexborNode
 
@@ -44,20 +42,24 @@ PATH_BLOCKS = 2  # blocks on one path on a page, at most, for the path to name a
 MAX_REMOVED = 0.5  # share of the page's block words that learned keys may remove
 
 
-@dataclass
 class Block:
-    """One leaf text block of the page and the keys it is known by."""
+    """One leaf text block of the page and the keys it is known by (slots: a page makes a hundred)."""
 
-    node: LexborNode
-    text: str
-    words: int
-    keys: dict[str, str]  # kind -> key
-    path: str = ""
+    __slots__ = ("_norm", "keys", "node", "path", "text", "words")
 
-    @cached_property
+    def __init__(self, node: LexborNode, text: str, words: int, keys: dict[str, str], path: str = "") -> None:
+        self.node, self.text, self.words, self.keys, self.path = node, text, words, keys, path  # keys: kind -> key
+        self._norm: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Block({self.text[:40]!r}, words={self.words}, keys={self.keys})"
+
+    @property
     def norm(self) -> str:
         """Its words, normalised (computed when asked: a long story paragraph never needs them)."""
-        return normalise(self.text)
+        if self._norm is None:
+            self._norm = normalise(self.text)
+        return self._norm
 
 
 def normalise(text: str) -> str:
@@ -122,26 +124,32 @@ def junk_blocks(blocks: list[Block], learned: Learned) -> list[Block]:
     return [] if len(doomed) == len(blocks) else doomed
 
 
-def drop_junk(text: str, junk: list[Block], learned: Learned) -> str:
+def drop_junk(text: str, junk: list[Block], learned: Learned, blocks: list[Block] | None = None) -> str:
     """The extracted text without the junk blocks' text, and without paragraphs whose words the source has
     learned or that hold a junk pin (for text the page holds outside leaf blocks).
 
     Junk is taken out of the text, not the page: extraction then reads the page as it always did (a short
     story left alone in its container is read differently: glued to its dateline). A paragraph that is a
-    junk block, or a line of one, goes; a junk block's text inside a paragraph is cut out of it.
+    junk block, or a line of one, goes; a junk block's text inside a paragraph is cut out of it. `blocks`,
+    the page's, spare normalising and hashing again the paragraphs that are one of them (most are).
     """
     if not junk and not learned.keys and not learned.junk:
         return text
     norms = [b.norm for b in junk]
     pieces = sorted({b.text for b in junk if b.words >= 3}, key=len, reverse=True)
+    known = {b.text: b for b in blocks or () if "text" in b.keys}
     kept = []
     for paragraph in text.split("\n\n"):
         folded = paragraph.casefold()
         if any(k in folded for k in learned.keep):
             kept.append(paragraph)
             continue
-        norm = normalise(paragraph)
-        learned_text = bool(norm) and norm.count(" ") < MAX_TEXT_WORDS and text_key(norm) in learned.keys
+        block = known.get(paragraph)
+        if block is not None:
+            norm, learned_text = block.norm, block.keys["text"] in learned.keys
+        else:
+            norm = normalise(paragraph)
+            learned_text = bool(norm) and norm.count(" ") < MAX_TEXT_WORDS and text_key(norm) in learned.keys
         part_of_junk = bool(norm) and any(norm == n or (" " in norm and f" {norm} " in f" {n} ") for n in norms)
         if learned_text or part_of_junk:
             continue
