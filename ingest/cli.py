@@ -124,9 +124,11 @@ def _parse_day(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--until", callback=_parse_day, metavar="YYYY-MM-DD", help="Last publication day (inclusive).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N articles fetched per source.")
 @click.option("--dry-run", is_flag=True, help="Count what would be fetched, per source and month; fetch no article.")
+@click.option("--no-reclean", is_flag=True,
+              help="Leave the pages cleaned before what was learned as they are (`ingest reclean` later).")
 @click.pass_obj
 def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: date | None,
-             limit: int | None, dry_run: bool) -> None:
+             limit: int | None, dry_run: bool, no_reclean: bool) -> None:
     """Fetch everything the sources' feeds, sitemaps and listings offer in a window, once.
 
     Interrupted (Ctrl-C, SIGTERM, a crash), the same command continues where it stopped.
@@ -164,7 +166,7 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
                     stop=stop, workers=config.settings.concurrency, topics=config.topics, pool=pool,
                     on_total=progress.start(source.slug), on_outcome=progress.advance, archive=archive))
                 # The source's first pages were cleaned before there was evidence of its boilerplate.
-                if not stop.is_set() and reclean.stale_count(db, source):
+                if not (stop.is_set() or no_reclean) and reclean.stale_count(db, source):
                     recleaned.append(reclean.reclean_source(
                         db, archive, source, pool, topics=config.topics, stop=stop,
                         on_total=progress.start(f"{source.slug} reclean"), on_done=progress.advance))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html as htmlmod
 import json
 import re
+import threading
 import unicodedata
 from collections.abc import Iterator
 from copy import copy
@@ -46,6 +47,8 @@ _PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|%%|\[\[)[\w.:\- ]{1,40}(?:\$\$|\}\}|%%|
 _DECISIVE_SHARE = 0.55
 # A paragraph of a sentence this long is a story (checks.has_story's SENTENCE_CHARS): a brief, see _keep_brief.
 _BRIEF_CHARS = 60
+# Set while extract_text runs trafilatura in this thread: the stage below is ours only then.
+_OURS = threading.local()
 _SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u00bb\u201d\u2019)]*$")
 
 
@@ -66,18 +69,22 @@ def extract_text(html: str, *, url: str | None = None) -> str:
     # bare_extraction, not extract(output_format="xml"): the same tree without the XML output's content
     # hash and serialise/parse round trip (3 ms of 25 per page on the fundus corpus; same text on all 258
     # pages and our fixtures). What that output also did is done in _add: soft hyphens out, NFC.
-    document = trafilatura.bare_extraction(
-        html,
-        url=url,
-        include_comments=False,  # reader comments are not the story
-        deduplicate=False,  # process-global cache: the same page returns nothing after a few calls
-        include_tables=True,
-        include_images=False,
-        include_links=False,
-        include_formatting=False,
-        favor_recall=fragment,
-        with_metadata=False,
-    )
+    _OURS.active = True  # our stage for this call only: other callers of trafilatura get trafilatura as written
+    try:
+        document = trafilatura.bare_extraction(
+            html,
+            url=url,
+            include_comments=False,  # reader comments are not the story
+            deduplicate=False,  # process-global cache: the same page returns nothing after a few calls
+            include_tables=True,
+            include_images=False,
+            include_links=False,
+            include_formatting=False,
+            favor_recall=fragment,
+            with_metadata=False,
+        )
+    finally:
+        _OURS.active = False
     body = getattr(document, "body", None)
     if body is None:
         return ""
@@ -97,8 +104,11 @@ def _extract_and_compare(cleaned_tree: Any, cleaned_tree_backup: Any, tree: Any,
     copying the page and running readability, which was a fifth of the cleaning time (2.4 ms of a fundus page;
     in that case on 85% of the fundus pages and 90% of wcxb-dev's, with the same text on every one). In recall
     mode (an adapter's container) trafilatura's rules differ: it runs as written. Either way a brief is kept
-    (`_keep_brief`).
+    (`_keep_brief`). All of this only inside extract_text (`_OURS`): anyone else calling trafilatura in the
+    process, a benchmark's plain run included, gets trafilatura as written.
     """
+    if not getattr(_OURS, "active", False):  # someone else's trafilatura call (a benchmark's plain run)
+        return _ORIGINAL_STAGE(cleaned_tree, cleaned_tree_backup, tree, options)
     if options.fast or options.focus == "recall":
         body, text = _ORIGINAL_STAGE(cleaned_tree, cleaned_tree_backup, tree, options)
         _keep_brief(body, text, options)

@@ -86,6 +86,18 @@ def test_a_backfill_learns_the_outlet_and_re_cleans_its_first_pages(gazette: tup
     assert any(b["block"] == APPEAL and b["learned_at"] for b in learned["blocks"])
 
 
+def test_backfill_no_reclean_leaves_the_first_pages_for_reclean(gazette: tuple[Site, list[Made], Path],
+                                                                 tmp_path: Path) -> None:
+    _, pages, config = gazette
+    db = tmp_path / "db" / "news.db"
+    output = invoke(config, db, "backfill", "--no-reclean")
+    assert "re-cleaned" not in output
+    early = [m for m in pages if any(j in texts(db)[urlsplit(m.url).path] for j in m.junk)]
+    assert early  # cleaned before there was evidence, and left so
+    assert "re-cleaned" in invoke(config, db, "reclean", "gazette")
+    assert not [m for m in pages if any(j in texts(db)[urlsplit(m.url).path] for j in m.junk)]
+
+
 def test_reclean_is_idempotent_and_keeps_duplicates_fts_and_topics(gazette: tuple[Site, list[Made], Path],
                                                                    tmp_path: Path) -> None:
     _, _, config = gazette
