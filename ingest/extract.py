@@ -22,6 +22,7 @@ from typing import Any
 import trafilatura
 import trafilatura.core
 import trafilatura.external
+import trafilatura.htmlprocessing
 import trafilatura.meta
 import trafilatura.utils
 from lxml import etree
@@ -47,6 +48,10 @@ _PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|%%|\[\[)[\w.:\- ]{1,40}(?:\$\$|\}\}|%%|
 _DECISIVE_SHARE = 0.55
 # A paragraph of a sentence this long is a story (checks.has_story's SENTENCE_CHARS): a brief, see _keep_brief.
 _BRIEF_CHARS = 60
+_SPACES_ALL = re.compile(r"\s+")
+# A pick this long came from a main pass that found plenty (the row of a brief's layout table is a few hundred
+# characters): not worth comparing its paragraphs pairwise.
+_GLUED_PICK_CHARS = 3000
 # Set while extract_text runs trafilatura in this thread: the stage below is ours only then.
 _OURS = threading.local()
 _SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u00bb\u201d\u2019)]*$")
@@ -114,6 +119,7 @@ def _extract_and_compare(cleaned_tree: Any, cleaned_tree_backup: Any, tree: Any,
         _keep_brief(body, text, options)
         return body, text
     body, text = getattr(trafilatura.core, "extract_content")(cleaned_tree, options)  # noqa: B009 (not re-exported)
+    body, text = _unglued(body, text, cleaned_tree_backup, options)
     structured = bool(body.xpath(".//p//text()")) and len(body.findall(".//table")) <= len(body.findall(".//p"))
     if structured and len(text) >= options.min_extracted_size and not body.xpath(trafilatura.external.SANITIZED_XPATH):
         page_text = trafilatura.utils.trim(etree.tostring(tree, method="text", encoding="unicode"))
@@ -122,6 +128,36 @@ def _extract_and_compare(cleaned_tree: Any, cleaned_tree_backup: Any, tree: Any,
     body, text = trafilatura.external.compare_extraction(cleaned_tree_backup, copy(tree), body, text, options)
     _keep_brief(body, text, options)
     return body, text
+
+
+def _unglued(body: Any, text: str, pristine: Any, options: Any) -> tuple[Any, str]:
+    """trafilatura's pick, or for a brief whose pick repeats it run together with the page around it, the brief.
+
+    When its main pass finds less than MIN_EXTRACTED_SIZE, trafilatura adds divs and "wild" text to its pick; on a
+    layout table that is the whole row, the most-read list, the byline and the story's sentence run together, next
+    to the sentence itself. Seen that way (a paragraph of the pick whole inside another), the main pass runs
+    again on the cleaned page as it was before (trafilatura's backup, converted as it converts it) with the bar at
+    one sentence; its pick stands if it holds a sentence.
+    """
+    if len(text) > _GLUED_PICK_CHARS:  # a main pass that found a story of its own: nothing was added around it
+        return body, text
+    paragraphs = [_SPACES_ALL.sub("", " ".join(element.itertext())) for element in body]
+    inner = [p for p in paragraphs if len(p) >= _BRIEF_CHARS]
+    if not any(a != b and a in b for a in inner for b in paragraphs):
+        return body, text
+    brief = copy(options)
+    brief.min_extracted_size = _BRIEF_CHARS
+    converted = trafilatura.htmlprocessing.convert_tags(copy(pristine), brief, options.url)
+    body2, text2 = getattr(trafilatura.core, "extract_content")(converted, brief)  # noqa: B009
+    if not any(_is_sentence(paragraph) for paragraph in body2.iter("p")):
+        return body, text
+    options.min_extracted_size = min(options.min_extracted_size, max(_BRIEF_CHARS, len(text2)))
+    return body2, text2
+
+
+def _is_sentence(paragraph: Any) -> bool:
+    words = trafilatura.utils.trim(" ".join(paragraph.itertext()))
+    return len(words) >= _BRIEF_CHARS and bool(_SENTENCE_END.search(words))
 
 
 def _keep_brief(body: Any, text: str, options: Any) -> None:

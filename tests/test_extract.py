@@ -85,6 +85,30 @@ def test_a_one_sentence_brief_stays_a_paragraph_of_its_own() -> None:
     assert "City The county transport board" in (trafilatura.extract(BRIEF) or "")
 
 
+TABLE_BRIEF = """<html><head><meta charset="utf-8"><title>Тарифи</title></head><body><table width="980">
+<tr><td colspan="2"><a href="/"><img src="/logo.gif" alt="Час"></a> Газета для всієї родини. Виходить з 1994
+року</td></tr>
+<tr><td colspan="2"><a href="/news.php">Новини</a> | <a href="/sport.php">Спорт</a></td></tr>
+<tr><td width="220"><b>Найчитаніше</b><br><br><a href="/news/1.html">Департамент ЖКГ затвердив план утеплення
+лікарні</a>
+<br><br><a href="/news/2.html">Виконавчий комітет обговорив тендер на закупівлю автобусів</a><br><br></td>
+<td><font size="2">04.01.2025 15:29 | Марія Данилюк</font><br><div class="text">
+<p>На позачерговій сесії департамент ЖКГ підтримав зміни до бюджету на 5.5 млн гривень, повідомили в комунальному
+підприємстві.</p></div></td></tr>
+<tr><td colspan="2">&copy; 1994-2025 Волинський час. Всі права застережено.</td></tr></table></body></html>"""
+
+
+def test_a_brief_in_a_layout_table_is_not_repeated_run_together_with_the_row() -> None:
+    # Short of 250 characters, trafilatura adds the table row around the story: the most-read list, the byline and
+    # the sentence run together, next to the sentence itself.
+    paragraphs = extract_text(TABLE_BRIEF).split("\n\n")
+    story = ("На позачерговій сесії департамент ЖКГ підтримав зміни до бюджету на 5.5 млн гривень, повідомили в "
+             "комунальному підприємстві.")
+    assert story in paragraphs
+    assert not any(story in p and p != story for p in paragraphs)
+    assert not any("Найчитаніше" in p for p in paragraphs)
+
+
 def test_same_page_gives_same_text_every_time() -> None:
     """deduplicate=True would empty the text after a few calls (a process-global cache)."""
     first = extract_text(PAGE)

@@ -6,6 +6,7 @@ paginated listing, robots.txt, article pages at their real paths), and the real 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -171,8 +172,9 @@ def test_daemon_ingests_and_stops_cleanly_on_sigterm(tmp_path: Path, sites: dict
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if db.exists() and query(db, "select count(*) from runs where status = 'ok'")[0][0] >= len(sites):
-                break
+            with contextlib.suppress(sqlite3.OperationalError):  # the file exists before its tables do
+                if db.exists() and query(db, "select count(*) from runs where status = 'ok'")[0][0] >= len(sites):
+                    break
             time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
