@@ -34,6 +34,8 @@ _BLOCK_TAGS = frozenset({"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockqu
 _WORD = re.compile(r"\w+")
 _DIGITS = re.compile(r"\d+")
 _LEAD = re.compile(r"^(?P<lead>[^:|—–.!?]{2,60}?)\s*(?::|\||—|–)\s+(?P<rest>\S.*)$", re.DOTALL)
+_LEAD_MARKS = (":", "|", "—", "–")
+_LEAD_REACH = 62  # a block's text has single spaces: its separator, if any, is within 60 + 1 + 1 characters
 MAX_TEXT_WORDS = 80  # longer blocks are story paragraphs; a notice or an appeal is shorter
 MAX_LEAD_WORDS = 6
 TITLE_WORDS = 15  # a lead-in's rest that is this short and ends without a full stop reads as a title
@@ -95,7 +97,9 @@ def segment(root: LexborNode) -> list[Block]:
         blocks.append(block)
     crowded = {path for path, n in Counter(b.path for b in blocks).items() if n > PATH_BLOCKS}
     for block in blocks:
-        lead_in = _LEAD.match(block.text)
+        # A lead-in is at most 60 characters: most blocks have no separator that early (no regex for them).
+        head = block.text[:_LEAD_REACH]
+        lead_in = _LEAD.match(block.text) if any(mark in head for mark in _LEAD_MARKS) else None
         alone = block.path not in crowded
         if not (lead_in or alone):
             continue  # a story paragraph, a list's item: its words are its only key (most blocks stop here)
@@ -140,8 +144,7 @@ def drop_junk(text: str, junk: list[Block], learned: Learned, blocks: list[Block
     known = {b.text: b for b in blocks or () if "text" in b.keys}
     kept = []
     for paragraph in text.split("\n\n"):
-        folded = paragraph.casefold()
-        if any(k in folded for k in learned.keep):
+        if _pinned(paragraph, learned.keep):
             kept.append(paragraph)
             continue
         block = known.get(paragraph)
@@ -156,7 +159,7 @@ def drop_junk(text: str, junk: list[Block], learned: Learned, blocks: list[Block
         for piece in pieces:
             paragraph = paragraph.replace(piece, " ")
         paragraph = " ".join(paragraph.split())
-        if paragraph and not any(j in paragraph.casefold() for j in learned.junk):
+        if paragraph and not _pinned(paragraph, learned.junk):
             kept.append(paragraph)
     return "\n\n".join(kept)
 
@@ -180,15 +183,21 @@ def observe(blocks: list[Block]) -> tuple[BlockKey, ...]:
 
 
 def _exactly_junk(block: Block, learned: Learned) -> bool:
-    folded = block.text.casefold()
-    return block.keys.get("text") in learned.keys or any(j in folded for j in learned.junk)
+    return block.keys.get("text") in learned.keys or _pinned(block.text, learned.junk)
 
 
 def _is_junk(block: Block, learned: Learned) -> bool:
-    folded = block.text.casefold()
-    if any(k in folded for k in learned.keep):
+    if _pinned(block.text, learned.keep):
         return False
-    return any(key in learned.keys for key in block.keys.values()) or any(j in folded for j in learned.junk)
+    return any(key in learned.keys for key in block.keys.values()) or _pinned(block.text, learned.junk)
+
+
+def _pinned(text: str, phrases: tuple[str, ...]) -> bool:
+    """True when `text` holds one of the (case-folded) pinned phrases; most sources pin none."""
+    if not phrases:
+        return False
+    folded = text.casefold()
+    return any(phrase in folded for phrase in phrases)
 
 
 def _linked_share(node: LexborNode, text: str) -> float:
