@@ -149,13 +149,14 @@ def _unglued(body: Any, text: str, pristine: Any, options: Any) -> tuple[Any, st
     brief.min_extracted_size = _BRIEF_CHARS
     converted = trafilatura.htmlprocessing.convert_tags(copy(pristine), brief, options.url)
     body2, text2 = getattr(trafilatura.core, "extract_content")(converted, brief)  # noqa: B009
-    if not any(_is_sentence(paragraph) for paragraph in body2.iter("p")):
+    if not any(map(_is_sentence, body2.iter("p"))):
         return body, text
     options.min_extracted_size = min(options.min_extracted_size, max(_BRIEF_CHARS, len(text2)))
     return body2, text2
 
 
 def _is_sentence(paragraph: Any) -> bool:
+    """A <p> that is a sentence of at least _BRIEF_CHARS: a story, however short."""
     words = trafilatura.utils.trim(" ".join(paragraph.itertext()))
     return len(words) >= _BRIEF_CHARS and bool(_SENTENCE_END.search(words))
 
@@ -168,13 +169,8 @@ def _keep_brief(body: Any, text: str, options: Any) -> None:
     kicker, the most-read list and the footer. A pick holding a paragraph that is a sentence is a story: the
     bar drops to its length for the rest of this page's extraction (`options` is this call's own).
     """
-    if not _BRIEF_CHARS <= len(text) < options.min_extracted_size:
-        return
-    for paragraph in body.iter("p"):
-        words = trafilatura.utils.trim(" ".join(paragraph.itertext()))
-        if len(words) >= _BRIEF_CHARS and _SENTENCE_END.search(words):
-            options.min_extracted_size = len(text)
-            return
+    if _BRIEF_CHARS <= len(text) < options.min_extracted_size and any(map(_is_sentence, body.iter("p"))):
+        options.min_extracted_size = len(text)
 
 
 def _install_shortcut() -> bool:
