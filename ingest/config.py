@@ -6,7 +6,9 @@ value raises ConfigError naming the file, the key and the reason, before any wor
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
@@ -15,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+MAX_CONFIG_BYTES = 1_000_000  # a sources.toml with a thousand sources is 200 kB
 DEFAULT_USER_AGENT = "ingest/0.1 (+https://github.com/ingest-news/ingest; news research crawler)"
 
 
@@ -145,12 +148,33 @@ def load_config(path: str | Path, *, adapters: Collection[str] | None = None,
     timezone each adapter's outlet keeps (a source without `timezone` takes its adapter's, else its language's)."""
     file = str(path)
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        raw = tomllib.loads(_read_config(file).decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(file, "-", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(file, "-", f"cannot be read: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(file, "-", f"not valid TOML: {exc}") from None
     return parse_config(raw, file=file, adapters=adapters, adapter_timezones=adapter_timezones)
+
+
+def _read_config(file: str) -> bytes:
+    """The config file's bytes: a regular file of at most MAX_CONFIG_BYTES, else ConfigError.
+
+    Opened without blocking and checked before reading: /dev/urandom would be read forever and a FIFO would wait
+    for a writer, where a typo in --config deserves one line."""
+    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(file, "-", "not a regular file")
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(file, "-", f"larger than {MAX_CONFIG_BYTES // 1_000_000} MB: not a sources.toml")
+    return data
 
 
 def parse_config(raw: dict[str, Any], *, file: str = "sources.toml", adapters: Collection[str] | None = None,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,21 @@ def test_shipped_sources_read_their_outlets_clocks() -> None:
     config = load_config(ROOT / "sources.toml", adapters=set(ADAPTERS), adapter_timezones=zones)
     assert {s.slug: s.timezone for s in config.sources.values()} == {
         slug: "Asia/Tokyo" if slug == "japan_news" else "Europe/Kyiv" for slug in config.sources}
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "too-large"])
+def test_a_config_that_is_no_file_or_too_large_is_refused_at_once(kind: str, tmp_path: Path) -> None:
+    # /dev/urandom used to be read forever and a FIFO to wait for a writer: a subprocess, so a hang fails the test.
+    if kind == "device":
+        path, reason = Path("/dev/urandom"), "not a regular file"
+    elif kind == "fifo":
+        path, reason = tmp_path / "sources.toml", "not a regular file"
+        os.mkfifo(path)
+    else:
+        path, reason = tmp_path / "sources.toml", "larger than 1 MB"
+        path.write_text("# " + "x" * 1_000_000 + "\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "ingest", "--config", str(path), "sources"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"{path}: -: {reason}" in done.stderr
+    assert "Traceback" not in done.stderr
