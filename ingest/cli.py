@@ -9,6 +9,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -36,6 +37,7 @@ from ingest.pipeline import Window, format_summaries, parse_page, raw_archive, r
 from ingest.scheduler import Daemon
 
 log = logging.getLogger("ingest")
+_FIXTURE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
 
 class Context:
@@ -298,11 +300,20 @@ def extract(obj: Context, file_or_url: str, url: str | None, slug: str | None, t
     click.echo(json.dumps({**{k: out[k] for k in first}, **out}, ensure_ascii=False, indent=2))
 
 
+def _fixture_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A plain file name (letters, digits, '.', '_', '-'): never a path out of --fixtures."""
+    if not _FIXTURE_NAME.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not a plain file name (letters, digits, '.', '_', '-'; "
+                                 "at most 100, not starting with '.')")
+    return value
+
+
 @cli.command()
 @click.argument("file_or_url")
 @click.option("--url", help="The page's URL, when FILE_OR_URL is a file.")
 @click.option("--source", "slug", help="A source slug from the config, or an adapter name.")
-@click.option("--name", required=True, help="Fixture name: writes NAME.html and NAME.json.")
+@click.option("--name", required=True, callback=_fixture_name,
+              help="Fixture name, a plain file name: writes NAME.html and NAME.json.")
 @click.option("--fixtures", type=click.Path(file_okay=False, path_type=Path), default=Path("ingest/demo_site"),
               show_default=True, help="Folder holding one sub-folder per adapter.")
 @click.pass_obj
@@ -313,8 +324,11 @@ def capture(obj: Context, file_or_url: str, url: str | None, slug: str | None, n
     """
     page, source, result = _load_and_parse(obj, file_or_url, url, slug)
     folder = fixtures / source.adapter
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.html").write_bytes(page.body)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.html").write_bytes(page.body)
+    except OSError as exc:
+        raise click.FileError(str(folder / f"{name}.html"), exc.strerror) from None
     if isinstance(result, Rejected):
         expected: dict[str, Any] = {"rejected": result.reason}
         must: list[str] = []
@@ -323,7 +337,10 @@ def capture(obj: Context, file_or_url: str, url: str | None, slug: str | None, n
                     if k in ("title", "authors", "published_at", "language", "section", "tags")}
         must = [p[:80] for p in result.text.split("\n\n") if len(p) > 40]
     meta = {"url": url or page.url, "expected": expected, "must_contain": must, "must_not_contain": []}
-    (folder / f"{name}.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    try:
+        (folder / f"{name}.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise click.FileError(str(folder / f"{name}.json"), exc.strerror) from None
     click.echo(f"wrote {folder / name}.html and .json: check the expectations, add the junk to must_not_contain")
 
 
