@@ -74,8 +74,12 @@ class Source:
     junk: tuple[str, ...] = ()  # phrases: a text block holding one is always removed
 
     def allows(self, url: str) -> bool:
-        """True when url's host is one of the source's domains or a subdomain of one."""
-        host = (urlsplit(url).hostname or "").lower()
+        """True when url is http(s) without credentials and its host is one of the source's domains or a
+        subdomain of one."""
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc:
+            return False
+        host = (parts.hostname or "").lower()
         return any(host == d or host.endswith("." + d) for d in self.domains)
 
     def wants(self, url: str) -> bool:

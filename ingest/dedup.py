@@ -31,6 +31,14 @@ def normalize_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
 
 
+def without_userinfo(url: str) -> str:
+    """`url` without the "user:password@" a link may carry: credentials are never stored nor sent."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def url_key(url: str) -> str:
     """The identity of a URL: scheme, www/m/amp host prefixes, AMP suffixes and trailing slash ignored."""
     parts = urlsplit(normalize_url(url))

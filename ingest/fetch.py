@@ -341,6 +341,8 @@ def _check_url(url: str) -> None:
         port_ok = False
     if not port_ok or parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError("bad-url", url)
+    if "@" in parts.netloc:  # credentials in a link (or a redirect) are never sent anywhere
+        raise FetchError("bad-url", f"{parts.scheme}://{parts.hostname}/...: the URL carries credentials")
 
 
 def _location(url: str, reply: _Reply) -> str | None:

@@ -9,6 +9,7 @@ only part of a feed would make the daemon's next request answer 304 and hide the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import Counter
@@ -21,6 +22,7 @@ import sqlite_utils
 from ingest import discover, store
 from ingest.adapters.base import Adapter
 from ingest.config import Source
+from ingest.dedup import without_userinfo
 from ingest.fetch import Fetcher
 from ingest.models import FetchError, Link, Page
 from ingest.parse import Window
@@ -59,6 +61,7 @@ class Harvest:
 
     def take(self, found: list[Link], stage: str | None = None, value: str = "done") -> None:
         """Keep the new, wanted, in-window links; record `stage` as done with them, atomically."""
+        found = [dataclasses.replace(lk, url=without_userinfo(lk.url)) if "@" in lk.url else lk for lk in found]
         fresh = [lk for lk in found if lk.url not in self.seen and self.source.wants(lk.url)
                  and discover.in_window(lk, self.window.since, self.window.until)]
         self.seen.update(lk.url for lk in fresh)

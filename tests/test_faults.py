@@ -661,3 +661,25 @@ def test_pages_finished_are_written_while_a_slow_one_is_still_fetched(tmp_path: 
         assert not release.is_set()
         assert slow_path not in [r["url"] for r in query(db, "SELECT url FROM fetches")]
     assert summaries[0].new == len(GOOD) + 1
+
+
+def test_credentials_in_links_are_never_sent_nor_stored(tmp_path: Path, pool: WorkerPool) -> None:
+    db = tmp_path / "news.db"
+    with contextlib.ExitStack() as stack:
+        site = Site(good_routes())
+        stack.callback(site.close)
+        paths = list(GOOD)
+        secret = site.url(paths[0]).replace("http://", "http://reader:s3cret@")
+        canonical_secret = site.url("/news/2025/03/01/canonical").replace("http://", "http://editor:pw@")
+        site.routes[paths[1]] = page(good_article("Good story 1").replace(
+            b"<head>", f'<head><link rel="canonical" href="{canonical_secret}">'.encode()))
+        site.routes["/feed.xml"] = page(rss([secret, site.url(paths[1])]), "application/rss+xml")
+        summary = run_pass(db, site.url("/feed.xml"), pool)
+        authorizations = [h.headers.get("authorization") for h in site.hits if h.headers.get("authorization")]
+    assert summary.new == 2
+    assert authorizations == []
+    stored = [r[0] for r in query(db, "SELECT url FROM articles UNION ALL SELECT url FROM frontier"
+                                      " UNION ALL SELECT url FROM fetches")]
+    assert stored
+    assert not [u for u in stored if "@" in u or "s3cret" in u or "editor" in u]
+    assert site.url(paths[0]) in stored  # the link itself is kept, without its credentials
