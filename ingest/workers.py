@@ -69,7 +69,10 @@ def _serve(conn: Connection, max_tasks: int) -> None:
     logging.getLogger().addHandler(logging.NullHandler())
     warnings.simplefilter("ignore")
     _map_large_blocks()
-    conn.send(("ready", None))
+    try:
+        conn.send(("ready", None))
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the pool was closed while we started (a pass with nothing to parse): nothing to say
     for _ in range(max_tasks):
         try:
             function, args = conn.recv()

@@ -218,3 +218,17 @@ def test_backfill_tags_topics_at_ingestion(tmp_path: Path, sites: dict[str, Outl
     assert "Rice Prices Keep Climbing Despite Release of Government Stockpiles" in titles - tagged
     in_view = query(db, "select count(*) from articles_with_topics where topics like '%japan-ukraine%'")
     assert in_view[0][0] == len(tagged)
+
+
+def test_a_backfill_with_nothing_to_fetch_ends_without_a_traceback(tmp_path: Path,
+                                                                   sites: dict[str, OutletSite]) -> None:
+    # The parse pool starts while discovery runs; closed before its workers said they were ready, they used to
+    # print BrokenPipeError tracebacks to the terminal while the command exited 0.
+    config = write_config(tmp_path / "sources.toml", sites)
+    env = {**os.environ, "INGEST_CONFIG": str(config), "INGEST_DB": str(tmp_path / "db" / "news.db")}
+    for run in range(2):  # the second finds everything stored
+        done = subprocess.run([sys.executable, "-m", "ingest", "backfill"], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr, (run, done.stderr)
+    assert " 0 new" in done.stdout
