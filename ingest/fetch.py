@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import logging
 import random
 import re
 import threading
@@ -39,6 +40,7 @@ MAX_CRAWL_DELAY: Final = 300.0  # Heritrix's ceiling: a larger Crawl-delay is ca
 BREAKER_AFTER: Final = 5  # consecutive failed requests before a host is backed off
 BREAKER_BASE: Final = 30.0
 BREAKER_MAX: Final = 3600.0
+log = logging.getLogger("ingest")
 ROBOTS_REDIRECTS: Final = 5  # RFC 9309 2.3.1.2
 _DELTA_SECONDS: Final = re.compile(r"^\s*\d+(\.\d+)?\s*$")
 
@@ -167,7 +169,7 @@ class Fetcher:
             _check_url(current)
             if allowed is not None and not allowed(current):
                 raise FetchError("off-domain", current)
-            reply = self._on_host(current, headers)
+            reply = self._on_host(current, headers, allowed)
             if reply.status not in REDIRECT_STATUSES:
                 return _page(url, current, reply)
             target = _location(current, reply)
@@ -189,7 +191,7 @@ class Fetcher:
                 host = self._hosts.setdefault(key, _Host(state, delay=self._settings.per_host_delay))
         return host
 
-    def _on_host(self, url: str, headers: dict[str, str]) -> _Reply:
+    def _on_host(self, url: str, headers: dict[str, str], allowed: Callable[[str], bool] | None = None) -> _Reply:
         host = self._host(host_key(url))
         _check_backoff(host)  # fail fast, without queueing behind the host's lock
         while not host.lock.acquire(timeout=0.2):
@@ -198,20 +200,20 @@ class Fetcher:
         try:
             _check_backoff(host)
             if self._settings.respect_robots:
-                robots = self._robots(host, url)
+                robots = self._robots(host, url, allowed)
                 if not robots.allowed(url, self._settings.user_agent):
                     raise FetchError("robots", url)
             return self._request(host, url, headers, cap=self._settings.max_bytes)
         finally:
             host.lock.release()
 
-    def _robots(self, host: _Host, url: str) -> Robots:
+    def _robots(self, host: _Host, url: str, allowed: Callable[[str], bool] | None = None) -> Robots:
         now = time.time()
         if host.robots is not None and now < host.robots_expires:
             return host.robots
         policy = cached_policy(host.state, now)
         if policy is None:
-            policy = self._fetch_robots(host, url)
+            policy = self._fetch_robots(host, url, allowed)
         status = host.state.robots_status or None
         host.robots, host.robots_expires = policy, host.state.robots_fetched_at + robots_ttl(status)
         crawl_delay = policy.crawl_delay(self._settings.user_agent) or 0.0
@@ -222,7 +224,10 @@ class Fetcher:
         host.delay = new_delay
         return policy
 
-    def _fetch_robots(self, host: _Host, url: str) -> Robots:
+    def _fetch_robots(self, host: _Host, url: str, allowed: Callable[[str], bool] | None = None) -> Robots:
+        """Fetch and remember the host's robots.txt. Its redirects may change the scheme or go to another host of
+        the source (`allowed`), never to another port or off the source: such a robots.txt counts as unreachable
+        (disallow for now) and nothing is requested from, or stored of, where it pointed."""
         parts = urlsplit(url)
         target = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/robots.txt"
         status: int | None = None
@@ -230,13 +235,18 @@ class Fetcher:
         try:
             for _hop in range(ROBOTS_REDIRECTS + 1):
                 _check_url(target)
+                if not _robots_hop_ok(url, target, allowed):
+                    log.warning("robots.txt of %s redirects off the source (%s): treated as unreachable",
+                                host.state.host, target)
+                    status, reply = None, _Reply(0, {}, b"")
+                    break
                 reply = self._request(host, target, {}, cap=MAX_ROBOTS_BYTES, truncate=True)
                 status = reply.status
                 location = _location(target, reply) if status in REDIRECT_STATUSES else None
                 if location is None:
                     break
                 target = location
-            text = reply.body.decode("utf-8", errors="replace")  # RFC 9309: robots.txt is UTF-8
+            text = reply.body.decode("utf-8", errors="replace") if status else ""  # RFC 9309: robots.txt is UTF-8
         except FetchError as exc:
             if exc.status is None:
                 # down, slow, backed off or cancelled: not an answer about robots; ask again next time
@@ -331,6 +341,21 @@ def _check_backoff(host: _Host) -> None:
     if remaining > 0:
         raise FetchError("host-backoff", f"{host.state.host}: backing off for {remaining:.0f} s",
                          retry_after=remaining)
+
+
+def _robots_hop_ok(page_url: str, target: str, allowed: Callable[[str], bool] | None) -> bool:
+    """May a robots.txt of `page_url`'s host be read at `target`? On the source (`allowed`, else the same
+    host) and on the same port, or on the default port of either scheme (http -> https)."""
+    page, there = urlsplit(page_url), urlsplit(target)
+    if allowed is not None and not allowed(target):
+        return False
+    if allowed is None and (there.hostname or "").lower() != (page.hostname or "").lower():
+        return False
+    defaults = {"http": 80, "https": 443}
+    here_port = page.port or defaults.get(page.scheme, 0)
+    there_port = there.port or defaults.get(there.scheme, 0)
+    on_defaults = here_port == defaults.get(page.scheme) and there_port == defaults.get(there.scheme)
+    return here_port == there_port or on_defaults
 
 
 def _check_url(url: str) -> None:

@@ -683,3 +683,24 @@ def test_credentials_in_links_are_never_sent_nor_stored(tmp_path: Path, pool: Wo
     assert stored
     assert not [u for u in stored if "@" in u or "s3cret" in u or "editor" in u]
     assert site.url(paths[0]) in stored  # the link itself is kept, without its credentials
+
+
+@pytest.mark.parametrize("where", ["other-port", "other-host"])
+def test_a_robots_txt_redirecting_off_the_source_reads_and_stores_nothing_there(where: str, tmp_path: Path,
+                                                                               pool: WorkerPool) -> None:
+    db = tmp_path / "news.db"
+    with contextlib.ExitStack() as stack:
+        internal = Site({"/x": lambda h: send(h, 200, b"User-agent: *\nAllow: /\n# internal secret", "text/plain")},
+                        host="127.0.0.1" if where == "other-port" else "127.0.0.2")
+        stack.callback(internal.close)
+        site = Site({**{path: page(good_article(title)) for path, title in GOOD.items()},
+                     "/robots.txt": redirect(internal.url("/x"))})
+        stack.callback(site.close)
+        site.routes["/feed.xml"] = page(rss([site.url(p) for p in GOOD]), "application/rss+xml")
+        run_pass(db, site.url("/feed.xml"), pool)
+        assert internal.paths() == []  # never asked
+    stored = query(db, "SELECT robots_txt, robots_status FROM hosts WHERE robots_txt IS NOT NULL")
+    assert stored
+    assert all("secret" not in (r["robots_txt"] or "") for r in stored)
+    # Unreachable (RFC 9309): disallow for now, so the pages wait in the frontier.
+    assert {r["reason"] for r in query(db, "SELECT reason FROM fetches")} <= {"robots"}
