@@ -6,6 +6,7 @@ value raises ConfigError naming the file, the key and the reason, before any wor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_CONFIG_BYTES = 1_000_000  # a sources.toml with a thousand sources is 200 kB
 DEFAULT_USER_AGENT = "ingest/0.1 (+https://github.com/ingest-news/ingest; news research crawler)"
 
@@ -74,13 +76,34 @@ class Source:
     junk: tuple[str, ...] = ()  # phrases: a text block holding one is always removed
 
     def allows(self, url: str) -> bool:
-        """True when url is http(s) without credentials and its host is one of the source's domains or a
-        subdomain of one."""
+        """True when url is http(s) without credentials, its host is one of the source's domains or a subdomain
+        of one, and its port is one the source may use: another service on the same host is another site."""
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc:
             return False
         host = (parts.hostname or "").lower()
-        return any(host == d or host.endswith("." + d) for d in self.domains)
+        try:
+            port = parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
+        except ValueError:  # a port out of range
+            return False
+        for domain in self.domains:
+            name, _, fixed = domain.partition(":")
+            if not (host == name or host.endswith("." + name)):
+                continue
+            # "host:port" allows that port; a bare host the default ports and those the source's URLs name.
+            if (port == int(fixed)) if fixed else (port in _DEFAULT_PORTS.values() or port in self.ports):
+                return True
+        return False
+
+    @property
+    def ports(self) -> frozenset[int]:
+        """Ports besides 80 and 443 this source may fetch: those its feeds, sitemaps and listings name."""
+        found = set()
+        for url in (*self.feeds, *self.sitemaps, *self.listings):
+            with contextlib.suppress(ValueError):
+                if (port := urlsplit(url.replace("{page}", "1")).port) is not None:
+                    found.add(port)
+        return frozenset(found)
 
     def wants(self, url: str) -> bool:
         """True for a discovered URL this source should fetch: on its domains and not excluded."""

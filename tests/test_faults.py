@@ -33,6 +33,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -224,6 +225,11 @@ def off_domain_redirect(stack: contextlib.ExitStack) -> str:
     return hostile.url(HOSTILE)
 
 
+def netloc(site: Site) -> str:
+    """The site's host:port, for a source's `domains`."""
+    return urlsplit(site.base_url).netloc
+
+
 def assert_untouched(site: Site) -> None:
     hits = site.paths()
     site.close()
@@ -288,11 +294,13 @@ def pool() -> Iterator[WorkerPool]:
 
 
 def run_pass(db_path: Path, feed_url: str, pool: WorkerPool | None, *, settings: Settings = SETTINGS,
-             workers: int = 4, parse_timeout: float = PARSE_TIMEOUT, **source: object) -> Summary:
-    """One run_source pass, wired as the CLI wires it: database, host store, fetcher."""
+             workers: int = 4, parse_timeout: float = PARSE_TIMEOUT, also: tuple[str, ...] = (),
+             **source: object) -> Summary:
+    """One run_source pass, wired as the CLI wires it: database, host store, fetcher. `also`: the host:port of
+    each other loopback server the source spans (another port of a host is another site unless named)."""
     db = store.open_db(db_path)
     hosts = store.HostStore(db_path)
-    src = Source(slug="hostile", feeds=(feed_url,), domains=("127.0.0.1",), **source)  # type: ignore[arg-type]
+    src = Source(slug="hostile", feeds=(feed_url,), domains=("127.0.0.1", *also), **source)  # type: ignore[arg-type]
     try:
         with Fetcher(settings, hosts, backoff_base=0.05) as fetcher:
             return run_source(db, fetcher, src, kind="backfill", workers=workers, pool=pool,
@@ -314,7 +322,7 @@ def test_hostile_endpoint_next_to_good_pages(case: Case, tmp_path: Path, pool: W
         url = case.target(stack) if case.target else hostile.url(HOSTILE)
         good.routes["/feed.xml"] = page(rss([good.url(p) for p in GOOD] + [url]), "application/rss+xml")
         with caplog.at_level(logging.INFO, logger="ingest"):
-            run_pass(db, good.url("/feed.xml"), pool)
+            run_pass(db, good.url("/feed.xml"), pool, also=(urlsplit(url).netloc,))
         if case.hits is not None:
             assert hostile.paths().count(HOSTILE) == case.hits
 
@@ -371,7 +379,7 @@ def test_retry_after_is_honoured_without_stalling_other_hosts(tmp_path: Path, po
                                                    page(good_article("After the wait")))})
     good.routes["/feed.xml"] = page(rss([hostile.url(HOSTILE)] + [good.url(p) for p in good_paths]))
     try:
-        run_pass(tmp_path / "news.db", good.url("/feed.xml"), pool)
+        run_pass(tmp_path / "news.db", good.url("/feed.xml"), pool, also=(netloc(hostile),))
     finally:
         good.close()
         hostile.close()
@@ -411,12 +419,12 @@ def test_failing_host_is_backed_off_then_retried_later(tmp_path: Path, pool: Wor
     good.routes["/feed.xml"] = page(rss([good.url(p) for p in GOOD] + [hostile.url(p) for p in broken]))
     no_retries = Settings(user_agent=UA, per_host_delay=0.0, timeout=1.0, max_retries=0)
     try:
-        first = run_pass(db, good.url("/feed.xml"), pool, settings=no_retries)
+        first = run_pass(db, good.url("/feed.xml"), pool, settings=no_retries, also=(netloc(hostile),))
         assert first.new == 2  # the good host carried on
         assert first.failed == {"http-500": 5, "host-backoff": 2}  # five failures open the breaker
         assert len([p for p in hostile.paths() if p in broken]) == 5
         requests_so_far = len(hostile.hits)
-        second = run_pass(db, good.url("/feed.xml"), pool, settings=no_retries)
+        second = run_pass(db, good.url("/feed.xml"), pool, settings=no_retries, also=(netloc(hostile),))
         assert second.failed == {"host-backoff": 7}
         assert len(hostile.hits) == requests_so_far  # backed off: not one request
         # Links never tried because of the backoff have not used up their attempts.
@@ -429,7 +437,7 @@ def test_failing_host_is_backed_off_then_retried_later(tmp_path: Path, pool: Wor
             conn.execute("UPDATE hosts SET backoff_until = 0")
             conn.conn.commit()
         hostile.routes.update({p: page(good_article(f"Back {i}")) for i, p in enumerate(broken)})
-        third = run_pass(db, good.url("/feed.xml"), pool, settings=no_retries)
+        third = run_pass(db, good.url("/feed.xml"), pool, settings=no_retries, also=(netloc(hostile),))
         assert third.new == 7
     finally:
         good.close()
@@ -556,11 +564,13 @@ def mixed_sites() -> tuple[Site, Site]:
     return good, hostile
 
 
-def write_config(path: Path, feeds: dict[str, str]) -> Path:
+def write_config(path: Path, feeds: dict[str, str], also: tuple[Site, ...] = ()) -> Path:
+    """sources.toml: one source per feed; `also`, other loopback servers every source spans (domains)."""
     lines = ["[settings]", f'user_agent = "{UA}"', "per_host_delay = 0", "timeout = 1", "max_retries = 1",
              "max_bytes = 2000000"]
     for slug, feed in feeds.items():
-        lines += [f"[sources.{slug}]", f'feeds = ["{feed}"]', 'interval = "1m"']
+        domains = ", ".join(json.dumps(d) for d in (urlsplit(feed).netloc, *(netloc(s) for s in also)))
+        lines += [f"[sources.{slug}]", f'feeds = ["{feed}"]', 'interval = "1m"', f"domains = [{domains}]"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -575,7 +585,7 @@ def assert_mix_logged(db: Path, hostile: Site) -> None:
 
 def test_backfill_cli_reports_each_fault_and_stats_shows_them(tmp_path: Path) -> None:
     good, hostile = mixed_sites()
-    config = write_config(tmp_path / "sources.toml", {"mixed": good.url("/feed.xml")})
+    config = write_config(tmp_path / "sources.toml", {"mixed": good.url("/feed.xml")}, also=(hostile,))
     db = tmp_path / "news.db"
     try:
         result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(db), "backfill"])
@@ -601,7 +611,8 @@ def test_backfill_cli_reports_each_fault_and_stats_shows_them(tmp_path: Path) ->
 def test_daemon_keeps_running_through_faults_and_logs_json_lines(tmp_path: Path) -> None:
     good, hostile = mixed_sites()
     down = Site({**ROBOTS_OK, "/feed.xml": page(b"", status=503)})
-    config = write_config(tmp_path / "sources.toml", {"mixed": good.url("/feed.xml"), "down": down.url("/feed.xml")})
+    config = write_config(tmp_path / "sources.toml", {"mixed": good.url("/feed.xml"), "down": down.url("/feed.xml")},
+                          also=(hostile,))
     db = tmp_path / "news.db"
     env = {**os.environ, "INGEST_CONFIG": str(config), "INGEST_DB": str(db), "INGEST_LOG_JSON": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ingest", "run"], env=env, stderr=subprocess.PIPE,
@@ -704,3 +715,21 @@ def test_a_robots_txt_redirecting_off_the_source_reads_and_stores_nothing_there(
     assert all("secret" not in (r["robots_txt"] or "") for r in stored)
     # Unreachable (RFC 9309): disallow for now, so the pages wait in the frontier.
     assert {r["reason"] for r in query(db, "SELECT reason FROM fetches")} <= {"robots"}
+
+
+def test_another_port_of_the_same_host_is_another_site(tmp_path: Path, pool: WorkerPool) -> None:
+    db = tmp_path / "news.db"
+    with contextlib.ExitStack() as stack:
+        internal = Site({**ROBOTS_OK, "/admin": page(good_article("Internal admin page"))})
+        stack.callback(internal.close)
+        site = Site(good_routes())
+        stack.callback(site.close)
+        site.routes["/news/2025/03/01/moved"] = redirect(internal.url("/admin"))
+        links = [site.url(p) for p in GOOD] + [internal.url("/admin"), site.url("/news/2025/03/01/moved")]
+        site.routes["/feed.xml"] = page(rss(links), "application/rss+xml")
+        summary = run_pass(db, site.url("/feed.xml"), pool)
+        assert internal.paths() == []  # not the link, not the redirect, not its robots.txt
+    assert summary.new == len(GOOD)
+    assert [r["reason"] for r in query(db, "SELECT reason FROM fetches WHERE url LIKE '%moved'")] == ["off-domain"]
+    assert query(db, "SELECT count(*) FROM frontier WHERE url = ?", (internal.url("/admin"),))[0][0] == 0
+    assert not query(db, "SELECT 1 FROM articles WHERE title LIKE 'Internal%'")
