@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -28,6 +29,8 @@ from ingest.models import FetchError, Link, Page
 from ingest.parse import Window
 
 log = logging.getLogger("ingest")
+# A feed, sitemap or listing page's ETag and Last-Modified, as store.save_validators takes them.
+Validators = dict[str, Any]
 
 MAX_CHILD_SITEMAPS = 3  # per daemon pass; a backfill with a window walks every overlapping one
 MAX_BACKFILL_PAGES = 2000  # listing pages a backfill may walk back through
@@ -59,8 +62,11 @@ class Harvest:
         since, until = self.window.since, self.window.until
         return f"{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
 
-    def take(self, found: list[Link], stage: str | None = None, value: str = "done") -> None:
-        """Keep the new, wanted, in-window links; record `stage` as done with them, atomically."""
+    def take(self, found: list[Link], stage: str | None = None, value: str = "done",
+             validators: Validators | None = None) -> None:
+        """Keep the new, wanted, in-window links; record `stage` as done with them, and the `validators` of the
+        resource they came from, atomically: a validator saved without its links would make every later pass
+        get 304 and never see them."""
         found = [dataclasses.replace(lk, url=without_userinfo(lk.url)) if "@" in lk.url else lk for lk in found]
         fresh = [lk for lk in found if lk.url not in self.seen and self.source.wants(lk.url)
                  and discover.in_window(lk, self.window.since, self.window.until)]
@@ -71,6 +77,8 @@ class Harvest:
             return
         with store.transaction(self.db):
             self.added += store.add_links(self.db, unknown)
+            if validators is not None:
+                store.save_validators(self.db, **validators)
             if stage and self.resume:
                 self.db.execute("INSERT INTO cursors (source, window, stage, value, updated_at) VALUES (?, ?, ?, ?, ?)"
                                 " ON CONFLICT(source, window, stage) DO UPDATE SET value = excluded.value,"
@@ -99,9 +107,11 @@ def discover_links(harvest: Harvest, fetcher: Fetcher, adapter: Adapter) -> Harv
     for url in source.feeds:
         if stop.is_set():
             return harvest
-        page = _fetch_resource(harvest, fetcher, url, "feed", conditional)
-        if page is not None:
-            harvest.take(_parsed(source, url, lambda p: discover.parse_feed(p.body, p.url, source.slug), page))
+        fetched = _fetch_resource(harvest, fetcher, url, "feed", conditional)
+        if fetched is not None:
+            page, validators = fetched
+            harvest.take(_parsed(source, url, lambda p: discover.parse_feed(p.body, p.url, source.slug), page),
+                         validators=validators)
     _walk_sitemaps(harvest, fetcher, conditional)
     for template in source.listings:
         _walk_listing(harvest, fetcher, adapter, template, conditional)
@@ -120,15 +130,17 @@ def _walk_sitemaps(harvest: Harvest, fetcher: Fetcher, conditional: bool) -> Non
         visited.add(url)
         if depth and harvest.done(f"sitemap {url}"):
             continue  # an interrupted run of this window already put its links in the frontier
-        page = _fetch_resource(harvest, fetcher, url, "sitemap", conditional)
-        if page is None:
+        fetched = _fetch_resource(harvest, fetcher, url, "sitemap", conditional)
+        if fetched is None:
             continue
+        page, validators = fetched
         try:
             found, children = discover.parse_sitemap(page.body, page.url, source.slug)
         except ValueError as exc:
             _log_resource_error(harvest, url, "parse-error", str(exc))
             continue
-        harvest.take(found, f"sitemap {url}" if depth else None)
+        # An index's validators are not kept: a 304 for it would skip children whose links a crash lost.
+        harvest.take(found, f"sitemap {url}" if depth else None, validators=None if children else validators)
         children = [c for c in discover.select_sitemaps(children, window.since, window.until)
                     if source.allows(c.url)]
         if not window.bounded:  # the daemon wants what is new: the most recently changed children
@@ -147,16 +159,17 @@ def _walk_listing(harvest: Harvest, fetcher: Fetcher, adapter: Adapter, template
     for number, url in enumerate(discover.listing_urls(template, max(0, last - start + 1), start), start):
         if harvest.stop.is_set():
             return
-        page = _fetch_resource(harvest, fetcher, url, "listing", conditional)
-        if page is None:
+        fetched = _fetch_resource(harvest, fetcher, url, "listing", conditional)
+        if fetched is None:
             return
+        page, validators = fetched
         found = _parsed(source, url, lambda p: discover.parse_listing(
             p.text, p.url, source.slug, adapter.is_article_url), page)
         fresh = [lk for lk in found if lk.url not in on_listing]
         if not fresh:  # an empty page, or the last page served again: the end of the listing
             return
         on_listing.update(lk.url for lk in fresh)
-        harvest.take(fresh, stage, str(number))
+        harvest.take(fresh, stage, str(number), validators=validators)
         days = [lk.published_at.astimezone(UTC).date() for lk in fresh if lk.published_at]
         if since and days and max(days) < since:  # newest first: everything further back is older
             return
@@ -170,8 +183,10 @@ def _parsed(source: Source, url: str, parse: Callable[[Page], list[Link]], page:
         return []
 
 
-def _fetch_resource(harvest: Harvest, fetcher: Fetcher, url: str, kind: str, conditional: bool) -> Page | None:
-    """Fetch a feed, sitemap or listing page; None when unchanged (304) or failed (logged)."""
+def _fetch_resource(harvest: Harvest, fetcher: Fetcher, url: str, kind: str,
+                    conditional: bool) -> tuple[Page, Validators | None] | None:
+    """Fetch a feed, sitemap or listing page: the page and the validators to save with its links (take), or
+    None when unchanged (304) or failed (logged)."""
     db, source = harvest.db, harvest.source
     etag, modified = store.validators(db, url) if conditional else (None, None)
     try:
@@ -180,14 +195,14 @@ def _fetch_resource(harvest: Harvest, fetcher: Fetcher, url: str, kind: str, con
         if exc.reason != "stopped":
             _log_resource_error(harvest, url, exc.reason, exc.detail, exc.status)
         return None
-    if conditional:
-        with store.transaction(db):
-            store.save_validators(db, url, source=source.slug, kind=kind, status=page.status,
-                                  etag=page.headers.get("etag"), last_modified=page.headers.get("last-modified"))
     if page.status == 304:
         log.info("%s not-modified %s", source.slug, url)
         return None
-    return page
+    validators: Validators | None = None
+    if conditional:
+        validators = {"url": url, "source": source.slug, "kind": kind, "status": page.status,
+                      "etag": page.headers.get("etag"), "last_modified": page.headers.get("last-modified")}
+    return page, validators
 
 
 def _log_resource_error(harvest: Harvest, url: str, reason: str, detail: str, status: int | None = None) -> None:
