@@ -495,8 +495,10 @@ def demo(obj: Context, serve: bool) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="TCP port.")
 @click.option("--metadata", "metadata_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Your own Datasette metadata file instead of the bundled one (then nothing is written).")
+@click.option("--allow-sql", is_flag=True, help="Also let visitors run their own SQL (off: tables, search, facets "
+              "and the canned queries only).")
 @click.pass_obj
-def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None) -> None:
+def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None, allow_sql: bool) -> None:
     """Browse, search and query the database in Datasette, read-only, while the daemon keeps writing."""
     from ingest import serve
 
@@ -505,9 +507,12 @@ def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None
     except serve.ServeError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    if not serve.is_loopback(host):
+        click.echo(f"warning: listening on {host}: anyone who can reach this machine can read every table of "
+                   f"{obj.db_path.name}" + (" and run any SQL on it (--allow-sql)" if allow_sql else ""), err=True)
     click.echo(f"serving {obj.db_path} read-only at http://{host}:{port}/{obj.db_path.stem} "
-               f"(metadata: {metadata_path}); Ctrl-C stops")
-    serve.serve(obj.db_path, host=host, port=port, metadata=metadata)
+               f"(metadata: {metadata_path}; own SQL {'allowed' if allow_sql else 'off'}); Ctrl-C stops")
+    serve.serve(obj.db_path, host=host, port=port, metadata=metadata, allow_sql=allow_sql)
 
 
 @cli.command("export")

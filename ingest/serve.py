@@ -16,6 +16,7 @@ Uvicorn runs in this process; SIGINT or SIGTERM stops it cleanly and `serve()` r
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -91,18 +92,33 @@ def prepare(db_path: Path, metadata_file: Path | None = None) -> tuple[dict[str,
     return parse_metadata(text, str(metadata_file)), metadata_file
 
 
-def datasette_app(db_path: Path, metadata: dict[str, Any]) -> Any:
-    """A Datasette instance on the live file: mutable (read with mode=ro), never immutable or nolock."""
+def datasette_app(db_path: Path, metadata: dict[str, Any], *, allow_sql: bool = False) -> Any:
+    """A Datasette instance on the live file: mutable (read with mode=ro), never immutable or nolock.
+
+    Arbitrary SQL (`?sql=`, the SQL box) only with `allow_sql`: tables, views, facets, full-text search and
+    the canned queries need none of it (Datasette's `default_allow_sql` setting)."""
     from datasette.app import Datasette
 
-    return Datasette([str(db_path)], immutables=[], nolock=False, metadata=metadata, settings=dict(SETTINGS))
+    settings = {**SETTINGS, "default_allow_sql": allow_sql}
+    return Datasette([str(db_path)], immutables=[], nolock=False, metadata=metadata, settings=settings)
 
 
-def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = 8001, metadata: dict[str, Any]) -> None:
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = 8001, metadata: dict[str, Any],
+          allow_sql: bool = False) -> None:
     """Run Datasette over HTTP until SIGINT or SIGTERM; returns after a clean shutdown."""
     import uvicorn
 
-    app = datasette_app(db_path, metadata).app()
+    app = datasette_app(db_path, metadata, allow_sql=allow_sql).app()
     with _quiet_signals():
         uvicorn.run(app, host=host, port=port, log_level="info", lifespan="on", workers=1, log_config=None)
 

@@ -206,6 +206,8 @@ def test_ingest_serve_over_http_while_the_store_keeps_writing(tmp_path: Path) ->
             add(db, 4, title="Written while serving", text="Fresh news from Kyiv.")  # the daemon keeps writing
             fresh = client.get("/news/latest.json", params={"_shape": "array", "_search": "fresh"}).json()
             assert [r["title"] for r in fresh] == ["Written while serving"]
+            # Visitors' own SQL is off unless --allow-sql: the canned queries above are all they may run.
+            assert client.get("/news.json", params={"sql": "select * from hosts"}).status_code == 403
         assert (tmp_path / "metadata.yml").exists()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
@@ -217,3 +219,31 @@ def test_ingest_serve_over_http_while_the_store_keeps_writing(tmp_path: Path) ->
             proc.wait()
         log.close()
         db.close()
+
+
+def test_own_sql_is_off_by_default_and_a_public_address_is_warned_about(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    archive(path).close()
+    metadata, _ = serve.prepare(path)
+
+    async def status(ds: Datasette, url: str) -> int:
+        return (await ds.client.get(url)).status_code
+
+    closed, opened = serve.datasette_app(path, metadata), serve.datasette_app(path, metadata, allow_sql=True)
+    assert asyncio.run(status(closed, "/archive.json?sql=select+1")) == 403
+    assert asyncio.run(status(closed, "/archive/search.json?q=Tokyo")) == 200  # canned queries still run
+    assert asyncio.run(status(closed, "/archive/articles.json?_search=Tokyo&_facet=source")) == 200
+    assert asyncio.run(status(opened, "/archive.json?sql=select+1")) == 200
+    assert [serve.is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "192.168.1.5")] == [
+        True, True, True, False, False]
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ingest", "--db", str(path), "serve", "--host", "0.0.0.0",
+                             "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "INGEST_CONFIG": ""})
+    try:
+        line = proc.stderr.readline() if proc.stderr else ""  # printed before it serves
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    assert line.startswith("warning: listening on 0.0.0.0: anyone who can reach this machine can read every table")
