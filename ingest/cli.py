@@ -5,6 +5,7 @@ Exit codes: 0 success; 1 a page or run failed (extract: page rejected); 2 bad us
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -64,7 +65,46 @@ class Context:
         return self._config
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The `ingest` group: a database that cannot be opened, read or written ends a command with one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as exc:
+            where = ctx.obj.db_path if isinstance(ctx.obj, Context) else "the database"
+            click.echo(f"Error: {where}: {_database_trouble(exc)}", err=True)
+            ctx.exit(2)
+
+
+def _database_trouble(exc: sqlite3.DatabaseError) -> str:
+    """What SQLite's error means for the user, in one line."""
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return f"damaged, or not an SQLite database ({text}); nothing was written to it"
+    if "readonly" in text or "read-only" in text:
+        return f"cannot be written ({text}): check the file's and its folder's permissions"
+    if "locked" in text or "busy" in text:
+        return f"locked by another process for too long ({text})"
+    if "unable to open" in text:
+        return f"cannot be opened ({text}): check that its folder exists and can be written"
+    return text
+
+
+def _check_intact(db_path: Path) -> None:
+    """Before a writer starts: an existing database must pass PRAGMA quick_check, else exit 2 untouched."""
+    if not db_path.exists():
+        return
+    uri = f"{db_path.resolve().as_uri()}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+    if problems != ["ok"]:
+        click.echo(f"Error: {db_path}: damaged (PRAGMA quick_check: {'; '.join(problems)}); not writing into it. "
+                   "Restore a backup, or recover it with `sqlite3 news.db .recover`.", err=True)
+        sys.exit(2)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, envvar="INGEST_CONFIG", show_envvar=True,
               help="Sources and settings file.  [default: ./sources.toml]")
@@ -103,6 +143,7 @@ def _fetcher(settings: Settings, db_path: Path | None) -> Iterator[Fetcher]:
 def run(obj: Context) -> None:
     """Run the daemon: every enabled source on its interval, until SIGTERM or Ctrl-C."""
     config = obj.config()
+    _check_intact(obj.db_path)
     store.open_db(obj.db_path).close()  # create the schema before jobs race to do it
     with _fetcher(config.settings, obj.db_path) as fetcher:
         clean = Daemon(config, obj.db_path, fetcher).run()
@@ -142,6 +183,7 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     if since and until and since > until:
         raise click.UsageError("--since is after --until")
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
+    _check_intact(obj.db_path)
     stop = threading.Event()
     summaries = []
     recleaned: list[reclean.RecleanSummary] = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -203,3 +205,41 @@ def test_extract_reads_times_without_offset_in_the_timezone_given(tmp_path: Path
     assert bad.exit_code == 2
     assert "'Kyiv' is not an IANA timezone name" in bad.output
     assert "Traceback" not in bad.output
+
+
+def _damaged_database(tmp_path: Path, where: str) -> Path:
+    """A database whose header (`where` = "header") or middle pages are garbage."""
+    import random
+
+    from ingest import store
+    path = tmp_path / "db" / "news.db"
+    db = store.open_db(path)
+    db.execute("CREATE TABLE filler (x TEXT)")
+    db.conn.executemany("INSERT INTO filler VALUES (?)", [("x" * 500,) for _ in range(400)])
+    db.conn.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    data = bytearray(path.read_bytes())
+    noise = random.Random(5).randbytes(8192)
+    start = 0 if where == "header" else len(data) // 2 // 4096 * 4096
+    data[start:start + len(noise)] = noise
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("where", ["header", "middle"])
+@pytest.mark.parametrize("command", ["backfill", "run"])
+def test_a_damaged_database_stops_a_writer_with_one_line_and_stays_untouched(where: str, command: str,
+                                                                             tmp_path: Path) -> None:
+    path = _damaged_database(tmp_path, where)
+    before = path.read_bytes()
+    config = tmp_path / "sources.toml"
+    config.write_text('[settings]\nper_host_delay = 0\n\n[sources.x]\nfeeds = ["http://127.0.0.1:9/feed.xml"]\n',
+                      encoding="utf-8")
+    # A subprocess with a timeout: the daemon used to start on such a file and write into it, forever.
+    done = subprocess.run([sys.executable, "-m", "ingest", "--config", str(config), "--db", str(path), command],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "damaged" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert path.read_bytes() == before
