@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 import re
 import signal
 import threading
+import types
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -99,8 +101,41 @@ def datasette_app(db_path: Path, metadata: dict[str, Any], *, allow_sql: bool = 
     the canned queries need none of it (Datasette's `default_allow_sql` setting)."""
     from datasette.app import Datasette
 
+    _quiet_errors()
     settings = {**SETTINGS, "default_allow_sql": allow_sql}
     return Datasette([str(db_path)], immutables=[], nolock=False, metadata=metadata, settings=settings)
+
+
+def _log_error(request: Any, exception: BaseException) -> None:
+    """Every error a request meets, as one line (no traceback, no locals)."""
+    status = getattr(exception, "status", 500)
+    text = " ".join(str(exception).split())[:300]
+    logging.getLogger("ingest").log(logging.ERROR if status >= 500 else logging.INFO, "serve %s %s -> %s: %s%s",
+                                    request.method, request.path, status, type(exception).__name__,
+                                    f": {text}" if text else "")
+
+
+def _quiet_errors() -> None:
+    """Datasette's own error handler prints each error with rich and its locals (about 40 kB for a bad SQL
+    request, so a remote client could fill the disk), and raises doing so outside an except block (a 404 became
+    a 500): without rich and print_exc it renders the same 4xx/5xx pages, and _log_error logs one line."""
+    import datasette.handle_exception as handler
+    from datasette import hookimpl
+    from datasette.plugins import pm
+    from datasette.views.base import DatasetteError
+
+    handler.rich = None
+    handler.traceback = types.SimpleNamespace(print_exc=lambda: None)
+    if pm.get_plugin("ingest-error-line") is None:
+        def handle_exception(request: Any, exception: BaseException) -> None:
+            # Datasette raises its own DatasetteError for a request it refuses (`?_sort=` a missing column) with
+            # status 500: that is the request's fault, a 400. Anything else that gets here is a real 500.
+            if isinstance(exception, DatasetteError) and exception.status == 500:
+                exception.status = 400
+            _log_error(request, exception)  # and None: Datasette's handler still renders the page
+        plugin = types.ModuleType("ingest_error_line")  # a plugin is a module with hook functions
+        plugin.handle_exception = hookimpl(tryfirst=True)(handle_exception)  # type: ignore[attr-defined]
+        pm.register(plugin, name="ingest-error-line")
 
 
 def is_loopback(host: str) -> bool:

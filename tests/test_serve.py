@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -247,3 +248,23 @@ def test_own_sql_is_off_by_default_and_a_public_address_is_warned_about(tmp_path
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=15)
     assert line.startswith("warning: listening on 0.0.0.0: anyone who can reach this machine can read every table")
+
+
+def test_bad_requests_answer_4xx_and_log_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "archive.db"
+    archive(path).close()
+    metadata, _ = serve.prepare(path)
+    ds = serve.datasette_app(path, metadata, allow_sql=True)
+
+    async def statuses() -> list[int]:
+        return [(await ds.client.get(url)).status_code for url in (
+            "/archive/articles.json?_sort=nope", "/archive/articles?_sort=nope", "/archive.json?sql=selec+1",
+            "/nothing-here")] + [(await ds.client.post("/archive/articles/-/insert", json={})).status_code]
+
+    with caplog.at_level(logging.INFO, logger="ingest"):
+        got = asyncio.run(statuses())
+    assert got[:4] == [400, 400, 400, 404]
+    assert 400 <= got[4] < 500
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("serve ")]
+    assert len(lines) == 5
+    assert all("\n" not in line and len(line) < 500 for line in lines)
