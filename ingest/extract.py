@@ -27,6 +27,8 @@ import trafilatura.meta
 import trafilatura.utils
 from lxml import etree
 
+from ingest.adapters.checks import SENTENCE_CHARS, is_sentence
+
 # Blocks that become one paragraph each in our output. `item` and `row` are handled on their own so
 # that a list or a table gives one paragraph per entry, not one run-on line.
 _TEXT_BLOCKS = frozenset({"p", "head", "quote", "code"})
@@ -46,15 +48,14 @@ _PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|%%|\[\[)[\w.:\- ]{1,40}(?:\$\$|\}\}|%%|
 # Readability's text is a part of the page's text. Ours covering this share of it, readability's cannot be
 # twice as long, and trafilatura keeps ours (1.0 would do: the margin is for whitespace the two count apart).
 _DECISIVE_SHARE = 0.55
-# A paragraph of a sentence this long is a story (checks.has_story's SENTENCE_CHARS): a brief, see _keep_brief.
-_BRIEF_CHARS = 60
+# A paragraph of a sentence this long is a story (checks.is_sentence): a brief, see _keep_brief.
+_BRIEF_CHARS = SENTENCE_CHARS
 _SPACES_ALL = re.compile(r"\s+")
 # A pick this long came from a main pass that found plenty (the row of a brief's layout table is a few hundred
 # characters): not worth comparing its paragraphs pairwise.
 _GLUED_PICK_CHARS = 3000
 # Set while extract_text runs trafilatura in this thread: the stage below is ours only then.
 _OURS = threading.local()
-_SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u00bb\u201d\u2019)]*$")
 
 
 def extract_text(html: str, *, url: str | None = None) -> str:
@@ -156,9 +157,8 @@ def _unglued(body: Any, text: str, pristine: Any, options: Any) -> tuple[Any, st
 
 
 def _is_sentence(paragraph: Any) -> bool:
-    """A <p> that is a sentence of at least _BRIEF_CHARS: a story, however short."""
-    words = trafilatura.utils.trim(" ".join(paragraph.itertext()))
-    return len(words) >= _BRIEF_CHARS and bool(_SENTENCE_END.search(words))
+    """A <p> that is a sentence (checks.is_sentence): a story, however short."""
+    return is_sentence(trafilatura.utils.trim(" ".join(paragraph.itertext())))
 
 
 def _keep_brief(body: Any, text: str, options: Any) -> None:

@@ -121,11 +121,17 @@ def looks_like_listing(tree: LexborHTMLParser) -> bool:
 def has_story(text: str, min_chars: int) -> bool:
     """True when `text` holds running text: a paragraph that is a sentence of SENTENCE_CHARS or more, or any
     paragraph of `min_chars` (scripts written without full stops). No text, a menu or a one-liner is none."""
-    for paragraph in text.split("\n\n"):
-        size = len(paragraph) + len(_WIDE.findall(paragraph))
-        if size >= min_chars or (size >= SENTENCE_CHARS and _SENTENCE_END.search(paragraph)):
-            return True
-    return False
+    return any(_width(paragraph) >= min_chars or is_sentence(paragraph) for paragraph in text.split("\n\n"))
+
+
+def is_sentence(paragraph: str) -> bool:
+    """True when `paragraph` is (holds) a sentence of at least SENTENCE_CHARS: a story, however short."""
+    return _width(paragraph) >= SENTENCE_CHARS and bool(_SENTENCE_END.search(paragraph))
+
+
+def _width(text: str) -> int:
+    """Characters, a Han, kana or Hangul one counted twice (it says as much as two letters)."""
+    return len(text) + len(_WIDE.findall(text))
 
 
 def is_app_shell(html: str, info: PageInfo) -> bool:
