@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}  # what a URL without a port means
 MAX_CONFIG_BYTES = 1_000_000  # a sources.toml with a thousand sources is 200 kB
 DEFAULT_USER_AGENT = "ingest/0.1 (+https://github.com/ingest-news/ingest; news research crawler)"
 
@@ -83,7 +83,7 @@ class Source:
             return False
         host = (parts.hostname or "").lower()
         try:
-            port = parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
+            port = parts.port or DEFAULT_PORTS[parts.scheme.lower()]
         except ValueError:  # a port out of range
             return False
         for domain in self.domains:
@@ -91,7 +91,7 @@ class Source:
             if not (host == name or host.endswith("." + name)):
                 continue
             # "host:port" allows that port; a bare host the default ports and those the source's URLs name.
-            if (port == int(fixed)) if fixed else (port in _DEFAULT_PORTS.values() or port in self.ports):
+            if (port == int(fixed)) if fixed else (port in DEFAULT_PORTS.values() or port in self.ports):
                 return True
         return False
 

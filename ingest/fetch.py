@@ -27,7 +27,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import httpx
 
 from ingest.charset import BadEncoding, TooLarge, decompress
-from ingest.config import Settings
+from ingest.config import DEFAULT_PORTS, Settings
 from ingest.deadline import deadline, install
 from ingest.models import FetchError, HostState, Page
 from ingest.robots import MAX_ROBOTS_BYTES, Robots, cached_policy, remember_policy, robots_ttl
@@ -351,10 +351,9 @@ def _robots_hop_ok(page_url: str, target: str, allowed: Callable[[str], bool] | 
         return False
     if allowed is None and (there.hostname or "").lower() != (page.hostname or "").lower():
         return False
-    defaults = {"http": 80, "https": 443}
-    here_port = page.port or defaults.get(page.scheme, 0)
-    there_port = there.port or defaults.get(there.scheme, 0)
-    on_defaults = here_port == defaults.get(page.scheme) and there_port == defaults.get(there.scheme)
+    here_port = page.port or DEFAULT_PORTS.get(page.scheme, 0)
+    there_port = there.port or DEFAULT_PORTS.get(there.scheme, 0)
+    on_defaults = here_port == DEFAULT_PORTS.get(page.scheme) and there_port == DEFAULT_PORTS.get(there.scheme)
     return here_port == there_port or on_defaults
 
 
