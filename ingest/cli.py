@@ -73,35 +73,22 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except sqlite3.DatabaseError as exc:
             where = ctx.obj.db_path if isinstance(ctx.obj, Context) else "the database"
-            click.echo(f"Error: {where}: {_database_trouble(exc)}", err=True)
+            click.echo(f"Error: {where}: {store.database_trouble(exc)}", err=True)
             ctx.exit(2)
 
 
-def _database_trouble(exc: sqlite3.DatabaseError) -> str:
-    """What SQLite's error means for the user, in one line."""
-    text = str(exc)
-    if "not a database" in text or "malformed" in text:
-        return f"damaged, or not an SQLite database ({text}); nothing was written to it"
-    if "readonly" in text or "read-only" in text:
-        return f"cannot be written ({text}): check the file's and its folder's permissions"
-    if "locked" in text or "busy" in text:
-        return f"locked by another process for too long ({text})"
-    if "unable to open" in text:
-        return f"cannot be opened ({text}): check that its folder exists and can be written"
-    return text
-
-
 def _check_intact(db_path: Path) -> None:
-    """Before a writer starts: an existing database must pass PRAGMA quick_check, else exit 2 untouched."""
+    """Before a writer starts: an existing database must pass PRAGMA quick_check and take a write transaction,
+    else the command ends with one line (damaged, read-only, locked), exit 2, the file untouched."""
     if not db_path.exists():
         return
-    uri = f"{db_path.resolve().as_uri()}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+    with contextlib.closing(store.open_readonly(db_path)) as db:
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
     if problems != ["ok"]:
         click.echo(f"Error: {db_path}: damaged (PRAGMA quick_check: {'; '.join(problems)}); not writing into it. "
                    "Restore a backup, or recover it with `sqlite3 news.db .recover`.", err=True)
         sys.exit(2)
+    store.check_writable(db_path)  # sqlite3.OperationalError: one line from _Commands
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -146,7 +133,11 @@ def run(obj: Context) -> None:
     _check_intact(obj.db_path)
     store.open_db(obj.db_path).close()  # create the schema before jobs race to do it
     with _fetcher(config.settings, obj.db_path) as fetcher:
-        clean = Daemon(config, obj.db_path, fetcher).run()
+        daemon = Daemon(config, obj.db_path, fetcher)
+        clean = daemon.run()
+    if daemon.failure:
+        click.echo(f"Error: {daemon.failure}", err=True)
+        sys.exit(2)
     if not clean:  # a pass ignored the stop; what it committed is safe, the rest is in the frontier
         logging.shutdown()
         os._exit(0)
@@ -243,6 +234,7 @@ def reclean_command(obj: Context, sources: tuple[str, ...], since: date | None, 
         raise click.UsageError("--since and --all: give one of them")
     if not obj.db_path.is_file():
         raise click.UsageError(f"no database at {obj.db_path} (give the archive with --db)")
+    _check_intact(obj.db_path)
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
     stop = threading.Event()
     done: list[reclean.RecleanSummary] = []
@@ -478,7 +470,7 @@ def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> N
 def sources(obj: Context, as_json: bool) -> None:
     """List each source: its adapter, schedule, last run and counts."""
     config = obj.config()
-    db = store.open_db(obj.db_path)
+    db = store.open_for_reading(obj.db_path)
     try:
         _print_rows(report.source_rows(db, config), as_json)
     finally:
@@ -492,7 +484,7 @@ def sources(obj: Context, as_json: bool) -> None:
 def stats(obj: Context, days: int, as_json: bool) -> None:
     """Per-source health: last success, errors by reason, layout fallbacks, articles per day."""
     config = obj.config()
-    db = store.open_db(obj.db_path)
+    db = store.open_for_reading(obj.db_path)
     try:
         data = report.stats(db, config, days=days)
     finally:
@@ -552,8 +544,9 @@ def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None
     if not serve.is_loopback(host):
         click.echo(f"warning: listening on {host}: anyone who can reach this machine can read every table of "
                    f"{obj.db_path.name}" + (" and run any SQL on it (--allow-sql)" if allow_sql else ""), err=True)
+    where = metadata_path or "bundled; the folder cannot be written"
     click.echo(f"serving {obj.db_path} read-only at http://{host}:{port}/{obj.db_path.stem} "
-               f"(metadata: {metadata_path}; own SQL {'allowed' if allow_sql else 'off'}); Ctrl-C stops")
+               f"(metadata: {where}; own SQL {'allowed' if allow_sql else 'off'}); Ctrl-C stops")
     serve.serve(obj.db_path, host=host, port=port, metadata=metadata, allow_sql=allow_sql)
 
 
@@ -602,7 +595,9 @@ def topics_command(obj: Context, retag: bool, as_json: bool) -> None:
     from ingest import topics
 
     config = obj.config()
-    db = store.open_db(obj.db_path)  # creates article_topics and the views
+    if retag:
+        _check_intact(obj.db_path)
+    db = store.open_db(obj.db_path) if retag else store.open_for_reading(obj.db_path)
     try:
         if retag:
             read = topics.retag(db, config.topics)

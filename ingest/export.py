@@ -25,6 +25,8 @@ from typing import IO, Any
 
 import sqlite_utils
 
+from ingest import store
+
 FORMATS = ("jsonl", "csv", "parquet")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 BATCH_ROWS = 1000
@@ -44,11 +46,11 @@ class ExportError(ValueError):
 
 
 def open_readonly(path: Path) -> sqlite_utils.Database:
-    """The database opened read-only (mode=ro): an export never takes a lock the daemon waits on."""
-    if not path.is_file():
-        raise ExportError(f"no database at {path}")
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    return sqlite_utils.Database(sqlite3.connect(uri, uri=True, timeout=30))
+    """The database opened read-only (store.open_readonly): an export never takes a lock the daemon waits on."""
+    try:
+        return store.open_readonly(path)
+    except FileNotFoundError:
+        raise ExportError(f"no database at {path}") from None
 
 
 def format_for(output: Path | None) -> str:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import random
 import signal
+import sqlite3
 import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
+import sqlite_utils
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -40,6 +42,7 @@ class Daemon:
         self.db_path = db_path
         self.fetcher = fetcher
         self.stopping = threading.Event()
+        self.failure: str | None = None  # why the daemon stopped on its own (a damaged database)
         self.pool = parse_pool()  # workers start on demand
         self.archive = raw_archive(db_path, config.settings)
         self._running = 0
@@ -55,8 +58,9 @@ class Daemon:
             return
         with self._idle:
             self._running += 1
-        db = store.open_db(self.db_path)
+        db: sqlite_utils.Database | None = None
         try:
+            db = store.open_db(self.db_path)
             summary = run_source(db, self.fetcher, source, kind="run", limit=PAGES_PER_PASS,
                                  stop=self.stopping, workers=self.config.settings.concurrency, pool=self.pool,
                                  topics=self.config.topics, archive=self.archive)
@@ -64,10 +68,17 @@ class Daemon:
             log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed",
                      source.slug, summary.new, summary.duplicate, summary.updated,
                      sum(summary.rejected.values()), sum(summary.failed.values()))
+        except sqlite3.DatabaseError as exc:
+            trouble = store.database_trouble(exc)
+            log.error("%s pass failed: %s: %s", source.slug, self.db_path, trouble)
+            if "damaged" in trouble:  # writing on would spread the damage: stop, and say why
+                self.failure = f"{self.db_path}: {trouble}; the daemon stopped"
+                self.stop()
         except Exception:
             log.exception("%s pass failed", source.slug)
         finally:
-            db.close()
+            if db is not None:
+                db.close()
             with self._idle:
                 self._running -= 1
                 self._idle.notify_all()

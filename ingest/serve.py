@@ -16,12 +16,14 @@ Uvicorn runs in this process; SIGINT or SIGTERM stops it cleanly and `serve()` r
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
 import os
 import re
 import signal
+import sqlite3
 import threading
 import types
 from collections.abc import Iterable, Iterator
@@ -77,21 +79,35 @@ def write_metadata(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def prepare(db_path: Path, metadata_file: Path | None = None) -> tuple[dict[str, Any], Path]:
-    """Check the database, create schema and views, and write or read the metadata: (metadata, its file)."""
+def prepare(db_path: Path, metadata_file: Path | None = None) -> tuple[dict[str, Any], Path | None]:
+    """Check the database, create schema and views, and write or read the metadata: (metadata, its file, or None
+    when the database's folder can't be written: the bundled metadata is used without a file)."""
     if not db_path.is_file():
         raise ServeError(f"no database at {db_path}: run `ingest run`, `ingest backfill` or `ingest demo` first")
-    store.open_db(db_path).close()  # creates or migrates the schema, views included
+    try:
+        store.open_db(db_path).close()  # creates or migrates the schema, views included
+    except sqlite3.OperationalError as exc:
+        # A read-only file or folder: served as it is, if it is a current one (else nothing could read it right)
+        if not ("readonly" in str(exc) or "unable to open" in str(exc)):
+            raise
+        with contextlib.closing(store.open_readonly(db_path)) as db:
+            current = db.execute("PRAGMA user_version").fetchone()[0] >= store.SCHEMA_VERSION
+        if not current:
+            raise ServeError(f"{db_path} was made by an older ingest and cannot be written to upgrade it "
+                             f"({exc})") from None
     if metadata_file is None:
-        metadata_file = db_path.parent / "metadata.yml"
         text = metadata_text({db_path.stem, *(p.stem for p in db_path.parent.glob("*.db"))})
-        write_metadata(metadata_file, text)
+        metadata_file = db_path.parent / "metadata.yml"
+        try:
+            write_metadata(metadata_file, text)
+        except OSError:
+            metadata_file = None
     else:
         try:
             text = metadata_file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ServeError(f"{metadata_file}: {exc.strerror or exc}") from None
-    return parse_metadata(text, str(metadata_file)), metadata_file
+    return parse_metadata(text, str(metadata_file or "bundled metadata")), metadata_file
 
 
 def datasette_app(db_path: Path, metadata: dict[str, Any], *, allow_sql: bool = False) -> Any:
@@ -103,6 +119,8 @@ def datasette_app(db_path: Path, metadata: dict[str, Any], *, allow_sql: bool = 
 
     _quiet_errors()
     settings = {**SETTINGS, "default_allow_sql": allow_sql}
+    if "immutable=1" in store.readonly_uri(db_path):  # a read-only folder: SQLite can read only a snapshot there
+        return Datasette([], immutables=[str(db_path)], metadata=metadata, settings=settings)
     return Datasette([str(db_path)], immutables=[], nolock=False, metadata=metadata, settings=settings)
 
 

@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -82,7 +82,8 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating when needed) the database: WAL, busy timeout, tables, FTS. Idempotent."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     db = sqlite_utils.Database(conn)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -101,14 +102,69 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
+def readonly_uri(path: str | Path) -> str:
+    """The URI that reads the existing database at `path` without writing: `mode=ro`, which reads the live file
+    while the daemon writes; in a folder that can't be written, where SQLite cannot create the -shm file reading a
+    WAL database needs, `mode=ro&immutable=1`, a snapshot (no writer can be at work in such a folder either: it
+    could not create its -wal)."""
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "unable to open" not in str(exc):
+            raise
+        return f"{uri}&immutable=1"
+    return uri
+
+
 def open_readonly(path: str | Path) -> sqlite_utils.Database:
-    """An existing database, read-only (nothing is created or changed); FileNotFoundError when there is none."""
-    path = Path(path)
-    if not path.is_file():
+    """An existing database, read-only (nothing is created or changed; see readonly_uri); FileNotFoundError when
+    there is none."""
+    if not Path(path).is_file():
         raise FileNotFoundError(f"no database at {path}")
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                           check_same_thread=False)
+    conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     return sqlite_utils.Database(conn)
+
+
+def open_for_reading(path: str | Path) -> sqlite_utils.Database:
+    """What read-only commands (stats, sources, topics) open: the file read-only, so they work on a read-only file
+    or folder and never take the write lock. One made by an older ingest is upgraded first (open_db, a write); with
+    no file at all, an empty database in memory: nothing is created on disk by asking."""
+    if not Path(path).exists():
+        return open_db(":memory:")
+    db = open_readonly(path)
+    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        db.close()
+        return open_db(path)
+    return db
+
+
+def database_trouble(exc: sqlite3.DatabaseError) -> str:
+    """What SQLite's error means for the user, in one line."""
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return f"damaged, or not an SQLite database ({text}); nothing was written to it"
+    if "readonly" in text or "read-only" in text:
+        return f"cannot be written ({text}): check the file's and its folder's permissions"
+    if "locked" in text or "busy" in text:
+        return f"locked by another process for too long ({text})"
+    if "unable to open" in text:
+        return f"cannot be opened ({text}): check that its folder exists and can be written"
+    return text
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise sqlite3.OperationalError ("readonly", "locked") unless a write transaction can start on the existing
+    database at `path`: writers check before their first pass instead of failing in the middle of one."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        conn.execute(f"PRAGMA user_version = {version}")  # a write that changes nothing, rolled back
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 def _migrate(db: sqlite_utils.Database) -> None:
