@@ -5,7 +5,9 @@ caller's `allowed` and robots.txt); bodies streamed raw and decompressed here un
 httpx would inflate a decompression bomb in one piece; a wall-clock deadline per attempt covering
 connect, headers and body (deadline.py), because httpx has none. Politeness is per host
 (hostname[:port]): one request in flight, a delay between request starts, Retry-After, backoff and
-a circuit breaker whose state lives in HostState.
+a circuit breaker whose state lives in HostState. The request slot (next start, the lease of the request
+in flight) lives in the HostStateStore: on the database, every process writing it (the daemon, a backfill)
+shares one slot per host, so together they never exceed the host's rate nor send it two requests at once.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import httpx
 from ingest.charset import BadEncoding, TooLarge, decompress
 from ingest.config import DEFAULT_PORTS, Settings
 from ingest.deadline import deadline, install
-from ingest.models import FetchError, HostState, Page
+from ingest.models import TURN_POLL, FetchError, HostState, Page, Turn, holder_name
 from ingest.robots import MAX_ROBOTS_BYTES, Robots, cached_policy, remember_policy, robots_ttl
 
 ACCEPT: Final = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -42,15 +44,34 @@ BREAKER_BASE: Final = 30.0
 BREAKER_MAX: Final = 3600.0
 log = logging.getLogger("ingest")
 ROBOTS_REDIRECTS: Final = 5  # RFC 9309 2.3.1.2
+LEASE_MARGIN: Final = 5.0  # seconds a request's lease on its host outlives its deadline (a killed process's lapses)
 _DELTA_SECONDS: Final = re.compile(r"^\s*\d+(\.\d+)?\s*$")
 
 
 class HostStateStore(Protocol):
-    """Where per-host state survives restarts (store.py keeps it in the database)."""
+    """Where per-host state survives restarts and is shared by processes (store.py keeps it in the database)."""
 
     def load_host(self, host: str) -> HostState | None: ...
 
     def save_host(self, state: HostState) -> None: ...
+
+    def take_turn(self, host: str, holder: str, *, hold: float) -> tuple[bool, float, float]:
+        """Take the host's lease (Turn) for `hold` seconds if it is free and the host is not backed off, else
+        leave word that `holder` waits: (taken, next_request_at, backoff_until)."""
+        ...
+
+    def renew_turn(self, host: str, holder: str, *, hold: float) -> bool:
+        """Extend `holder`'s lease by `hold` seconds from now; False when it lapsed and another took it."""
+        ...
+
+    def turn_wanted(self, host: str, holder: str) -> bool:
+        """Is another process waiting for the lease `holder` holds?"""
+        ...
+
+    def end_turn(self, host: str, holder: str, next_request_at: float) -> None:
+        """Give the lease back, to the waiting process if there is one (Turn.given_back); nobody's next request
+        starts before `next_request_at` (epoch)."""
+        ...
 
 
 class MemoryHostStates:
@@ -58,6 +79,7 @@ class MemoryHostStates:
 
     def __init__(self) -> None:
         self._states: dict[str, HostState] = {}
+        self._turns: dict[str, Turn] = {}
         self._lock = threading.Lock()
 
     def load_host(self, host: str) -> HostState | None:
@@ -71,12 +93,49 @@ class MemoryHostStates:
         with self._lock:
             self._states[state.host] = dataclasses.replace(state)
 
+    def take_turn(self, host: str, holder: str, *, hold: float) -> tuple[bool, float, float]:
+        """See HostStateStore.take_turn."""
+        with self._lock:
+            turn, now = self._turns.get(host, Turn()), time.time()
+            state = self._states.get(host)
+            backoff_until = state.backoff_until if state else 0.0
+            taken = turn.free_for(holder, now) and backoff_until <= now
+            if taken:
+                self._turns[host] = Turn(turn.next_request_at, holder, now + hold)
+            elif turn.waiter != holder:
+                self._turns[host] = dataclasses.replace(turn, waiter=holder)
+            return taken, turn.next_request_at, backoff_until
+
+    def renew_turn(self, host: str, holder: str, *, hold: float) -> bool:
+        """See HostStateStore.renew_turn."""
+        with self._lock:
+            turn = self._turns.get(host)
+            if turn is None or turn.holder != holder:
+                return False
+            self._turns[host] = dataclasses.replace(turn, lease_until=time.time() + hold)
+            return True
+
+    def turn_wanted(self, host: str, holder: str) -> bool:
+        """See HostStateStore.turn_wanted."""
+        with self._lock:
+            turn = self._turns.get(host)
+            return turn is not None and turn.waiter is not None and turn.waiter != holder
+
+    def end_turn(self, host: str, holder: str, next_request_at: float) -> None:
+        """See HostStateStore.end_turn."""
+        with self._lock:
+            turn = self._turns.get(host)
+            if turn is not None and turn.holder == holder:
+                self._turns[host] = turn.given_back(next_request_at, time.time())
+
 
 @dataclass
 class _Host:
     state: HostState
-    lock: threading.Lock = field(default_factory=threading.Lock)  # one request in flight per host
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one request of ours in flight per host
+    queued: int = 0  # our threads waiting for `lock`: while there are some, the lease is kept
     next_start: float = 0.0  # time.monotonic() before which no request may start
+    leased_until: float = 0.0  # time.monotonic() until which we hold the host's lease (Turn); 0: not held
     robots: Robots | None = None
     robots_expires: float = 0.0  # epoch seconds
     delay: float = 0.0  # seconds between request starts
@@ -126,6 +185,11 @@ class Fetcher:
         self._hosts_lock = threading.Lock()
         self._random = random.Random()
         self._cancelled = threading.Event()
+        # Names this fetcher's requests in the shared host slots (hosts.lease_holder): host, process, instance.
+        self._holder = holder_name()
+        # A lease covers the request that starts when it is nearly over (timeout + margin) and as long again:
+        # renewed about once per `timeout`, not per request; a killed holder's lapses after 2 * (timeout + margin).
+        self._hold = 2 * (settings.timeout + LEASE_MARGIN)
         headers = {"User-Agent": settings.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
         # follow_redirects=False: httpx would read and inflate every redirect body in full.
         self._client = httpx.Client(transport=transport or install(httpx.HTTPTransport()), headers=headers,
@@ -145,8 +209,14 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
-        """Close the HTTP client and its connections."""
-        self._client.close()
+        """Give back the hosts' leases, close the HTTP client and its connections."""
+        with self._hosts_lock:
+            held = [host for host in self._hosts.values() if host.leased_until]
+        try:
+            for host in held:
+                self._release(host)
+        finally:
+            self._client.close()
 
     def cancel(self) -> None:
         """Stop waiting: fetches queued behind a politeness delay or backoff raise `stopped` at once."""
@@ -194,9 +264,15 @@ class Fetcher:
     def _on_host(self, url: str, headers: dict[str, str], allowed: Callable[[str], bool] | None = None) -> _Reply:
         host = self._host(host_key(url))
         _check_backoff(host)  # fail fast, without queueing behind the host's lock
-        while not host.lock.acquire(timeout=0.2):
-            if self._cancelled.is_set():
-                raise FetchError("stopped", "the fetcher was cancelled while waiting")
+        with self._hosts_lock:
+            host.queued += 1
+        try:
+            while not host.lock.acquire(timeout=0.2):
+                if self._cancelled.is_set():
+                    raise FetchError("stopped", "the fetcher was cancelled while waiting")
+        finally:
+            with self._hosts_lock:
+                host.queued -= 1
         try:
             _check_backoff(host)
             if self._settings.respect_robots:
@@ -205,13 +281,23 @@ class Fetcher:
                     raise FetchError("robots", url)
             return self._request(host, url, headers, cap=self._settings.max_bytes)
         finally:
-            host.lock.release()
+            try:
+                # Kept for our next request unless another process waits (release_idle gives back the idle ones).
+                if host.leased_until and self._store.turn_wanted(host.state.host, self._holder):
+                    self._release(host)
+            finally:
+                host.lock.release()
 
     def _robots(self, host: _Host, url: str, allowed: Callable[[str], bool] | None = None) -> Robots:
         now = time.time()
         if host.robots is not None and now < host.robots_expires:
             return host.robots
         policy = cached_policy(host.state, now)
+        if policy is None:
+            saved = self._store.load_host(host.state.host)  # another process may have read it since
+            if saved is not None and (policy := cached_policy(saved, now)) is not None:
+                host.state.robots_txt, host.state.robots_status = saved.robots_txt, saved.robots_status
+                host.state.robots_fetched_at = saved.robots_fetched_at
         if policy is None:
             policy = self._fetch_robots(host, url, allowed)
         status = host.state.robots_status or None
@@ -282,10 +368,27 @@ class Fetcher:
             if attempt >= self._settings.max_retries or wait > self._settings.max_backoff:
                 self._failed(host, error)
                 raise error
-            self._sleep(wait)
+            self._sleep(wait)  # holding the host's lease: every process on the database backs off, not just us
             attempt += 1
 
     def _wait_turn(self, host: _Host) -> None:
+        """Wait until a request may start on the host, and count it as started. Hold the host's lease first (Turn,
+        shared with every process on the database), long enough to cover the request; then pace in memory.
+        Raises host-backoff instead of a long wait."""
+        while host.leased_until - time.monotonic() < self._settings.timeout + LEASE_MARGIN:
+            if host.leased_until and self._store.renew_turn(host.state.host, self._holder, hold=self._hold):
+                host.leased_until = time.monotonic() + self._hold
+                break
+            host.leased_until = 0.0
+            taken, next_at, backoff_until = self._store.take_turn(host.state.host, self._holder, hold=self._hold)
+            if backoff_until > host.state.backoff_until:  # another process's circuit breaker opened
+                host.state.backoff_until = backoff_until
+                _check_backoff(host)
+            if taken:
+                host.leased_until = time.monotonic() + self._hold
+                host.next_start = max(host.next_start, time.monotonic() + next_at - time.time())
+                break
+            self._sleep(TURN_POLL)  # another process's request is in flight; it gives the lease back after it
         wait = host.next_start - time.monotonic()
         if wait > 0 and (host.deferred or wait > self._settings.max_backoff):
             raise FetchError("host-backoff", f"{host.state.host}: next request in {wait:.0f} s",
@@ -293,6 +396,24 @@ class Fetcher:
         if wait > 0:
             self._sleep(wait)
         host.next_start = time.monotonic() + host.delay
+
+    def release_idle(self) -> None:
+        """Give back the leases of the hosts none of our threads is using, so another process on the database
+        need not wait for them to lapse. The pipeline calls it every second of a pass and at its end."""
+        with self._hosts_lock:
+            held = [host for host in self._hosts.values() if host.leased_until and not host.queued]
+        for host in held:
+            if host.lock.acquire(blocking=False):
+                try:
+                    if host.leased_until:
+                        self._release(host)
+                finally:
+                    host.lock.release()
+
+    def _release(self, host: _Host) -> None:
+        """Give the host's lease back, with the time our next request could have started."""
+        host.leased_until = 0.0
+        self._store.end_turn(host.state.host, self._holder, time.time() + host.next_start - time.monotonic())
 
     def _attempt(self, url: str, headers: dict[str, str], *, cap: int, truncate: bool) -> _Reply:
         try:

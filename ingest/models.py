@@ -7,6 +7,9 @@ them between processes; nothing here does I/O.
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -173,3 +176,53 @@ class HostState:
     robots_status: int = 0  # HTTP status of the robots.txt answer; 5xx means disallow for now
     backoff_until: float = 0.0  # no request to this host before this time
     failures: int = 0  # consecutive failed requests (circuit breaker)
+
+
+def holder_name() -> str:
+    """A name for this process's claims and leases in tables every process reads: machine, pid, a fresh suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_alive(holder: str) -> bool:
+    """False when `holder` (holder_name) was a process of this machine that is gone: its claims and leases are
+    void at once, not when they lapse (a daemon restarted after kill -9 would otherwise wait for its own links)."""
+    machine, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if machine != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
+
+
+TURN_POLL = 0.05  # seconds between looks at a host another process holds
+# A lease given back while another process waits goes to that process (else the giver, whose next request is
+# already queued, would take it again first, every time), for this long: the waiter takes it up at its next look.
+HANDOVER_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A host's lease as every process on one database sees it (columns of `hosts`). The holder alone sends the
+    host requests, paced in its own memory, until it gives the lease back (when it has no more work for the host,
+    or another process waits: `waiter`) with the time its next request could have started; a killed holder's
+    lease lapses at `lease_until`, at once when it ran on this machine."""
+
+    next_request_at: float = 0.0  # epoch seconds: no request before it, whoever holds the lease next
+    holder: str | None = None
+    lease_until: float = 0.0
+    waiter: str | None = None  # a process waiting for the lease: the holder hands it over after its request
+
+    def given_back(self, next_request_at: float, now: float) -> Turn:
+        """The lease once its holder gives it back: to the waiter, if one is waiting."""
+        handed = now + HANDOVER_SECONDS if self.waiter is not None else 0.0
+        return Turn(max(self.next_request_at, next_request_at), self.waiter, handed)
+
+    def free_for(self, holder: str, now: float) -> bool:
+        """May `holder` take the lease at `now`?"""
+        return (self.holder is None or self.holder == holder or self.lease_until <= now
+                or not holder_alive(self.holder))

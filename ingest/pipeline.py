@@ -11,6 +11,7 @@ written in one transaction, each page all or nothing.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -30,7 +31,7 @@ from ingest.config import Settings, Source, Topic
 from ingest.dedup import url_key
 from ingest.fetch import Fetcher
 from ingest.harvest import Harvest, discover_links
-from ingest.models import NOTHING_LEARNED, Article, BlockKey, FetchError, Learned, Link, Rejected
+from ingest.models import NOTHING_LEARNED, Article, BlockKey, FetchError, Learned, Link, Rejected, holder_name
 from ingest.neardup import Fingerprint
 from ingest.parse import OPEN_WINDOW, PARSE_TIMEOUT, parse_isolated, parse_pool
 from ingest.parse import Window as Window  # re-exported: callers build windows for run_source
@@ -45,6 +46,7 @@ log = logging.getLogger("ingest")
 # has waited WRITE_EVERY seconds: a commit per page took a tenth of the writing process's CPU.
 WRITE_BATCH = 8
 WRITE_EVERY = 0.25
+RELEASE_EVERY = 1.0  # seconds between giving back the leases of hosts a pass holds but is not using
 
 
 @dataclass
@@ -234,6 +236,7 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
         summary.discovered = discover_links(harvest, fetcher, adapter).added
         since = window.since.isoformat() if window.since else None
         until = window.until.isoformat() if window.until else None
+        store.release_dead_claims(db)
         pending = store.pending_links(db, source.slug, since=since, until=until, limit=limit)
         if on_total:
             on_total(len(pending))
@@ -290,39 +293,60 @@ def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], st
     prefix = f"fetch-{task.source.slug}"
     held: list[Outcome] = []  # finished, not yet written
     first_held = 0.0
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=prefix) as threads:
-        running: set[Future[Outcome]] = set()
-        while True:
-            while not stop.is_set() and len(running) < workers * 2:
-                link = next(todo, None)
-                if link is None:
-                    break
-                running.add(threads.submit(task, link))
-            if not running and not held:
-                return
-            if running:
-                wait_for = 0.5 if not held else max(0.0, first_held + WRITE_EVERY - time.monotonic())
-                done, running = wait(running, timeout=wait_for, return_when=FIRST_COMPLETED)
-                # Cancelled before it was fetched: it stays pending in the frontier.
-                finished = [o for o in (f.result() for f in done) if o.error is None or o.error.reason != "stopped"]
-                if finished and not held:
-                    first_held = time.monotonic()
-                held += finished
-                # Pages finish one at a time: writing each alone made a commit (the writer's dearest step) per
-                # page. Held up to WRITE_BATCH pages or WRITE_EVERY seconds, they share one.
-                if running and len(held) < WRITE_BATCH and time.monotonic() - first_held < WRITE_EVERY:
+    # Links are claimed as they are handed to a thread, so another process on the database (the daemon beside a
+    # backfill) skips them; a claim ends when the link is settled, or below when the pass stops.
+    holder = holder_name()
+    renewed = released = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=prefix) as threads:
+            running: set[Future[Outcome]] = set()
+            while True:
+                room = 0 if stop.is_set() else workers * 2 - len(running)
+                wanted = list(itertools.islice(todo, room)) if room > 0 else []
+                for link in store.claim_links(db, wanted, holder) if wanted else []:
+                    running.add(threads.submit(task, link))
+                if not running and not held:
+                    if wanted:
+                        continue  # every one of them claimed by another process: the next ones
+                    return
+                if time.monotonic() - renewed > store.CLAIM_SECONDS / 3:
+                    store.renew_claims(db, holder)
+                    renewed = time.monotonic()
+                if time.monotonic() - released > RELEASE_EVERY:
+                    task.fetcher.release_idle()  # hosts we hold but are not using, for other processes
+                    released = time.monotonic()
+                if running:
+                    wait_for = 0.5 if not held else max(0.0, first_held + WRITE_EVERY - time.monotonic())
+                    done, running = wait(running, timeout=wait_for, return_when=FIRST_COMPLETED)
+                    # Cancelled before it was fetched: it stays pending in the frontier.
+                    finished = [o for o in (f.result() for f in done)
+                                if o.error is None or o.error.reason != "stopped"]
+                    if finished and not held:
+                        first_held = time.monotonic()
+                    held += finished
+                    # Pages finish one at a time: writing each alone made a commit (the writer's dearest step) per
+                    # page. Held up to WRITE_BATCH pages or WRITE_EVERY seconds, they share one.
+                    if running and len(held) < WRITE_BATCH and time.monotonic() - first_held < WRITE_EVERY:
+                        continue
+                if not held:
                     continue
-            if not held:
-                continue
-            outcomes, held = held, []
-            # Each page is still all or nothing inside the transaction.
-            learned_before = summary.learned
-            with store.transaction(db):
-                results = [record(db, outcome, summary, topics) for outcome in outcomes]
-            # A block became boilerplate here, or in another process writing the same database.
-            newest = learn.revision(db, task.source.slug)
-            if summary.learned != learned_before or newest != task.learned.current.revision:
-                task.learned.refresh(db)
-            if on_outcome:
-                for result in results:
-                    on_outcome(result)
+                outcomes, held = held, []
+                _write(db, task, outcomes, summary, on_outcome, topics)
+    finally:
+        store.release_claims(db, holder)
+        task.fetcher.release_idle()
+
+
+def _write(db: sqlite_utils.Database, task: _Task, outcomes: list[Outcome], summary: Summary,
+           on_outcome: Callable[[str], None] | None, topics: Mapping[str, Topic] | None) -> None:
+    """Store finished pages in one transaction, each page still all or nothing inside it."""
+    learned_before = summary.learned
+    with store.transaction(db):
+        results = [record(db, outcome, summary, topics) for outcome in outcomes]
+    # A block became boilerplate here, or in another process writing the same database.
+    newest = learn.revision(db, task.source.slug)
+    if summary.learned != learned_before or newest != task.learned.current.revision:
+        task.learned.refresh(db)
+    if on_outcome:
+        for result in results:
+            on_outcome(result)

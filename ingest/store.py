@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -28,14 +29,17 @@ import sqlite_utils
 
 from ingest import learn, neardup, views
 from ingest.dedup import content_hash, url_key
-from ingest.models import Article, HostState, Link
+from ingest.models import Article, HostState, Link, Turn, holder_alive
 from ingest.warc import WarcRef
 
-SCHEMA_VERSION = 6  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
+SCHEMA_VERSION = 7  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
 # 4: the band index's newer levels (neardup.LEVELS) and its oldest level's filter (neardup.FILTER);
 # 5: articles.date_source (where published_at was read); 6: learned boilerplate (learn.py) and, on articles,
-# learned_rev and where the raw page is (warc_file, warc_offset, warc_length)
+# learned_rev and where the raw page is (warc_file, warc_offset, warc_length); 7: state shared by the processes
+# on one database: each host's request slot (hosts) and which process is fetching a link (frontier)
 ADDED_COLUMNS = {"date_source": str, "learned_rev": int, "warc_file": str, "warc_offset": int, "warc_length": int}
+HOST_TURN_COLUMNS = {"next_request_at": float, "lease_holder": str, "lease_until": float, "waiter": str}
+CLAIM_COLUMNS = {"claimed_by": str, "claimed_until": float}
 BUSY_TIMEOUT_MS = 30_000
 WAL_CHECKPOINT_PAGES = 10_000
 CACHE_MIB = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
@@ -210,10 +214,15 @@ def _migrate(db: sqlite_utils.Database) -> None:
             "rejected": int, "failed": int, "status": str,
         }, pk="id", if_not_exists=True)
         db.table("runs").create_index(["source", "started_at"], if_not_exists=True)
-        columns = db.table("articles").columns_dict
-        for name, kind in ADDED_COLUMNS.items():  # an older archive's articles keep their rows
-            if name not in columns:
-                db.execute(f"ALTER TABLE articles ADD COLUMN {name} {'INTEGER' if kind is int else 'TEXT'}")
+        # an older archive's rows are kept: new columns are added to its tables
+        for table, added in (("articles", ADDED_COLUMNS), ("hosts", HOST_TURN_COLUMNS), ("frontier", CLAIM_COLUMNS)):
+            columns = db.table(table).columns_dict
+            for name, kind in added.items():
+                if name not in columns:
+                    sql_type = {int: "INTEGER", float: "REAL"}.get(kind, "TEXT")
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+        db.execute("CREATE INDEX IF NOT EXISTS idx_frontier_claimed_by ON frontier (claimed_by)"
+                   " WHERE claimed_by IS NOT NULL")  # the few links being fetched, not the whole frontier
         _create_dedup_tables(db)
         learn.create_tables(db)
         db.table("reclean_cursors").create({"source": str, "scope": str, "last_id": int, "updated_at": str},
@@ -424,10 +433,11 @@ def is_known(db: sqlite_utils.Database, url: str) -> bool:
 
 def pending_links(db: sqlite_utils.Database, source: str, *, since: str | None = None,
                   until: str | None = None, limit: int | None = None) -> list[Link]:
-    """Frontier links still to fetch for a source, newest hint first (undated last)."""
+    """Frontier links still to fetch for a source, newest hint first (undated last); not those another
+    process is fetching (claim_links)."""
     sql = ("SELECT url, source, via, published_hint FROM frontier WHERE source = ?"
-           " AND (state = 'pending' OR (state = 'failed' AND attempts < ?))")
-    params: list[Any] = [source, MAX_ATTEMPTS]
+           f" AND {_FETCHABLE} AND (claimed_until IS NULL OR claimed_until < ?)")
+    params: list[Any] = [source, MAX_ATTEMPTS, time.time()]
     if since:
         sql += " AND (published_hint IS NULL OR substr(published_hint, 1, 10) >= ?)"
         params.append(since)
@@ -443,13 +453,60 @@ def pending_links(db: sqlite_utils.Database, source: str, *, since: str | None =
 
 def settle_link(db: sqlite_utils.Database, url: str, state: str, reason: str | None = None, *,
                 attempted: bool = True) -> None:
-    """Mark a frontier link done, rejected, failed (retried later) or skipped.
+    """Mark a frontier link done, rejected, failed (retried later) or skipped, and end its claim.
 
     `attempted=False` (the host was backed off, no request was sent) does not use up one of the
     link's MAX_ATTEMPTS: a host that is down for a day must not cost us its articles.
     """
-    db.execute("UPDATE frontier SET state = ?, reason = ?, attempts = attempts + ?, updated_at = ?"
-               " WHERE url_key = ?", [state, reason, int(attempted), utcnow(), url_key(url)])
+    db.execute("UPDATE frontier SET state = ?, reason = ?, attempts = attempts + ?, updated_at = ?,"
+               " claimed_by = NULL, claimed_until = NULL WHERE url_key = ?",
+               [state, reason, int(attempted), utcnow(), url_key(url)])
+
+
+# --- claims: which process fetches a link -------------------------------------------------------------
+
+CLAIM_SECONDS = 600.0  # a claim lapses this long after it was taken or renewed: a killed process's links return
+_FETCHABLE = "(state = 'pending' OR (state = 'failed' AND attempts < ?))"
+
+
+def claim_links(db: sqlite_utils.Database, links: Iterable[Link], holder: str) -> list[Link]:
+    """Of `links`, those `holder` may fetch now, claimed for it in one transaction: still to fetch, and not
+    claimed by another process (the daemon and a backfill on one database never fetch one URL twice)."""
+    now = time.time()
+    claimed = []
+    with transaction(db):
+        for link in links:
+            cursor = db.execute(
+                f"UPDATE frontier SET claimed_by = ?, claimed_until = ? WHERE url_key = ? AND {_FETCHABLE}"
+                " AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < ?)",
+                [holder, now + CLAIM_SECONDS, url_key(link.url), MAX_ATTEMPTS, holder, now])
+            if cursor.rowcount:
+                claimed.append(link)
+    return claimed
+
+
+def release_dead_claims(db: sqlite_utils.Database) -> int:
+    """End the claims of processes of this machine that are gone (killed mid-pass); returns how many links."""
+    holders = [r[0] for r in db.execute("SELECT DISTINCT claimed_by FROM frontier WHERE claimed_by IS NOT NULL")]
+    released = 0
+    for holder in holders:
+        if not holder_alive(holder):
+            with transaction(db):
+                released += db.execute("UPDATE frontier SET claimed_by = NULL, claimed_until = NULL"
+                                       " WHERE claimed_by = ?", [holder]).rowcount
+    return released
+
+
+def renew_claims(db: sqlite_utils.Database, holder: str) -> None:
+    """Keep `holder`'s claims from lapsing while its pass goes on."""
+    with transaction(db):
+        db.execute("UPDATE frontier SET claimed_until = ? WHERE claimed_by = ?", [time.time() + CLAIM_SECONDS, holder])
+
+
+def release_claims(db: sqlite_utils.Database, holder: str) -> None:
+    """The links `holder` claimed and did not settle (a stopped pass) are free for any process again."""
+    with transaction(db):
+        db.execute("UPDATE frontier SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", [holder])
 
 
 # --- feeds and sitemaps: validators for conditional GET ---------------------------------------
@@ -494,7 +551,11 @@ class HostStore:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self._conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        self._conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                                     isolation_level=None)
+        # Leases are taken and given back in small commits: in WAL mode NORMAL loses no committed transaction in a
+        # crash of ours, and spares the fsync per commit FULL makes (SQLite's default, per connection).
+        self._conn.execute("PRAGMA synchronous = NORMAL")
         self._lock = threading.Lock()
 
     def load_host(self, host: str) -> HostState | None:
@@ -510,7 +571,7 @@ class HostStore:
 
     def save_host(self, state: HostState) -> None:
         """Upsert a host's state in its own short transaction."""
-        with self._lock, self._conn:
+        with self._lock:
             self._conn.execute(
                 "INSERT INTO hosts (host, robots_txt, robots_fetched_at, robots_status, backoff_until,"
                 " failures) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(host) DO UPDATE SET"
@@ -519,6 +580,69 @@ class HostStore:
                 " failures = excluded.failures",
                 [state.host, state.robots_txt, state.robots_fetched_at, state.robots_status,
                  state.backoff_until, state.failures])
+
+    def take_turn(self, host: str, holder: str, *, hold: float) -> tuple[bool, float, float]:
+        """Take the host's lease, shared by every process on the database (fetch.HostStateStore.take_turn).
+        Looked at without the write lock first: a process that waits only reads, and writes its name once."""
+        with self._lock:
+            turn, backoff_until = self._turn(host)
+            now = time.time()
+            free = turn.free_for(holder, now) and backoff_until <= now
+            if not free and turn.waiter == holder:
+                return False, turn.next_request_at, backoff_until
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                turn, backoff_until = self._turn(host)  # again, now that no one else can write
+                now = time.time()
+                taken = turn.free_for(holder, now) and backoff_until <= now
+                if taken:
+                    self._conn.execute(
+                        "INSERT INTO hosts (host, lease_holder, lease_until) VALUES (?, ?, ?) ON CONFLICT(host)"
+                        " DO UPDATE SET lease_holder = excluded.lease_holder, lease_until = excluded.lease_until,"
+                        " waiter = CASE WHEN waiter = excluded.lease_holder THEN NULL ELSE waiter END",
+                        [host, holder, now + hold])
+                else:
+                    self._conn.execute("UPDATE hosts SET waiter = ? WHERE host = ?", [holder, host])
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            return taken, turn.next_request_at, backoff_until
+
+    def _turn(self, host: str) -> tuple[Turn, float]:
+        row = self._conn.execute("SELECT next_request_at, lease_holder, lease_until, waiter, backoff_until"
+                                 " FROM hosts WHERE host = ?", [host]).fetchone()
+        if row is None:
+            return Turn(), 0.0
+        return Turn(row[0] or 0.0, row[1], row[2] or 0.0, row[3]), row[4] or 0.0
+
+    def renew_turn(self, host: str, holder: str, *, hold: float) -> bool:
+        """Extend `holder`'s lease (fetch.HostStateStore.renew_turn)."""
+        with self._lock:
+            return bool(self._conn.execute("UPDATE hosts SET lease_until = ? WHERE host = ? AND lease_holder = ?",
+                                           [time.time() + hold, host, holder]).rowcount)
+
+    def turn_wanted(self, host: str, holder: str) -> bool:
+        """Is another (live) process waiting for the lease? A read: asked after every request of the holder."""
+        with self._lock:
+            row = self._conn.execute("SELECT waiter FROM hosts WHERE host = ?", [host]).fetchone()
+        return bool(row and row[0] and row[0] != holder and holder_alive(row[0]))
+
+    def end_turn(self, host: str, holder: str, next_request_at: float) -> None:
+        """Give the lease back, or hand it to the process waiting for it (fetch.HostStateStore.end_turn)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                turn, _ = self._turn(host)
+                if turn.holder == holder:
+                    after = turn.given_back(next_request_at, time.time())
+                    self._conn.execute("UPDATE hosts SET next_request_at = ?, lease_holder = ?, lease_until = ?,"
+                                       " waiter = NULL WHERE host = ?",
+                                       [after.next_request_at, after.holder, after.lease_until or None, host])
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection."""
