@@ -5,9 +5,9 @@ caller's `allowed` and robots.txt); bodies streamed raw and decompressed here un
 httpx would inflate a decompression bomb in one piece; a wall-clock deadline per attempt covering
 connect, headers and body (deadline.py), because httpx has none. Politeness is per host
 (hostname[:port]): one request in flight, a delay between request starts, Retry-After, backoff and
-a circuit breaker whose state lives in HostState. The request slot (next start, the lease of the request
-in flight) lives in the HostStateStore: on the database, every process writing it (the daemon, a backfill)
-shares one slot per host, so together they never exceed the host's rate nor send it two requests at once.
+a circuit breaker whose state lives in HostState. Requests go to a host only while this fetcher holds the
+host's lease (models.Turn) in the HostStateStore: on the database, the processes writing it (the daemon, a
+backfill) take turns, so together they never exceed the host's rate nor send it two requests at once.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ class MemoryHostStates:
             backoff_until = state.backoff_until if state else 0.0
             taken = turn.free_for(holder, now) and backoff_until <= now
             if taken:
-                self._turns[host] = Turn(turn.next_request_at, holder, now + hold)
+                waiter = turn.waiter if turn.waiter != holder else None
+                self._turns[host] = Turn(turn.next_request_at, holder, now + hold, waiter)
             elif turn.waiter != holder:
                 self._turns[host] = dataclasses.replace(turn, waiter=holder)
             return taken, turn.next_request_at, backoff_until
@@ -185,7 +186,7 @@ class Fetcher:
         self._hosts_lock = threading.Lock()
         self._random = random.Random()
         self._cancelled = threading.Event()
-        # Names this fetcher's requests in the shared host slots (hosts.lease_holder): host, process, instance.
+        # Names this fetcher in the hosts' leases (hosts.lease_holder): machine, process, instance.
         self._holder = holder_name()
         # A lease covers the request that starts when it is nearly over (timeout + margin) and as long again:
         # renewed about once per `timeout`, not per request; a killed holder's lapses after 2 * (timeout + margin).
@@ -381,9 +382,8 @@ class Fetcher:
                 break
             host.leased_until = 0.0
             taken, next_at, backoff_until = self._store.take_turn(host.state.host, self._holder, hold=self._hold)
-            if backoff_until > host.state.backoff_until:  # another process's circuit breaker opened
-                host.state.backoff_until = backoff_until
-                _check_backoff(host)
+            host.state.backoff_until = max(host.state.backoff_until, backoff_until)  # another process's breaker
+            _check_backoff(host)
             if taken:
                 host.leased_until = time.monotonic() + self._hold
                 host.next_start = max(host.next_start, time.monotonic() + next_at - time.time())

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -46,6 +46,7 @@ log = logging.getLogger("ingest")
 # has waited WRITE_EVERY seconds: a commit per page took a tenth of the writing process's CPU.
 WRITE_BATCH = 8
 WRITE_EVERY = 0.25
+CLAIM_BATCH = 16  # links claimed in one transaction (a claim per link took a commit per page)
 RELEASE_EVERY = 1.0  # seconds between giving back the leases of hosts a pass holds but is not using
 
 
@@ -293,20 +294,26 @@ def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], st
     prefix = f"fetch-{task.source.slug}"
     held: list[Outcome] = []  # finished, not yet written
     first_held = 0.0
-    # Links are claimed as they are handed to a thread, so another process on the database (the daemon beside a
-    # backfill) skips them; a claim ends when the link is settled, or below when the pass stops.
+    # Links are claimed (CLAIM_BATCH at a time) just before threads take them, so another process on the database
+    # (the daemon beside a backfill) skips them; a claim ends when the link is settled, or below when the pass stops.
     holder = holder_name()
     renewed = released = time.monotonic()
+    ready: deque[Link] = deque()  # claimed, not yet handed to a thread
+    exhausted = False
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=prefix) as threads:
             running: set[Future[Outcome]] = set()
             while True:
                 room = 0 if stop.is_set() else workers * 2 - len(running)
-                wanted = list(itertools.islice(todo, room)) if room > 0 else []
-                for link in store.claim_links(db, wanted, holder) if wanted else []:
-                    running.add(threads.submit(task, link))
-                if not running and not held:
-                    if wanted:
+                if room > len(ready) and not exhausted:  # claimed a few at a time: a claim is a transaction
+                    wanted = list(itertools.islice(todo, CLAIM_BATCH))
+                    exhausted = len(wanted) < CLAIM_BATCH
+                    ready.extend(store.claim_links(db, wanted, holder) if wanted else [])
+                while room > 0 and ready:
+                    running.add(threads.submit(task, ready.popleft()))
+                    room -= 1
+                if not running and not held and (not ready or stop.is_set()):
+                    if not exhausted and not stop.is_set():
                         continue  # every one of them claimed by another process: the next ones
                     return
                 if time.monotonic() - renewed > store.CLAIM_SECONDS / 3:
