@@ -211,8 +211,8 @@ class Fetcher:
 
     def close(self) -> None:
         """Give back the hosts' leases, close the HTTP client and its connections."""
-        with self._hosts_lock:
-            held = [host for host in self._hosts.values() if host.leased_until]
+        with self._hosts_lock:  # every host: one may have been handed to us while we no longer waited for it
+            held = list(self._hosts.values())
         try:
             for host in held:
                 self._release(host)
