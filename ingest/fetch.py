@@ -99,12 +99,8 @@ class MemoryHostStates:
             turn, now = self._turns.get(host, Turn()), time.time()
             state = self._states.get(host)
             backoff_until = state.backoff_until if state else 0.0
-            taken = turn.free_for(holder, now) and backoff_until <= now
-            if taken:
-                waiter = turn.waiter if turn.waiter != holder else None
-                self._turns[host] = Turn(turn.next_request_at, holder, now + hold, waiter)
-            elif turn.waiter != holder:
-                self._turns[host] = dataclasses.replace(turn, waiter=holder)
+            taken = turn.free_for(holder, now, backoff_until)
+            self._turns[host] = turn.taken(holder, now, hold=hold) if taken else turn.awaited(holder)
             return taken, turn.next_request_at, backoff_until
 
     def renew_turn(self, host: str, holder: str, *, hold: float) -> bool:
@@ -120,7 +116,7 @@ class MemoryHostStates:
         """See HostStateStore.turn_wanted."""
         with self._lock:
             turn = self._turns.get(host)
-            return turn is not None and turn.waiter is not None and turn.waiter != holder
+            return turn is not None and turn.wanted(holder)
 
     def end_turn(self, host: str, holder: str, next_request_at: float) -> None:
         """See HostStateStore.end_turn."""

@@ -222,7 +222,21 @@ class Turn:
         handed = now + HANDOVER_SECONDS if self.waiter is not None else 0.0
         return Turn(max(self.next_request_at, next_request_at), self.waiter, handed)
 
-    def free_for(self, holder: str, now: float) -> bool:
-        """May `holder` take the lease at `now`?"""
+    def free_for(self, holder: str, now: float, backoff_until: float = 0.0) -> bool:
+        """May `holder` take the lease at `now`, the host backed off until `backoff_until`?"""
+        if backoff_until > now:
+            return False
         return (self.holder is None or self.holder == holder or self.lease_until <= now
                 or not holder_alive(self.holder))
+
+    def taken(self, holder: str, now: float, *, hold: float) -> Turn:
+        """The lease once `holder` takes it at `now` for `hold` seconds (no longer waiting, if it was)."""
+        return Turn(self.next_request_at, holder, now + hold, None if self.waiter == holder else self.waiter)
+
+    def awaited(self, holder: str) -> Turn:
+        """The lease once `holder` leaves word that it waits for it."""
+        return dataclasses.replace(self, waiter=holder)
+
+    def wanted(self, holder: str) -> bool:
+        """Does a live process other than `holder` wait for the lease?"""
+        return self.waiter is not None and self.waiter != holder and holder_alive(self.waiter)

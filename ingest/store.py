@@ -73,14 +73,21 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         # one per transaction (a fifth of the store's time per article at 15k articles, a tenth at 650k).
         yield db
         return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _immediate(db.conn):
         yield db
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT on `conn`, rolled back if anything inside raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
     except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    db.conn.execute("COMMIT")
+    conn.execute("COMMIT")
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -586,35 +593,14 @@ class HostStore:
         Looked at without the write lock first: a process that waits only reads, and writes its name once."""
         with self._lock:
             turn, backoff_until = self._turn(host)
-            now = time.time()
-            free = turn.free_for(holder, now) and backoff_until <= now
-            if not free and turn.waiter == holder:
+            if not turn.free_for(holder, time.time(), backoff_until) and turn.waiter == holder:
                 return False, turn.next_request_at, backoff_until
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(self._conn):
                 turn, backoff_until = self._turn(host)  # again, now that no one else can write
                 now = time.time()
-                taken = turn.free_for(holder, now) and backoff_until <= now
-                if taken:
-                    self._conn.execute(
-                        "INSERT INTO hosts (host, lease_holder, lease_until) VALUES (?, ?, ?) ON CONFLICT(host)"
-                        " DO UPDATE SET lease_holder = excluded.lease_holder, lease_until = excluded.lease_until,"
-                        " waiter = CASE WHEN waiter = excluded.lease_holder THEN NULL ELSE waiter END",
-                        [host, holder, now + hold])
-                else:
-                    self._conn.execute("UPDATE hosts SET waiter = ? WHERE host = ?", [holder, host])
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                taken = turn.free_for(holder, now, backoff_until)
+                self._save_turn(host, turn.taken(holder, now, hold=hold) if taken else turn.awaited(holder))
             return taken, turn.next_request_at, backoff_until
-
-    def _turn(self, host: str) -> tuple[Turn, float]:
-        row = self._conn.execute("SELECT next_request_at, lease_holder, lease_until, waiter, backoff_until"
-                                 " FROM hosts WHERE host = ?", [host]).fetchone()
-        if row is None:
-            return Turn(), 0.0
-        return Turn(row[0] or 0.0, row[1], row[2] or 0.0, row[3]), row[4] or 0.0
 
     def renew_turn(self, host: str, holder: str, *, hold: float) -> bool:
         """Extend `holder`'s lease (fetch.HostStateStore.renew_turn)."""
@@ -625,24 +611,29 @@ class HostStore:
     def turn_wanted(self, host: str, holder: str) -> bool:
         """Is another (live) process waiting for the lease? A read: asked after every request of the holder."""
         with self._lock:
-            row = self._conn.execute("SELECT waiter FROM hosts WHERE host = ?", [host]).fetchone()
-        return bool(row and row[0] and row[0] != holder and holder_alive(row[0]))
+            return self._turn(host)[0].wanted(holder)
 
     def end_turn(self, host: str, holder: str, next_request_at: float) -> None:
         """Give the lease back, or hand it to the process waiting for it (fetch.HostStateStore.end_turn)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                turn, _ = self._turn(host)
-                if turn.holder == holder:
-                    after = turn.given_back(next_request_at, time.time())
-                    self._conn.execute("UPDATE hosts SET next_request_at = ?, lease_holder = ?, lease_until = ?,"
-                                       " waiter = NULL WHERE host = ?",
-                                       [after.next_request_at, after.holder, after.lease_until or None, host])
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, _immediate(self._conn):
+            turn, _ = self._turn(host)
+            if turn.holder == holder:
+                self._save_turn(host, turn.given_back(next_request_at, time.time()))
+
+    def _turn(self, host: str) -> tuple[Turn, float]:
+        """The host's lease as stored, and its backoff_until."""
+        row = self._conn.execute("SELECT next_request_at, lease_holder, lease_until, waiter, backoff_until"
+                                 " FROM hosts WHERE host = ?", [host]).fetchone()
+        if row is None:
+            return Turn(), 0.0
+        return Turn(row[0] or 0.0, row[1], row[2] or 0.0, row[3]), row[4] or 0.0
+
+    def _save_turn(self, host: str, turn: Turn) -> None:
+        self._conn.execute(
+            "INSERT INTO hosts (host, next_request_at, lease_holder, lease_until, waiter) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(host) DO UPDATE SET next_request_at = excluded.next_request_at,"
+            " lease_holder = excluded.lease_holder, lease_until = excluded.lease_until, waiter = excluded.waiter",
+            [host, turn.next_request_at, turn.holder, turn.lease_until or None, turn.waiter])
 
     def close(self) -> None:
         """Close the connection."""
