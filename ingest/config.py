@@ -13,6 +13,7 @@ import stat
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,7 +96,7 @@ class Source:
                 return True
         return False
 
-    @property
+    @cached_property  # allows() asks for every link and redirect: the URLs are read once per Source
     def ports(self) -> frozenset[int]:
         """Ports besides 80 and 443 this source may fetch: those its feeds, sitemaps and listings name."""
         found = set()
