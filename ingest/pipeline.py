@@ -290,35 +290,22 @@ class _Task:
 def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], stop: threading.Event,
                workers: int, summary: Summary, on_outcome: Callable[[str], None] | None,
                topics: Mapping[str, Topic] | None) -> None:
-    todo = iter(links)
     prefix = f"fetch-{task.source.slug}"
     held: list[Outcome] = []  # finished, not yet written
     first_held = 0.0
-    # Links are claimed (CLAIM_BATCH at a time) just before threads take them, so another process on the database
-    # (the daemon beside a backfill) skips them; a claim ends when the link is settled, or below when the pass stops.
-    holder = holder_name()
-    renewed = released = time.monotonic()
-    ready: deque[Link] = deque()  # claimed, not yet handed to a thread
-    exhausted = False
+    claims = _Claims(db, links)
+    released = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=prefix) as threads:
             running: set[Future[Outcome]] = set()
             while True:
-                room = 0 if stop.is_set() else workers * 2 - len(running)
-                if room > len(ready) and not exhausted:  # claimed a few at a time: a claim is a transaction
-                    wanted = list(itertools.islice(todo, CLAIM_BATCH))
-                    exhausted = len(wanted) < CLAIM_BATCH
-                    ready.extend(store.claim_links(db, wanted, holder) if wanted else [])
-                while room > 0 and ready:
-                    running.add(threads.submit(task, ready.popleft()))
-                    room -= 1
-                if not running and not held and (not ready or stop.is_set()):
-                    if not exhausted and not stop.is_set():
-                        continue  # every one of them claimed by another process: the next ones
-                    return
-                if time.monotonic() - renewed > store.CLAIM_SECONDS / 3:
-                    store.renew_claims(db, holder)
-                    renewed = time.monotonic()
+                for link in claims.take(0 if stop.is_set() else workers * 2 - len(running)):
+                    running.add(threads.submit(task, link))
+                if not running and not held:
+                    if claims.done or stop.is_set():
+                        return
+                    continue  # every one of them claimed by another process: the next ones
+                claims.renew()
                 if time.monotonic() - released > RELEASE_EVERY:
                     task.fetcher.release_idle()  # hosts we hold but are not using, for other processes
                     released = time.monotonic()
@@ -340,8 +327,45 @@ def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], st
                 outcomes, held = held, []
                 _write(db, task, outcomes, summary, on_outcome, topics)
     finally:
-        store.release_claims(db, holder)
+        claims.release()
         task.fetcher.release_idle()
+
+
+class _Claims:
+    """A pass's links, claimed CLAIM_BATCH at a time just before threads take them, so another process on the
+    database (the daemon beside a backfill) skips them. A claim ends when its link is settled (record), or in
+    release() when the pass stops; renew() keeps the pass's claims from lapsing."""
+
+    def __init__(self, db: sqlite_utils.Database, links: Iterable[Link]) -> None:
+        self.db = db
+        self.holder = holder_name()
+        self._todo = iter(links)
+        self._ready: deque[Link] = deque()  # claimed, not yet taken
+        self._exhausted = False
+        self._renewed = time.monotonic()
+
+    @property
+    def done(self) -> bool:
+        """Every link was claimed (by us or another process) and taken."""
+        return self._exhausted and not self._ready
+
+    def take(self, room: int) -> list[Link]:
+        """Up to `room` claimed links; claims the next batch first when fewer are ready (a claim is a commit)."""
+        if room > len(self._ready) and not self._exhausted:
+            wanted = list(itertools.islice(self._todo, CLAIM_BATCH))
+            self._exhausted = len(wanted) < CLAIM_BATCH
+            self._ready.extend(store.claim_links(self.db, wanted, self.holder) if wanted else [])
+        return [self._ready.popleft() for _ in range(min(max(room, 0), len(self._ready)))]
+
+    def renew(self) -> None:
+        """Renew the claims every third of their life."""
+        if time.monotonic() - self._renewed > store.CLAIM_SECONDS / 3:
+            store.renew_claims(self.db, self.holder)
+            self._renewed = time.monotonic()
+
+    def release(self) -> None:
+        """Free the links claimed and not settled."""
+        store.release_claims(self.db, self.holder)
 
 
 def _write(db: sqlite_utils.Database, task: _Task, outcomes: list[Outcome], summary: Summary,
