@@ -10,7 +10,8 @@ pass your own file to keep edits.
 
 Before serving, the schema and views are created (a write, so Datasette itself never has to).
 Datasette then opens the file as a mutable database, which it reads with `mode=ro` and no
-`immutable`/`nolock`: the daemon keeps writing (WAL) and every page shows the current rows.
+`immutable`/`nolock`: the daemon keeps writing (WAL) and every page shows the current rows. Only a
+database in a folder that can't be written is served immutable: SQLite can read nothing else there.
 Uvicorn runs in this process; SIGINT or SIGTERM stops it cleanly and `serve()` returns.
 """
 
@@ -111,7 +112,8 @@ def prepare(db_path: Path, metadata_file: Path | None = None) -> tuple[dict[str,
 
 
 def datasette_app(db_path: Path, metadata: dict[str, Any], *, allow_sql: bool = False) -> Any:
-    """A Datasette instance on the live file: mutable (read with mode=ro), never immutable or nolock.
+    """A Datasette instance on the live file: mutable (read with mode=ro), never nolock; immutable only in a
+    folder that can't be written (store.readonly_uri).
 
     Arbitrary SQL (`?sql=`, the SQL box) only with `allow_sql`: tables, views, facets, full-text search and
     the canned queries need none of it (Datasette's `default_allow_sql` setting)."""
