@@ -44,6 +44,7 @@ BREAKER_BASE: Final = 30.0
 BREAKER_MAX: Final = 3600.0
 log = logging.getLogger("ingest")
 ROBOTS_REDIRECTS: Final = 5  # RFC 9309 2.3.1.2
+WANTED_EVERY: Final = 0.1  # seconds between a lease holder's looks for a process waiting for the host
 LEASE_MARGIN: Final = 5.0  # seconds a request's lease on its host outlives its deadline (a killed process's lapses)
 _DELTA_SECONDS: Final = re.compile(r"^\s*\d+(\.\d+)?\s*$")
 
@@ -133,6 +134,8 @@ class _Host:
     queued: int = 0  # our threads waiting for `lock`: while there are some, the lease is kept
     next_start: float = 0.0  # time.monotonic() before which no request may start
     leased_until: float = 0.0  # time.monotonic() until which we hold the host's lease (Turn); 0: not held
+    used: float = 0.0  # time.monotonic() when our last request on the host ended
+    asked: float = 0.0  # time.monotonic() when we last asked whether another process waits for the lease
     robots: Robots | None = None
     robots_expires: float = 0.0  # epoch seconds
     delay: float = 0.0  # seconds between request starts
@@ -279,9 +282,13 @@ class Fetcher:
             return self._request(host, url, headers, cap=self._settings.max_bytes)
         finally:
             try:
-                # Kept for our next request unless another process waits (release_idle gives back the idle ones).
-                if host.leased_until and self._store.turn_wanted(host.state.host, self._holder):
-                    self._release(host)
+                # Kept for our next request unless another process waits (release_idle gives back the idle ones);
+                # asked at most every WANTED_EVERY: a read per request held up the host's next one, on a busy host.
+                host.used = time.monotonic()
+                if host.leased_until and host.used - host.asked >= WANTED_EVERY:
+                    host.asked = host.used
+                    if self._store.turn_wanted(host.state.host, self._holder):
+                        self._release(host)
             finally:
                 host.lock.release()
 
@@ -393,11 +400,14 @@ class Fetcher:
             self._sleep(wait)
         host.next_start = time.monotonic() + host.delay
 
-    def release_idle(self) -> None:
-        """Give back the leases of the hosts none of our threads is using, so another process on the database
-        need not wait for them to lapse. The pipeline calls it every second of a pass and at its end."""
+    def release_idle(self, idle_for: float = 0.0) -> None:
+        """Give back the leases of the hosts none of our threads has used for `idle_for` seconds, so another
+        process on the database need not wait for them to lapse. The pipeline calls it every second of a pass
+        (for hosts idle that long) and at its end (every idle one)."""
+        idle_since = time.monotonic() - idle_for
         with self._hosts_lock:
-            held = [host for host in self._hosts.values() if host.leased_until and not host.queued]
+            held = [host for host in self._hosts.values()
+                    if host.leased_until and not host.queued and host.used <= idle_since]
         for host in held:
             if host.lock.acquire(blocking=False):
                 try:

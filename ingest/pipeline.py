@@ -47,7 +47,7 @@ log = logging.getLogger("ingest")
 WRITE_BATCH = 8
 WRITE_EVERY = 0.25
 CLAIM_BATCH = 16  # links claimed in one transaction (a claim per link took a commit per page)
-RELEASE_EVERY = 1.0  # seconds between giving back the leases of hosts a pass holds but is not using
+RELEASE_EVERY = 1.0  # a pass gives back the leases of hosts it has not used for this long, this often
 
 
 @dataclass
@@ -307,7 +307,7 @@ def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], st
                     continue  # every one of them claimed by another process: the next ones
                 claims.renew()
                 if time.monotonic() - released > RELEASE_EVERY:
-                    task.fetcher.release_idle()  # hosts we hold but are not using, for other processes
+                    task.fetcher.release_idle(RELEASE_EVERY)  # hosts we hold and stopped using, for others
                     released = time.monotonic()
                 if running:
                     wait_for = 0.5 if not held else max(0.0, first_held + WRITE_EVERY - time.monotonic())
