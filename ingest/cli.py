@@ -154,8 +154,10 @@ def _parse_day(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 @cli.command()
 @click.argument("sources", nargs=-1)
-@click.option("--since", callback=_parse_day, metavar="YYYY-MM-DD", help="First publication day (inclusive).")
-@click.option("--until", callback=_parse_day, metavar="YYYY-MM-DD", help="Last publication day (inclusive).")
+@click.option("--since", callback=_parse_day, metavar="YYYY-MM-DD",
+              help="First publication day (inclusive), on the source's calendar (its `timezone`).")
+@click.option("--until", callback=_parse_day, metavar="YYYY-MM-DD",
+              help="Last publication day (inclusive), on the source's calendar (its `timezone`).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N articles fetched per source.")
 @click.option("--dry-run", is_flag=True, help="Count what would be fetched, per source and month; fetch no article.")
 @click.option("--no-reclean", is_flag=True,
@@ -163,7 +165,8 @@ def _parse_day(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.pass_obj
 def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: date | None,
              limit: int | None, dry_run: bool, no_reclean: bool) -> None:
-    """Fetch everything the sources' feeds, sitemaps and listings offer in a window, once.
+    """Fetch every article the sources' feeds, sitemaps and listings offer, once: the whole archive (every child
+    sitemap, every listing page), or the days --since/--until name.
 
     Interrupted (Ctrl-C, SIGTERM, a crash), the same command continues where it stopped.
     """
@@ -182,8 +185,9 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if dry_run:
-            with _fetcher(config.settings, obj.db_path) as fetcher:
-                plans = {s.slug: planned(db, fetcher, s, get_adapter(s.adapter), Window(since, until)) for s in chosen}
+            with _fetcher(config.settings, obj.db_path) as fetcher, _progress() as progress:
+                plans = {s.slug: planned(db, fetcher, s, get_adapter(s.adapter), Window(since, until),
+                                         on_read=progress.discovering(s.slug)) for s in chosen}
             _print_rows([{"source": slug, "month": month, "articles": n}
                          for slug, plan in plans.items() for month, n in sorted(plan.items())], False)
             click.echo("\n".join(f"{slug}: {sum(plan.values())} to fetch" for slug, plan in plans.items()))
@@ -199,7 +203,8 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
                 summaries.append(run_source(
                     db, fetcher, source, kind="backfill", window=Window(since, until), limit=limit,
                     stop=stop, workers=config.settings.concurrency, topics=config.topics, pool=pool,
-                    on_total=progress.start(source.slug), on_outcome=progress.advance, archive=archive))
+                    on_total=progress.start(source.slug), on_outcome=progress.advance, archive=archive,
+                    on_discovered=progress.discovering(source.slug)))
                 # The source's first pages were cleaned before there was evidence of its boilerplate.
                 if not (stop.is_set() or no_reclean) and reclean.stale_count(db, source):
                     recleaned.append(reclean.reclean_source(
@@ -276,12 +281,28 @@ class _Progress:
     def __init__(self, bar: Any) -> None:
         self.bar = bar
         self.task: Any = None
+        self.discovery: Any = None  # the line following the current source's discovery
 
     def start(self, slug: str) -> Any:
         def on_total(total: int) -> None:
             if self.bar is not None:
+                if self.discovery is not None:
+                    self.bar.remove_task(self.discovery)
+                    self.discovery = None
                 self.task = self.bar.add_task(slug, total=total)
         return on_total
+
+    def discovering(self, slug: str) -> Callable[[int, int], None]:
+        """A line that follows discovery (feeds, sitemaps and listing pages read, links found): a whole
+        archive takes a while before the first article is fetched."""
+        def on_read(resources: int, links: int) -> None:
+            if self.bar is None:
+                return
+            text = f"{slug}: {resources} feeds, sitemaps and listing pages read, {links} links"
+            if self.discovery is None:
+                self.discovery = self.bar.add_task(text, total=None)
+            self.bar.update(self.discovery, description=text)
+        return on_read
 
     def advance(self, outcome: str) -> None:
         if self.bar is not None and self.task is not None:

@@ -106,6 +106,11 @@ class Source:
                     found.add(port)
         return frozenset(found)
 
+    @property
+    def zone(self) -> str:
+        """The IANA zone of the outlet's calendar days (backfill windows, months in reports)."""
+        return self.timezone or default_timezone(self.language)
+
     def wants(self, url: str) -> bool:
         """True for a discovered URL this source should fetch: on its domains and not excluded."""
         return self.allows(url) and not any(re.search(pattern, url) for pattern in self.exclude)

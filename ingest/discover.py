@@ -3,6 +3,7 @@
 Stage contract: the text (or bytes) of a feed, a sitemap or a listing page, plus the URL it was
 fetched from and the source slug -> list[Link] in document order, de-duplicated (and, for a sitemap
 index, the child Sitemaps). Also the date filters a backfill needs to pick which children to fetch.
+Days are the outlet's calendar days: functions reading dates take its IANA `zone`.
 Everything here is pure: no network, no state. Fetching is fetch.py's job, choosing what to fetch is
 the pipeline's. Malformed input raises ValueError with a short reason for the caller to log.
 """
@@ -24,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from html import unescape
 from time import struct_time
 from urllib.parse import parse_qs, urldefrag, urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 import feedparser
 from lxml import etree
@@ -92,8 +94,12 @@ def _entry_date(entry: dict[str, object]) -> datetime | None:
 # ---------------------------------------------------------------- sitemaps
 
 
-def parse_sitemap(content: str | bytes, base_url: str, source: str) -> tuple[list[Link], list[Sitemap]]:
-    """<urlset> (incl. Google News) or <sitemapindex>, plain or gzipped -> (Links, child Sitemaps)."""
+def parse_sitemap(content: str | bytes, base_url: str, source: str,
+                  zone: str = "UTC") -> tuple[list[Link], list[Sitemap]]:
+    """<urlset> (incl. Google News) or <sitemapindex>, plain or gzipped -> (Links, child Sitemaps).
+
+    A date without an offset is read in `zone`, the outlet's own.
+    """
     root = _parse_xml(content)
     if _local(root.tag) not in ("urlset", "sitemapindex"):
         raise ValueError(f"not a sitemap: root element <{_local(root.tag)}>")
@@ -106,13 +112,13 @@ def parse_sitemap(content: str | bytes, base_url: str, source: str) -> tuple[lis
         url = _absolute(_text(fields.get("loc")), base_url)
         if url is None:
             continue
-        lastmod = _parse_date(_text(fields.get("lastmod")))
+        lastmod = _parse_date(_text(fields.get("lastmod")), zone)
         if name == "sitemap" and url not in children:
             children[url] = Sitemap(url=url, lastmod=lastmod)
         elif name == "url" and url not in links:
             block = fields.get("news")  # Google News extension; image:title is not a headline
             news = {_local(n.tag): n for n in _elements(block, deep=True)} if block is not None else {}
-            published = _parse_date(_text(news.get("publication_date"))) or lastmod
+            published = _parse_date(_text(news.get("publication_date")), zone) or lastmod
             links[url] = Link(url=url, source=source, via="sitemap", published_at=published,
                               title=_clean(_text(news.get("title"))))
     return list(links.values()), list(children.values())
@@ -172,7 +178,7 @@ def _text(element: etree._Element | None) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def _parse_date(value: str | None) -> datetime | None:
+def _parse_date(value: str | None, zone: str = "UTC") -> datetime | None:
     text = (value or "").strip()
     if re.fullmatch(r"\d{4}-\d{2}", text):  # W3C allows a bare year-month
         text += "-01"
@@ -184,15 +190,17 @@ def _parse_date(value: str | None) -> datetime | None:
         except (ValueError, TypeError):
             return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)  # W3C datetime without an offset: no better guess
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))  # W3C datetime without an offset: the outlet's clock
     return parsed.astimezone(UTC)
 
 
 # ---------------------------------------------------------------- listing pages
 
 
-def parse_listing(html: str, base_url: str, source: str, accept: Callable[[str], bool]) -> list[Link]:
-    """Every <a href> resolved, fragment stripped, de-duplicated in page order, kept if accept(url)."""
+def parse_listing(html: str, base_url: str, source: str, accept: Callable[[str], bool],
+                  zone: str = "UTC") -> list[Link]:
+    """Every <a href> resolved, fragment stripped, de-duplicated in page order, kept if accept(url); a day in
+    the URL is a day of `zone`, the outlet's."""
     tree = LexborHTMLParser(html)
     base = tree.css_first("base[href]")
     if base is not None:  # resolve as a browser would
@@ -204,20 +212,19 @@ def parse_listing(html: str, base_url: str, source: str, accept: Callable[[str],
             continue
         # The same article is often linked twice: once by its picture, once by its headline.
         titles[url] = titles.get(url) or _clean(anchor.text(separator=" "))
-    return [Link(url=url, source=source, via="listing", title=title, published_at=url_day(url))
+    return [Link(url=url, source=source, via="listing", title=title, published_at=url_day(url, zone))
             for url, title in titles.items()]
 
 
-def url_day(url: str) -> datetime | None:
-    """The day an article URL carries (/news/2024/01/14/123/, /2024-01-14-slug), as noon UTC; else None.
-
-    A hint only, for listings that give no dates: noon keeps the outlet's local day whatever its offset,
-    and the article's own date decides in the end.
+def url_day(url: str, zone: str = "UTC") -> datetime | None:
+    """The day an article URL carries (/news/2024/01/14/123/, /2024-01-14-slug), as noon of that day in `zone`
+    (the outlet's), in UTC; else None. A hint only, for listings that give no dates: the article's own date
+    decides in the end.
     """
     path = urlsplit(url).path
     for match in _DAY_FORM.finditer(path):
         if match[2] and (span := _span(int(match[1]), int(match[3]), int(match[4]), int(match[4]))):
-            return datetime.combine(span[0], time(12), tzinfo=UTC)
+            return datetime.combine(span[0], time(12), tzinfo=ZoneInfo(zone)).astimezone(UTC)
     return None
 
 
@@ -253,18 +260,12 @@ _NOT_ARTICLE = frozenset({
 # ---------------------------------------------------------------- date windows
 
 
-def in_window(link: Link, since: date | None, until: date | None) -> bool:
-    """Is link.published_at (UTC day) within [since, until]? Undated links are kept."""
-    stamp = link.published_at
-    if stamp is None:
-        return True  # the article's own date decides later
-    day = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC).date()
-    return (since is None or day >= since) and (until is None or day <= until)
-
-
 def sitemap_overlaps(sitemap: Sitemap, since: date | None, until: date | None, *,
-                     weekly: bool = False) -> bool:
-    """Could this child sitemap hold days in [since, until]? By its URL's date, else lastmod, else yes."""
+                     weekly: bool = False, zone: str = "UTC") -> bool:
+    """Could this child sitemap hold days in [since, until]? By its URL's date, else lastmod, else yes.
+
+    The days are the outlet's (`zone`): so are the dates in its URLs.
+    """
     # weekly: the archive numbers children by ISO week, so '2026/05' is week 5, not May (Ukrinform's
     # /sitemap/2026/05.xml). select_sitemaps() tells which from the whole index.
     period = _url_period(sitemap.url, weekly=weekly)
@@ -273,16 +274,31 @@ def sitemap_overlaps(sitemap: Sitemap, since: date | None, until: date | None, *
         return (until is None or first <= until) and (since is None or last >= since)
     if sitemap.lastmod is not None and since is not None:
         # Last modified before `since`: it cannot list anything newer than that.
-        return sitemap.lastmod.astimezone(UTC).date() >= since
+        return sitemap.lastmod.astimezone(ZoneInfo(zone)).date() >= since
     return True
 
 
-def select_sitemaps(children: Iterable[Sitemap], since: date | None, until: date | None) -> list[Sitemap]:
+def select_sitemaps(children: Iterable[Sitemap], since: date | None, until: date | None,
+                    zone: str = "UTC") -> list[Sitemap]:
     """The children of one index that may cover [since, until], telling weekly from monthly archives."""
     children = list(children)
     # Months stop at 12, ISO weeks run to 53: one 'YYYY/NN' above 12 marks the index as weekly.
     weekly = any(_numbered_period(s.url) > 12 for s in children)
-    return [s for s in children if sitemap_overlaps(s, since, until, weekly=weekly)]
+    return [s for s in children if sitemap_overlaps(s, since, until, weekly=weekly, zone=zone)]
+
+
+def newest_first(children: Iterable[Sitemap]) -> list[Sitemap]:
+    """Children by their <lastmod>, else by the last day their URL names (2024-05.xml), newest first; the rest
+    after them in index order. What a daemon pass reads when it reads only a few."""
+    children = list(children)
+    weekly = any(_numbered_period(s.url) > 12 for s in children)
+
+    def newest(sitemap: Sitemap) -> datetime:
+        if sitemap.lastmod is not None:
+            return sitemap.lastmod
+        period = _url_period(sitemap.url, weekly=weekly)
+        return datetime.combine(period[1], time.max, UTC) if period else datetime.min.replace(tzinfo=UTC)
+    return sorted(children, key=newest, reverse=True)
 
 
 _YEAR = r"(?<!\d)((?:19|20)\d{2})"

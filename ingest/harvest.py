@@ -1,10 +1,14 @@
 """The discovery pass of one source: feeds, sitemaps and listing pages -> links in the frontier.
 
-source + window -> links, written to the frontier as each feed, sitemap or listing page is read, with
-a cursor per source and window recording what is done, in the same transaction. An interrupted
-backfill resumes where it stopped; a completed one clears its cursor. The daemon (no window) uses
-conditional GETs instead; a windowed pass never does, because validators saved by a pass that keeps
-only part of a feed would make the daemon's next request answer 304 and hide the rest.
+source + window -> links, written to the frontier as each feed, sitemap or listing page is read.
+A daemon pass is incremental: conditional GETs, the MAX_CHILD_SITEMAPS most recently changed child
+sitemaps, the source's `max_pages` listing pages. A backfill walks the whole archive, or the part of it
+a window names: every child sitemap however deep the index, every listing page until the listing ends
+(or is older than the window), with no validators sent or saved (validators saved by a pass that keeps
+only part of a feed would make the daemon's next request answer 304 and hide the rest; validators the
+daemon saved would hide the archive from a backfill). A backfill keeps a cursor per source and window
+recording what is done, in the same transaction as the links: interrupted, it resumes where it stopped;
+completed, it clears the cursor.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
@@ -26,14 +30,15 @@ from ingest.config import Source
 from ingest.dedup import without_userinfo
 from ingest.fetch import Fetcher
 from ingest.models import FetchError, Link, Page
-from ingest.parse import Window
+from ingest.parse import Window, local_day
 
 log = logging.getLogger("ingest")
 # A feed, sitemap or listing page's ETag and Last-Modified, as store.save_validators takes them.
 Validators = dict[str, Any]
 
-MAX_CHILD_SITEMAPS = 3  # per daemon pass; a backfill with a window walks every overlapping one
-MAX_BACKFILL_PAGES = 2000  # listing pages a backfill may walk back through
+MAX_CHILD_SITEMAPS = 3  # per daemon pass; a backfill walks every one (with a window: every overlapping one)
+MAX_SITEMAP_DEPTH = 8  # indexes of indexes: a loop or a runaway generator ends here
+MAX_BACKFILL_PAGES = 100_000  # listing pages a backfill walks back through: a listing that never ends ends here
 
 
 @dataclass
@@ -44,18 +49,27 @@ class Harvest:
     source: Source
     window: Window
     persist: bool = True
-    resume: bool = False  # keep a cursor, skip what an interrupted run of this window finished
+    # The whole archive (or the window's part), not what is new; with a cursor that skips what an interrupted
+    # run of this window finished.
+    backfill: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
+    on_read: Callable[[int, int], None] | None = None  # (resources read, links found) after each one
     added: int = 0
+    read: int = 0
     links: list[Link] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        if self.resume and self.persist and not self.db.table("cursors").exists():
+        if self.resume and not self.db.table("cursors").exists():
             with store.transaction(self.db):
                 self.db.table("cursors").create({"source": str, "window": str, "stage": str, "value": str,
                                                  "updated_at": str}, pk=("source", "window", "stage"),
                                                 if_not_exists=True)
+
+    @property
+    def resume(self) -> bool:
+        """Keep a cursor: a backfill that writes to the frontier."""
+        return self.backfill and self.persist
 
     @property
     def key(self) -> str:
@@ -69,11 +83,13 @@ class Harvest:
         get 304 and never see them."""
         found = [dataclasses.replace(lk, url=without_userinfo(lk.url)) if "@" in lk.url else lk for lk in found]
         fresh = [lk for lk in found if lk.url not in self.seen and self.source.wants(lk.url)
-                 and discover.in_window(lk, self.window.since, self.window.until)]
+                 and self.window.contains(lk.published_at, self.source.zone)]  # undated: the page's date decides
         self.seen.update(lk.url for lk in fresh)
         unknown = [lk for lk in fresh if not store.is_known(self.db, lk.url)]
+        self.read += 1
         if not self.persist:
             self.links += unknown
+            self._report()
             return
         with store.transaction(self.db):
             self.added += store.add_links(self.db, unknown)
@@ -84,10 +100,15 @@ class Harvest:
                                 " ON CONFLICT(source, window, stage) DO UPDATE SET value = excluded.value,"
                                 " updated_at = excluded.updated_at",
                                 [self.source.slug, self.key, stage, value, store.utcnow()])
+        self._report()
+
+    def _report(self) -> None:
+        if self.on_read:
+            self.on_read(self.read, self.added if self.persist else len(self.links))
 
     def done(self, stage: str) -> str | None:
         """What an earlier, interrupted run of this window recorded for `stage`."""
-        if not (self.resume and self.persist):
+        if not self.resume:
             return None
         row = self.db.execute("SELECT value FROM cursors WHERE source = ? AND window = ? AND stage = ?",
                               [self.source.slug, self.key, stage]).fetchone()
@@ -95,7 +116,7 @@ class Harvest:
 
     def finish(self) -> None:
         """Discovery of this window completed: forget the cursor, the next run starts afresh."""
-        if self.resume and self.persist and not self.stop.is_set():
+        if self.resume and not self.stop.is_set():
             with store.transaction(self.db):
                 self.db.execute("DELETE FROM cursors WHERE source = ? AND window = ?", [self.source.slug, self.key])
 
@@ -103,7 +124,7 @@ class Harvest:
 def discover_links(harvest: Harvest, fetcher: Fetcher, adapter: Adapter) -> Harvest:
     """Read every feed, sitemap and listing page of the source into `harvest`; returns it."""
     source, stop = harvest.source, harvest.stop
-    conditional = harvest.persist and not harvest.window.bounded
+    conditional = harvest.persist and not harvest.backfill
     for url in source.feeds:
         if stop.is_set():
             return harvest
@@ -125,7 +146,7 @@ def _walk_sitemaps(harvest: Harvest, fetcher: Fetcher, conditional: bool) -> Non
     visited: set[str] = set()
     while queue and not harvest.stop.is_set():
         url, depth = queue.pop(0)
-        if url in visited or depth > 3:
+        if url in visited or depth > MAX_SITEMAP_DEPTH:
             continue
         visited.add(url)
         if depth and harvest.done(f"sitemap {url}"):
@@ -135,26 +156,28 @@ def _walk_sitemaps(harvest: Harvest, fetcher: Fetcher, conditional: bool) -> Non
             continue
         page, validators = fetched
         try:
-            found, children = discover.parse_sitemap(page.body, page.url, source.slug)
+            found, children = discover.parse_sitemap(page.body, page.url, source.slug, source.zone)
         except ValueError as exc:
             _log_resource_error(harvest, url, "parse-error", str(exc))
             continue
-        # An index's validators are not kept: a 304 for it would skip children whose links a crash lost.
-        harvest.take(found, f"sitemap {url}" if depth else None, validators=None if children else validators)
-        children = [c for c in discover.select_sitemaps(children, window.since, window.until)
+        # An index is never marked done nor are its validators kept: a resumed run, or a 304, would skip the
+        # children a crash kept it from reading.
+        leaf = depth and not children
+        harvest.take(found, f"sitemap {url}" if leaf else None, validators=None if children else validators)
+        children = [c for c in discover.select_sitemaps(children, window.since, window.until, source.zone)
                     if source.allows(c.url)]
-        if not window.bounded:  # the daemon wants what is new: the most recently changed children
-            children.sort(key=lambda c: c.lastmod or datetime.min.replace(tzinfo=UTC), reverse=True)
-            children = children[:MAX_CHILD_SITEMAPS]
+        if not harvest.backfill:  # the daemon wants what is new: the most recently changed children
+            children = discover.newest_first(children)[:MAX_CHILD_SITEMAPS]
         queue += [(child.url, depth + 1) for child in children]
 
 
 def _walk_listing(harvest: Harvest, fetcher: Fetcher, adapter: Adapter, template: str, conditional: bool) -> None:
-    """Page through a listing: a few pages for the daemon; for a backfill, until pages are older than since."""
+    """Page through a listing: `max_pages` for the daemon; for a backfill, until the listing ends or its pages
+    are older than the window."""
     source, since = harvest.source, harvest.window.since
     stage = f"listing {template}"
     start = int(harvest.done(stage) or 0) + 1
-    last = MAX_BACKFILL_PAGES if since else source.max_pages
+    last = MAX_BACKFILL_PAGES if harvest.backfill else source.max_pages
     on_listing: set[str] = set()
     for number, url in enumerate(discover.listing_urls(template, max(0, last - start + 1), start), start):
         if harvest.stop.is_set():
@@ -164,15 +187,17 @@ def _walk_listing(harvest: Harvest, fetcher: Fetcher, adapter: Adapter, template
             return
         page, validators = fetched
         found = _parsed(source, url, lambda p: discover.parse_listing(
-            p.text, p.url, source.slug, adapter.is_article_url), page)
+            p.text, p.url, source.slug, adapter.is_article_url, source.zone), page)
         fresh = [lk for lk in found if lk.url not in on_listing]
         if not fresh:  # an empty page, or the last page served again: the end of the listing
             return
         on_listing.update(lk.url for lk in fresh)
         harvest.take(fresh, stage, str(number), validators=validators)
-        days = [lk.published_at.astimezone(UTC).date() for lk in fresh if lk.published_at]
+        days = [local_day(lk.published_at, source.zone) for lk in fresh if lk.published_at]
         if since and days and max(days) < since:  # newest first: everything further back is older
             return
+    if harvest.backfill:
+        log.warning("%s listing %s: stopped after %d pages and it had not ended", source.slug, template, last)
 
 
 def _parsed(source: Source, url: str, parse: Callable[[Page], list[Link]], page: Page) -> list[Link]:
@@ -214,17 +239,17 @@ def _log_resource_error(harvest: Harvest, url: str, reason: str, detail: str, st
 
 
 def planned(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, adapter: Adapter, window: Window,
-            stop: threading.Event | None = None) -> Counter[str]:
-    """What a backfill of `window` would fetch, per month ("YYYY-MM", or "undated"), fetching no article.
+            stop: threading.Event | None = None, on_read: Callable[[int, int], None] | None = None) -> Counter[str]:
+    """What a backfill of `window` would fetch, per month of the outlet's calendar ("YYYY-MM", or "undated"),
+    fetching no article.
 
-    Reads feeds, sitemaps and listings unconditionally and writes nothing: not the frontier, not a cursor.
+    Walks feeds, sitemaps and listings as the backfill would, unconditionally, and writes nothing: not the
+    frontier, not a cursor.
     """
-    harvest = discover_links(Harvest(db, source, window, persist=False, stop=stop or threading.Event()),
-                             fetcher, adapter)
-    since = window.since.isoformat() if window.since else None
-    until = window.until.isoformat() if window.until else None
-    links = {lk.url: lk for lk in [*store.pending_links(db, source.slug, since=since, until=until),
-                                   *harvest.links]}
-    return Counter(f"{lk.published_at.astimezone(UTC):%Y-%m}" if lk.published_at else "undated"
+    harvest = discover_links(Harvest(db, source, window, persist=False, backfill=True,
+                                     stop=stop or threading.Event(), on_read=on_read), fetcher, adapter)
+    start, end = window.bounds(source.zone)
+    links = {lk.url: lk for lk in [*store.pending_links(db, source.slug, start=start, end=end), *harvest.links]}
+    zone = ZoneInfo(source.zone)
+    return Counter(f"{lk.published_at.astimezone(zone):%Y-%m}" if lk.published_at else "undated"
                    for lk in links.values())
-

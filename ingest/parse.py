@@ -15,7 +15,8 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from ingest.adapters.base import Adapter, Cleaned
 from ingest.config import Source
@@ -33,7 +34,11 @@ PARSE_WORKER_TASKS = 500  # pages a parse worker cleans before it is replaced (b
 
 @dataclass(frozen=True)
 class Window:
-    """Inclusive publication-date window of a backfill; open ends are None."""
+    """Inclusive publication-date window of a backfill; open ends are None.
+
+    The days are the outlet's calendar days: every check takes the source's timezone, so `--since 2024-09-10`
+    keeps an article a Kyiv outlet dates 10 September 00:30 (21:30 UTC on the 9th).
+    """
 
     since: date | None = None
     until: date | None = None
@@ -42,12 +47,25 @@ class Window:
     def bounded(self) -> bool:
         return self.since is not None or self.until is not None
 
-    def contains(self, when: datetime | None) -> bool:
-        """True when `when` (any timezone) falls on a UTC day inside the window, or is unknown."""
+    def contains(self, when: datetime | None, zone: str = "UTC") -> bool:
+        """True when `when` (naive: UTC) falls on a day of `zone` inside the window, or is unknown."""
         if when is None:
             return True
-        day = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).date()
+        day = local_day(when, zone)
         return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
+
+    def bounds(self, zone: str = "UTC") -> tuple[datetime | None, datetime | None]:
+        """The window as UTC instants [start, end): local midnight of `since`, local midnight after `until`."""
+        tz = ZoneInfo(zone)
+        start = datetime.combine(self.since, time(), tz).astimezone(UTC) if self.since else None
+        end = (datetime.combine(self.until + timedelta(days=1), time(), tz).astimezone(UTC)
+               if self.until else None)
+        return start, end
+
+
+def local_day(when: datetime, zone: str = "UTC") -> date:
+    """The calendar day `when` (naive: UTC) falls on in `zone`."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone)).date()
 
 
 OPEN_WINDOW = Window()  # every date
@@ -146,7 +164,7 @@ def clean_page(adapter: Adapter, source: Source, page: Page, window: Window = OP
     if article.url != page.url:
         article.fetched_url = page.url
     article.fetched_at = page.fetched_at
-    if not window.contains(article.published_at):
+    if not window.contains(article.published_at, source.zone):
         raise Rejected("out-of-window", article.published_at.isoformat() if article.published_at else "")
     return cleaned
 

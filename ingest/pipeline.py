@@ -216,9 +216,13 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
                stop: threading.Event | None = None, workers: int = 4,
                on_outcome: Callable[[str], None] | None = None,
                on_total: Callable[[int], None] | None = None,
+               on_discovered: Callable[[int, int], None] | None = None,
                pool: WorkerPool | None = None, parse_timeout: float = PARSE_TIMEOUT,
                topics: Mapping[str, Topic] | None = None, archive: WarcArchive | None = None) -> Summary:
     """Discover, then fetch every pending link of one source; stops early when `stop` is set.
+
+    `kind` "run" is a daemon pass (what is new); "backfill" walks the whole archive, or `window`'s part of it
+    (harvest.py). `on_discovered(resources, links)` follows discovery, `on_total` and `on_outcome` the fetching.
 
     `pool` parses pages; without one, a pass starts (and closes) its own. Share one across passes.
     `topics` are the keyword rules articles are tagged with as they are stored; `archive` keeps the raw
@@ -233,12 +237,11 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
     parser = pool or parse_pool(min(max(1, workers), os.cpu_count() or 1))
     parser.warm()  # workers start while discovery fetches
     try:
-        harvest = Harvest(db, source, window, resume=window.bounded, stop=stop)
+        harvest = Harvest(db, source, window, backfill=kind == "backfill", stop=stop, on_read=on_discovered)
         summary.discovered = discover_links(harvest, fetcher, adapter).added
-        since = window.since.isoformat() if window.since else None
-        until = window.until.isoformat() if window.until else None
+        start, end = window.bounds(source.zone)
         store.release_dead_claims(db)
-        pending = store.pending_links(db, source.slug, since=since, until=until, limit=limit)
+        pending = store.pending_links(db, source.slug, start=start, end=end, limit=limit)
         if on_total:
             on_total(len(pending))
         task = _Task(fetcher, parser, adapter, source, window, parse_timeout, LearnedCache(db, source), archive)

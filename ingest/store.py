@@ -438,19 +438,19 @@ def is_known(db: sqlite_utils.Database, url: str) -> bool:
     return bool(row and row[0] in DONE_STATES)
 
 
-def pending_links(db: sqlite_utils.Database, source: str, *, since: str | None = None,
-                  until: str | None = None, limit: int | None = None) -> list[Link]:
+def pending_links(db: sqlite_utils.Database, source: str, *, start: datetime | None = None,
+                  end: datetime | None = None, limit: int | None = None) -> list[Link]:
     """Frontier links still to fetch for a source, newest hint first (undated last); not those another
-    process is fetching (claim_links)."""
+    process is fetching (claim_links). With `start`/`end`, only those hinted in [start, end) or undated."""
     sql = ("SELECT url, source, via, published_hint FROM frontier WHERE source = ?"
            f" AND {_FETCHABLE} AND (claimed_until IS NULL OR claimed_until < ?)")
     params: list[Any] = [source, MAX_ATTEMPTS, time.time()]
-    if since:
-        sql += " AND (published_hint IS NULL OR substr(published_hint, 1, 10) >= ?)"
-        params.append(since)
-    if until:
-        sql += " AND (published_hint IS NULL OR substr(published_hint, 1, 10) <= ?)"
-        params.append(until)
+    if start:  # hints are iso_utc() strings: they compare as the instants they name
+        sql += " AND (published_hint IS NULL OR published_hint >= ?)"
+        params.append(iso_utc(start))
+    if end:
+        sql += " AND (published_hint IS NULL OR published_hint < ?)"
+        params.append(iso_utc(end))
     sql += " ORDER BY published_hint IS NULL, published_hint DESC"
     if limit:
         sql += f" LIMIT {int(limit)}"

@@ -1,20 +1,27 @@
 """A synthetic news archive on 127.0.0.1 for backfill tests.
 
-Months of articles (one or more a day) behind a sitemap index with one child sitemap per month, and a
-listing paginated newest first (/news?page=N) whose links carry the day in their path, as Ukrainska
-Pravda's do. Article pages have JSON-LD dates, so the generic adapter reads them like a real outlet's.
+Months of articles (one or more a day) behind a sitemap index with one child sitemap per month (or, nested,
+an index of yearly indexes of months), and a listing paginated newest first (/news?page=N) whose links carry
+the day in their path, as Ukrainska Pravda's do. Article pages have JSON-LD dates, so the generic adapter reads
+them like a real outlet's. Stories are published at `clock` in `zone`, the outlet's time: at 00:30 they fall
+on the day before in UTC (Kyiv, Tokyo), the edge a backfill window must get right.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
+import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import time as clock_time
 from http.server import ThreadingHTTPServer
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
-from ingest.demo import LoopbackSite
+from ingest.demo import LoopbackSite, Reply, serve_http
 
 KYIV = timezone(timedelta(hours=2))
 VOCABULARY = tuple(
@@ -116,6 +123,8 @@ WORDS = (
 class Story:
     number: int
     day: date
+    clock: clock_time = clock_time(12)
+    zone: tzinfo = KYIV
 
     @property
     def path(self) -> str:
@@ -123,7 +132,7 @@ class Story:
 
     @property
     def published(self) -> datetime:
-        return datetime(self.day.year, self.day.month, self.day.day, 12, 0, tzinfo=KYIV)
+        return datetime.combine(self.day, self.clock, self.zone)
 
     @property
     def title(self) -> str:
@@ -154,6 +163,10 @@ class ArchiveSite(LoopbackSite):
     per_day: int = 1
     page_size: int = 10
     article_delay: float = 0.0  # seconds each article page takes: room to interrupt a backfill
+    sitemap_delay: float = 0.0  # seconds each child sitemap takes
+    nested: bool = False  # /sitemap.xml lists yearly indexes (/sitemaps/YYYY.xml) that list the months
+    clock: clock_time = clock_time(12)  # when each story is published, in `zone`
+    zone: tzinfo = KYIV
     hits: list[str] = field(default_factory=list)
     stories: list[Story] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
@@ -162,10 +175,29 @@ class ArchiveSite(LoopbackSite):
         day, number = self.first, 1000
         while day <= self.last:
             for _ in range(self.per_day):
-                self.stories.append(Story(number, day))
+                self.stories.append(Story(number, day, self.clock, self.zone))
                 number += 1
             day += timedelta(days=1)
         self.stories.sort(key=lambda s: (s.day, s.number), reverse=True)  # newest first
+
+    def start(self) -> Self:
+        """Serve, with an ETag on every feed, sitemap and listing page and 304 for a matching If-None-Match (hits
+        logs those as "304 <path>"): what a daemon pass saves can hide the archive from a backfill."""
+
+        def respond(path: str, request: Mapping[str, str]) -> Reply:
+            status, ctype, body = self.respond(path)
+            tag = f'"{hashlib.sha1(body).hexdigest()}"'
+            if status == 200 and not path.startswith("/news/"):  # everything but article pages
+                if request.get("if-none-match") == tag:
+                    self.hits.append(f"304 {path}")
+                    return 304, {"ETag": tag}, b""
+                self.hits.append(path)
+                return status, {"Content-Type": ctype, "ETag": tag}, body
+            self.hits.append(path)
+            return status, {"Content-Type": ctype}, body
+
+        self.server = serve_http(respond, name=type(self).__name__)
+        return self
 
     def between(self, since: date, until: date) -> list[Story]:
         return [s for s in self.stories if since <= s.day <= until]
@@ -182,8 +214,13 @@ class ArchiveSite(LoopbackSite):
         xml = "application/xml; charset=utf-8"
         if parts.path == "/robots.txt":
             return 200, "text/plain", b"User-agent: *\nAllow: /\n"
-        if parts.path == "/sitemap.xml":
-            children = "".join(f"<sitemap><loc>{self.base_url}/sitemaps/{m}.xml</loc></sitemap>" for m in self.months())
+        if parts.path == "/sitemap.xml" or (self.nested and re.fullmatch(r"/sitemaps/\d{4}\.xml", parts.path)):
+            year = parts.path.removeprefix("/sitemaps/").removesuffix(".xml")
+            if self.nested and parts.path == "/sitemap.xml":
+                names = sorted({m[:4] for m in self.months()})
+            else:
+                names = [m for m in self.months() if m.startswith(year) or parts.path == "/sitemap.xml"]
+            children = "".join(f"<sitemap><loc>{self.base_url}/sitemaps/{n}.xml</loc></sitemap>" for n in names)
             return (
                 200,
                 xml,
@@ -194,6 +231,8 @@ class ArchiveSite(LoopbackSite):
             )
         if parts.path.startswith("/sitemaps/") and parts.path.endswith(".xml"):
             month = parts.path.removeprefix("/sitemaps/").removesuffix(".xml")
+            if self.sitemap_delay:
+                time.sleep(self.sitemap_delay)
             urls = "".join(
                 f"<url><loc>{self.base_url}{s.path}</loc><lastmod>{s.published.isoformat()}</lastmod></url>"
                 for s in self.stories

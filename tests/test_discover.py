@@ -20,7 +20,6 @@ from ingest import discover
 from ingest.discover import (
     MAX_SITEMAP_BYTES,
     Sitemap,
-    in_window,
     listing_urls,
     looks_like_article,
     parse_feed,
@@ -30,6 +29,7 @@ from ingest.discover import (
     sitemap_overlaps,
 )
 from ingest.models import Link
+from ingest.parse import Window
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discover"
 
@@ -410,17 +410,40 @@ def test_weekly_archive_is_told_from_monthly() -> None:
                       "https://www.pravda.com.ua/sitemap/sitemap-2025-11.xml.gz"]
 
 
-def test_in_window_is_inclusive_and_utc() -> None:
+def test_window_days_are_the_outlets_calendar_days() -> None:
     links = parse_feed(fixture("ukrinform_ua_block-lastnews.xml"),
                        "https://www.ukrinform.ua/rss/block-lastnews", "ukrinform_uk")
-    may4 = [link for link in links if in_window(link, date(2026, 5, 4), date(2026, 5, 4))]
-    assert len(may4) == 3  # the 00:20 Kyiv-time item belongs to May 3 in UTC
-    assert in_window(links[-1], date(2026, 5, 3), date(2026, 5, 3))
-    assert in_window(links[0], None, None)
-    assert not in_window(links[0], date(2026, 5, 5), None)
-    assert not in_window(links[0], None, date(2026, 5, 3))
-    undated = Link("https://www.pravda.com.ua/news/2016/01/14/7095324/", "pravda_uk", "listing")
-    assert in_window(undated, date(2030, 1, 1), date(2030, 1, 1))
+    may4 = Window(date(2026, 5, 4), date(2026, 5, 4))
+    utc = [link for link in links if may4.contains(link.published_at)]
+    kyiv = [link for link in links if may4.contains(link.published_at, "Europe/Kyiv")]
+    assert len(utc) == 3  # the 00:20 Kyiv-time item belongs to May 3 in UTC ...
+    assert len(kyiv) == 4  # ... and to May 4 on the outlet's calendar
+    late = [link for link in kyiv if link not in utc]
+    assert [f"{lk.published_at:%Y-%m-%d %H:%M}" for lk in late] == ["2026-05-03 21:20"]
+    assert Window(date(2026, 5, 3), date(2026, 5, 3)).contains(late[0].published_at)
+    assert not Window(date(2026, 5, 3), date(2026, 5, 3)).contains(late[0].published_at, "Europe/Kyiv")
+    assert Window().contains(links[0].published_at)
+    assert not Window(date(2026, 5, 5), None).contains(links[0].published_at, "Europe/Kyiv")
+    assert not Window(None, date(2026, 5, 3)).contains(links[0].published_at, "Europe/Kyiv")
+    assert Window(date(2030, 1, 1), date(2030, 1, 1)).contains(None)  # undated: the article's own date decides
+    start, end = Window(date(2024, 9, 10), date(2024, 9, 10)).bounds("Asia/Tokyo")
+    assert (start.isoformat(), end.isoformat()) == ("2024-09-09T15:00:00+00:00", "2024-09-10T15:00:00+00:00")
+
+
+def test_dates_without_offset_and_url_days_are_local() -> None:
+    xml = ('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://a.jp/n/1</loc>'
+           "<lastmod>2024-09-10T00:30:00</lastmod></url></urlset>")
+    (tokyo,), _ = parse_sitemap(xml, "https://a.jp/sitemap.xml", "a", "Asia/Tokyo")
+    (utc,), _ = parse_sitemap(xml, "https://a.jp/sitemap.xml", "a")
+    assert tokyo.published_at.isoformat() == "2024-09-09T15:30:00+00:00"
+    assert utc.published_at.isoformat() == "2024-09-10T00:30:00+00:00"
+    # A URL's day is the outlet's: it stays that day on its calendar, even fourteen hours east of UTC.
+    day = discover.url_day("https://a.ki/news/2024/09/10/1/", "Pacific/Kiritimati")
+    assert day is not None
+    assert Window(date(2024, 9, 10), date(2024, 9, 10)).contains(day, "Pacific/Kiritimati")
+    children = [Sitemap("https://a.jp/s/a.xml", datetime(2024, 9, 9, 16, tzinfo=UTC))]  # 01:00 on the 10th there
+    assert select_sitemaps(children, date(2024, 9, 10), None, "Asia/Tokyo") == children
+    assert select_sitemaps(children, date(2024, 9, 10), None) == []
 
 
 @pytest.mark.parametrize(("url", "day"), [

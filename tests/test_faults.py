@@ -296,14 +296,14 @@ def pool() -> Iterator[WorkerPool]:
 def run_pass(db_path: Path, feed_url: str, pool: WorkerPool | None, *, settings: Settings = SETTINGS,
              workers: int = 4, parse_timeout: float = PARSE_TIMEOUT, also: tuple[str, ...] = (),
              **source: object) -> Summary:
-    """One run_source pass, wired as the CLI wires it: database, host store, fetcher. `also`: the host:port of
+    """One daemon pass (run_source), wired as the CLI wires it: database, host store, fetcher. `also`: the host:port of
     each other loopback server the source spans (another port of a host is another site unless named)."""
     db = store.open_db(db_path)
     hosts = store.HostStore(db_path)
     src = Source(slug="hostile", feeds=(feed_url,), domains=("127.0.0.1", *also), **source)  # type: ignore[arg-type]
     try:
         with Fetcher(settings, hosts, backoff_base=0.05) as fetcher:
-            return run_source(db, fetcher, src, kind="backfill", workers=workers, pool=pool,
+            return run_source(db, fetcher, src, workers=workers, pool=pool,
                               parse_timeout=parse_timeout)
     finally:
         hosts.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -80,7 +80,12 @@ def test_frontier(db: store.sqlite_utils.Database) -> None:
     assert store.add_links(db, links) == 2
     assert store.add_links(db, links) == 0
     assert [lk.url for lk in store.pending_links(db, "s")] == ["https://a.com/1", "https://a.com/2"]
-    assert [lk.url for lk in store.pending_links(db, "s", since="2024-02-01")] == ["https://a.com/2"]
+    assert [lk.url for lk in store.pending_links(db, "s", start=datetime(2024, 2, 1, tzinfo=UTC))] == [
+        "https://a.com/2"]  # undated links stay in every window
+    jan5 = datetime(2024, 1, 5, tzinfo=UTC)
+    assert [lk.url for lk in store.pending_links(db, "s", start=jan5, end=jan5 + timedelta(seconds=1))] == [
+        "https://a.com/1", "https://a.com/2"]  # [start, end): the start is in
+    assert [lk.url for lk in store.pending_links(db, "s", end=jan5)] == ["https://a.com/2"]  # the end is not
     store.settle_link(db, "https://a.com/1", "done")
     assert store.is_known(db, "http://a.com/1#top")
     for _ in range(store.MAX_ATTEMPTS):
