@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from ingest.dedup import content_hash, normalize_url, url_key
+from ingest.dedup import ascii_host, content_hash, normalize_url, url_key
 
 BASE = "https://www.ukrinform.net/rubric-polytics/3951234-ukraine-japan-talks.html"
 
@@ -34,6 +35,61 @@ def test_different_articles_and_meaningful_queries_differ() -> None:
 def test_normalize_url_keeps_the_page_but_drops_tracking() -> None:
     assert normalize_url(BASE + "?utm_campaign=x&id=5#top") == BASE + "?id=5"
     assert normalize_url("https://Example.com:443/a") == "https://example.com/a"
+
+
+# київ.укр/новини/н: one article, spelled four ways (percent-escapes in upper and lower case, raw Cyrillic, punycode)
+CYRILLIC = "https://київ.укр/новини/н"
+ESCAPED = "/%D0%BD%D0%BE%D0%B2%D0%B8%D0%BD%D0%B8/%D0%BD"
+
+
+@pytest.mark.parametrize("variant", [
+    "https://київ.укр" + ESCAPED,
+    "https://київ.укр" + ESCAPED.lower(),
+    "https://київ.укр/новини/%d0%bd",
+    "https://xn--b1alf1j.xn--j1amh/новини/н",
+    "https://xn--b1alf1j.xn--j1amh" + ESCAPED.lower(),
+    "http://XN--B1ALF1J.XN--J1AMH" + ESCAPED,
+    "https://КИЇВ.УКР/новини/н/",
+    "https://www.київ.укр/новини/н?utm_source=tg#top",
+    "https://київ.укр/новини/./інше/../н",
+])
+def test_spellings_of_an_idn_url_share_a_key(variant: str) -> None:
+    assert url_key(variant) == url_key(CYRILLIC) == "xn--b1alf1j.xn--j1amh" + ESCAPED
+
+
+def test_mixed_case_hosts_and_query_escapes_share_a_key() -> None:
+    assert url_key("https://UkrInform.NET/a") == url_key("https://ukrinform.net/a")
+    assert url_key("https://unn.ua/search?q=%d0%bd") == url_key("https://unn.ua/search?q=н") \
+        == url_key("https://unn.ua/search?q=%D0%BD")
+
+
+def test_what_changes_the_page_changes_the_key() -> None:
+    assert url_key("https://a.com/x%2Fy") != url_key("https://a.com/x/y")  # an escaped slash is not a separator
+    assert url_key("https://a.com/x%2fy") == url_key("https://a.com/x%2Fy")
+    assert url_key("https://a.com/x%3Fy") != url_key("https://a.com/x?y")
+    assert url_key("https://a.com/News") != url_key("https://a.com/news")  # paths are case-sensitive
+    assert url_key("https://a.com/%D0%9D") != url_key("https://a.com/%D0%BD")  # Н is not н
+    assert url_key("https://unn.ua/news?id=%D0%BD") != url_key("https://unn.ua/news?id=%D0%9D")
+    assert url_key("https://a.com/%E9") != url_key("https://a.com/é")  # Latin-1 byte vs UTF-8: other bytes
+    assert url_key("https://a.com/a?q=%E9") != url_key("https://a.com/a?q=%E8")  # undecodable bytes stay apart
+    assert url_key("https://київ.укр/н") != url_key("https://київ.com/н")
+    assert url_key("https://a.com:8080/x") != url_key("https://a.com/x")
+
+
+def test_a_key_is_its_own_key() -> None:
+    """The migration re-keys url_aliases from the stored keys: a key read as a URL must give itself back."""
+    for url in (BASE, CYRILLIC, "https://unn.ua/news?b=2&a=%d0%bd", "https://a.com/x%2fy/", "https://[::1]:8080/x"):
+        assert url_key("http://" + url_key(url)) == url_key(url)
+
+
+def test_ascii_host_is_what_httpx_puts_on_the_wire() -> None:
+    for host in ("київ.укр", "КИЇВ.укр", "xn--b1alf1j.xn--j1amh", "Example.COM"):
+        assert ascii_host(host) == httpx.URL(f"https://{host}/").raw_host.decode("ascii")
+
+
+def test_normalize_url_is_one_spelling_to_fetch() -> None:
+    assert normalize_url("https://КИЇВ.укр/новини/%d0%bd?b=1&utm_medium=x&a=#top") \
+        == "https://xn--b1alf1j.xn--j1amh" + ESCAPED + "?a=&b=1"
 
 
 def test_content_hash_ignores_case_space_and_punctuation() -> None:
