@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
+from conftest import Site, article_html, query, rss, send
 
+from ingest import store
+from ingest.config import Settings, Source
 from ingest.dedup import ascii_host, content_hash, normalize_url, url_key
+from ingest.fetch import Fetcher
+from ingest.pipeline import run_source
 
 BASE = "https://www.ukrinform.net/rubric-polytics/3951234-ukraine-japan-talks.html"
 
@@ -97,3 +104,36 @@ def test_content_hash_ignores_case_space_and_punctuation() -> None:
     b = "зеленський   зустрівся з прем’єром японії\n\nдругий абзац!"
     assert content_hash(a) == content_hash(b)
     assert content_hash(a) != content_hash(a + " Третій абзац.")
+
+
+def test_one_page_listed_in_three_spellings_is_fetched_and_stored_once(tmp_path: Path) -> None:
+    """End to end: a feed lists one story with its Cyrillic path escaped in lower case, in upper case and raw."""
+    body = article_html("Генератори для Києва", [f"Японія передала Києву генератори, партія {i}. " * 4
+                                                  for i in range(3)]).encode()
+    site = Site({"/robots.txt": lambda h: send(h, 200, b"User-agent: *\nAllow: /\n", "text/plain")})
+    for path in ("/%D0%BD%D0%BE%D0%B2%D0%B8%D0%BD%D0%B8/%d0%bd", ESCAPED):  # what httpx sends for each spelling
+        site.routes[path] = lambda h: send(h, 200, body)
+    spellings = [site.url("/новини/%d0%bd"), site.url("/%D0%BD%D0%BE%D0%B2%D0%B8%D0%BD%D0%B8/%D0%BD"),
+                 site.url("/новини/н")]
+    site.routes["/feed.xml"] = lambda h: send(h, 200, rss(spellings), "application/rss+xml")
+    db_path = tmp_path / "news.db"
+    source = Source(slug="kyiv", feeds=(site.url("/feed.xml"),), domains=("127.0.0.1",))
+    settings = Settings(user_agent="ingest-test/1.0 (+https://example.org/contact)", per_host_delay=0.0,
+                        max_retries=0)
+    try:
+        for _ in range(2):  # the second pass finds the story known under every spelling
+            db, hosts = store.open_db(db_path), store.HostStore(db_path)
+            try:
+                with Fetcher(settings, hosts) as fetcher:
+                    run_source(db, fetcher, source, kind="backfill", workers=2)
+            finally:
+                hosts.close()
+                db.close()
+        article_hits = [p for p in site.paths() if p not in ("/robots.txt", "/feed.xml")]
+    finally:
+        site.close()
+    assert len(article_hits) == 1
+    fetched = [tuple(r) for r in query(db_path, "SELECT outcome, reason, detail FROM fetches")]
+    assert fetched == [("new", None, None)]
+    assert query(db_path, "SELECT count(*) FROM articles")[0][0] == 1
+    assert query(db_path, "SELECT count(*) FROM frontier")[0][0] == 1
