@@ -94,10 +94,14 @@ def _rekey_articles(db: sqlite_utils.Database) -> None:
 
 
 def _rekey_aliases(db: sqlite_utils.Database) -> None:
-    # A merged article's key is its URL's key, then '#'.
-    rows = _stream(db, "SELECT id, fetched_url, url_key FROM articles WHERE fetched_url IS NOT NULL")
-    fetched = ((alias, i) for i, u, k in rows if (alias := url_key(u)) != k.partition("#")[0])
-    db.conn.executemany("INSERT OR IGNORE INTO url_aliases (url_key, article_id) VALUES (?, ?)", fetched)
+    def fetched() -> Iterator[tuple[str, int]]:
+        for article_id, url, key in _stream(db, "SELECT id, fetched_url, url_key FROM articles"
+                                                " WHERE fetched_url IS NOT NULL"):
+            own = key.partition("#")[0]  # a merged article's key is its URL's key, then '#'
+            if (alias := _url_key_or(url, own)) != own:
+                yield alias, article_id
+
+    db.conn.executemany("INSERT OR IGNORE INTO url_aliases (url_key, article_id) VALUES (?, ?)", fetched())
     _rekey_table(db, "url_aliases", "url_key", lambda row: _key_again(row[0]), "t.article_id, t.rowid",
                  lambda loser, keeper, key: db.execute("DELETE FROM url_aliases WHERE rowid = ?", [loser]))
 
