@@ -19,6 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ingest.dedup import ascii_host
+
 DEFAULT_PORTS = {"http": 80, "https": 443}  # what a URL without a port means
 MAX_CONFIG_BYTES = 1_000_000  # a sources.toml with a thousand sources is 200 kB
 DEFAULT_USER_AGENT = "ingest/0.1 (+https://github.com/ingest-news/ingest; news research crawler)"
@@ -78,17 +80,19 @@ class Source:
 
     def allows(self, url: str) -> bool:
         """True when url is http(s) without credentials, its host is one of the source's domains or a subdomain
-        of one, and its port is one the source may use: another service on the same host is another site."""
+        of one, and its port is one the source may use: another service on the same host is another site. Hosts are
+        compared in IDNA form: `київ.укр` and `xn--b1alf1j.xn--j1amh` are one host."""
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc:
             return False
-        host = (parts.hostname or "").lower()
+        host = ascii_host(parts.hostname or "")
         try:
             port = parts.port or DEFAULT_PORTS[parts.scheme.lower()]
         except ValueError:  # a port out of range
             return False
         for domain in self.domains:
             name, _, fixed = domain.partition(":")
+            name = ascii_host(name)  # as loaded they are already; a Source made in code may spell one in Unicode
             if not (host == name or host.endswith("." + name)):
                 continue
             # "host:port" allows that port; a bare host the default ports and those the source's URLs name.
@@ -317,7 +321,7 @@ def _parse_source(slug: str, raw: object, file: str, adapters: Collection[str] |
         raise ConfigError(file, prefix, "needs at least one of feeds, sitemaps or listings")
     if not source.domains:
         urls = (*source.feeds, *source.sitemaps, *(u.replace("{page}", "1") for u in source.listings))
-        hosts = {(urlsplit(u).hostname or "").lower() for u in urls}
+        hosts = {ascii_host(urlsplit(u).hostname or "") for u in urls}
         bare = tuple(sorted(h.removeprefix("www.") for h in hosts if h))
         source = Source(**{**values, "domains": bare})
     return source
@@ -355,9 +359,11 @@ def _url_list(value: object, file: str, where: str, *, template: bool, hosts: bo
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(file, where, "must be a list of strings")
+    if hosts:  # an IDN in Unicode or punycode, kept in IDNA form (Source.allows compares that)
+        value = [ascii_host(name) + colon + port for name, colon, port in (item.partition(":") for item in value)]
     for item in value:
         if hosts:
-            if not re.fullmatch(r"[a-z0-9.-]+(:\d+)?", item.lower()):
+            if not re.fullmatch(r"[a-z0-9.-]+(:\d+)?", item):
                 raise ConfigError(file, where, f"{item!r} is not a host name")
             continue
         parts = urlsplit(item.replace("{page}", "1"))

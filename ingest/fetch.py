@@ -31,6 +31,7 @@ import httpx
 from ingest.charset import BadEncoding, TooLarge, decompress
 from ingest.config import DEFAULT_PORTS, Settings
 from ingest.deadline import deadline, install
+from ingest.dedup import ascii_host
 from ingest.models import TURN_POLL, FetchError, HostState, Page, Turn, holder_name
 from ingest.robots import MAX_ROBOTS_BYTES, Robots, cached_policy, remember_policy, robots_ttl
 
@@ -150,9 +151,10 @@ class _Reply:
 
 
 def host_key(url: str) -> str:
-    """'https://Example.com:8080/x' -> 'example.com:8080'; the port only when the URL gives one."""
+    """'https://Example.com:8080/x' -> 'example.com:8080'; the port only when the URL gives one. An IDN host in its
+    IDNA form, as it is sent: links to `київ.укр` and `xn--b1alf1j.xn--j1amh` wait their turn on one host."""
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    host = ascii_host(parts.hostname or "")
     if ":" in host:
         host = f"[{host}]"
     return f"{host}:{parts.port}" if parts.port is not None else host
@@ -476,7 +478,7 @@ def _robots_hop_ok(page_url: str, target: str, allowed: Callable[[str], bool] | 
     page, there = urlsplit(page_url), urlsplit(target)
     if allowed is not None and not allowed(target):
         return False
-    if allowed is None and (there.hostname or "").lower() != (page.hostname or "").lower():
+    if allowed is None and ascii_host(there.hostname or "") != ascii_host(page.hostname or ""):
         return False
     here_port = page.port or DEFAULT_PORTS.get(page.scheme, 0)
     there_port = there.port or DEFAULT_PORTS.get(there.scheme, 0)

@@ -172,6 +172,11 @@ def _hash(key: str) -> bytes:
     return hashlib.blake2b(key.encode(), digest_size=_HASH_SIZE).digest()
 
 
+def merge_page_keys(first: bytes | None, second: bytes | None) -> bytes:
+    """The record of a page counted under two URL keys that are now one (store's schema 8): the keys of both."""
+    return b"".join(sorted(_hashes(first) | _hashes(second)))
+
+
 def _hashes(blob: bytes | None) -> set[bytes]:
     blob = blob or b""
     return {blob[i:i + _HASH_SIZE] for i in range(0, len(blob), _HASH_SIZE)}

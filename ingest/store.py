@@ -27,16 +27,17 @@ from typing import Any
 
 import sqlite_utils
 
-from ingest import learn, neardup, views
+from ingest import learn, neardup, rekey, views
 from ingest.dedup import content_hash, url_key
 from ingest.models import Article, HostState, Link, Turn, holder_alive
 from ingest.warc import WarcRef
 
-SCHEMA_VERSION = 7  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
+SCHEMA_VERSION = 8  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
 # 4: the band index's newer levels (neardup.LEVELS) and its oldest level's filter (neardup.FILTER);
 # 5: articles.date_source (where published_at was read); 6: learned boilerplate (learn.py) and, on articles,
 # learned_rev and where the raw page is (warc_file, warc_offset, warc_length); 7: state shared by the processes
-# on one database: each host's request slot (hosts) and which process is fetching a link (frontier)
+# on one database: each host's request slot (hosts) and which process is fetching a link (frontier); 8: URL keys
+# spelled by w3lib on IDNA hosts (dedup.url_key), every stored key re-keyed (rekey.py)
 ADDED_COLUMNS = {"date_source": str, "learned_rev": int, "warc_file": str, "warc_offset": int, "warc_length": int}
 HOST_TURN_COLUMNS = {"next_request_at": float, "lease_holder": str, "lease_until": float, "waiter": str}
 CLAIM_COLUMNS = {"claimed_by": str, "claimed_until": float}
@@ -234,6 +235,8 @@ def _migrate(db: sqlite_utils.Database) -> None:
         learn.create_tables(db)
         db.table("reclean_cursors").create({"source": str, "scope": str, "last_id": int, "updated_at": str},
                                            pk=("source", "scope"), if_not_exists=True)
+        if version < 8:
+            rekey.rekey(db)
         if version < 3:
             _backfill_dedup(db)
         elif version < 4:  # 4 adds the band index's empty newer levels and fills the filter of its oldest

@@ -352,6 +352,15 @@ def test_canonical_must_be_on_the_fetched_site() -> None:
     assert fetched.fetched_url == spec["url"] + "?utm_source=feed"
 
 
+
+def test_a_canonical_on_the_same_idn_site_is_taken_in_either_spelling() -> None:
+    html = ("<html><head><link rel='canonical' href='https://xn--b1alf1j.xn--j1amh/novyny/1'><title>Новина</title>"
+            "</head><body><article><h1>Новина</h1><p>" + "Київ отримав генератори від Японії. " * 8
+            + "</p></article></body></html>")
+    article = get_adapter("generic").parse(make_page("https://київ.укр/novyny/1?utm_source=tg", html), source="x")
+    assert article.url == "https://xn--b1alf1j.xn--j1amh/novyny/1"
+
+
 # --- the generic path on real pages of 181 publishers (fundus) ----------------------------------------
 
 FUNDUS = CORPUS / "fundus"

@@ -44,6 +44,20 @@ def test_minimal_source_gets_defaults(tmp_path: Path) -> None:
     assert not source.allows("https://example.org/a")
 
 
+@pytest.mark.parametrize("domain", ["київ.укр", "КИЇВ.УКР", "xn--b1alf1j.xn--j1amh"])
+def test_an_idn_domain_is_one_host_in_unicode_or_punycode(tmp_path: Path, domain: str) -> None:
+    config = load_config(write(tmp_path, f'[sources.x]\nfeeds = ["https://київ.укр/rss"]\ndomains = ["{domain}"]\n'))
+    source = config.sources["x"]
+    assert source.domains == ("xn--b1alf1j.xn--j1amh",)
+    for link in ("https://київ.укр/новини/н", "https://xn--b1alf1j.xn--j1amh/новини/%D0%BD",
+                 "https://news.КИЇВ.укр/a", "https://київ.укр/rss"):
+        assert source.allows(link), link
+    assert not source.allows("https://київ.com/a")
+    unset = load_config(write(tmp_path, '[sources.y]\nfeeds = ["https://www.київ.укр/rss"]\n')).sources["y"]
+    assert unset.domains == ("xn--b1alf1j.xn--j1amh",)  # the default, from its URLs
+    assert unset.allows("https://xn--b1alf1j.xn--j1amh/a")
+
+
 @pytest.mark.parametrize(("text", "key", "reason"), [
     ('[settings]\nper_host_dely = 3\n', "settings.per_host_dely", "unknown key"),
     ('[settings]\nper_host_delay = "fast"\n', "settings.per_host_delay", "number of seconds"),
@@ -55,6 +69,8 @@ def test_minimal_source_gets_defaults(tmp_path: Path) -> None:
     ('[sources.x]\nfeeds = ["https://x.com/rss"]\ninterval = "10s"\n', "sources.x.interval", "at least 60"),
     ('[sources.x]\nfeeds = ["https://x.com/rss"]\nadapter = "nope"\n', "sources.x.adapter", "unknown adapter"),
     ('[sources.x]\nlistings = ["https://x.com/news"]\n', "sources.x.listings", "{page}"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\ndomains = ["x.com/news"]\n', "sources.x.domains", "not a host"),
+    ('[sources.x]\nfeeds = ["https://x.com/rss"]\ndomains = ["ки ев.укр"]\n', "sources.x.domains", "not a host"),
     ('[sources.x]\nfeeds = ["https://x.com/rss"]\nlanguage = "Ukrainian"\n', "sources.x.language", "language code"),
     ('[sources.x]\nfeeds = ["https://x.com/rss"]\nenabled = 1\n', "sources.x.enabled", "true or false"),
     ('[sources.x]\nfeeds = ["https://x.com/rss"]\ntimezone = "Kyiv"\n', "sources.x.timezone", "IANA timezone"),

@@ -539,6 +539,8 @@ def test_host_key() -> None:
     assert host_key("https://Example.COM/x") == "example.com"
     assert host_key("http://127.0.0.1:8080/x") == "127.0.0.1:8080"
     assert host_key("http://[::1]:80/") == "[::1]:80"
+    # one host however its IDN is spelled: one request slot, one robots.txt
+    assert host_key("https://КИЇВ.укр/н") == host_key("https://xn--b1alf1j.xn--j1amh/") == "xn--b1alf1j.xn--j1amh"
 
 
 def test_parse_retry_after() -> None:

@@ -30,6 +30,7 @@ from ingest.adapters.page import PageInfo, guess_language, read_page
 from ingest.adapters.preclean import NEVER_STORY, USUALLY_JUNK, guess_container, preclean, remove_nodes
 from ingest.adapters.titles import Headline, read_headline
 from ingest.config import default_timezone
+from ingest.dedup import ascii_host
 from ingest.junk import clean_text
 from ingest.models import NOTHING_LEARNED, Article, BlockKey, Learned, Page, Rejected
 
@@ -264,8 +265,8 @@ class Adapter:
 
 
 def same_site(host_a: str, host_b: str) -> bool:
-    """True when both hosts share a registered domain (www.x.com.ua ~ x.com.ua)."""
-    return bool(host_a) and site_key(host_a) == site_key(host_b)
+    """True when both hosts share a registered domain (www.x.com.ua ~ x.com.ua), an IDN spelled either way."""
+    return bool(host_a) and site_key(ascii_host(host_a)) == site_key(ascii_host(host_b))
 
 
 def site_key(host: str) -> str:
