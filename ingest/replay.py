@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -48,6 +48,9 @@ from ingest.workers import WorkerPool
 
 log = logging.getLogger("ingest")
 
+# Records handed on and not written yet: finished ones wait behind a slow page (written in file order, so the
+# cursor stays exact) but hold only their article, not the page.
+QUEUED: Final = 64
 CURSOR_EVERY: Final = 2.0  # seconds: a long stretch of foreign records still moves the cursor this often
 _MARK_BYTES: Final = 4096  # bytes before a cursor's offset that must be the same for it to be trusted
 _STORED: Final = frozenset({"new", "duplicate", "updated", "unchanged"})
@@ -172,7 +175,8 @@ def replay(db: sqlite_utils.Database, paths: Sequence[Path], sources: Sequence[S
     """Send the records of `paths` through the pipeline; see the module docstring. WarcError when a file cannot
     be opened. `on_file(path, size, start)` and `on_bytes(position)` report progress in bytes."""
     create_cursors(db)
-    with ThreadPoolExecutor(max_workers=pool.size, thread_name_prefix="replay") as threads:
+    # Two threads per parse worker: one waits for it, so a worker gets its next page the moment it is free.
+    with ThreadPoolExecutor(max_workers=2 * pool.size, thread_name_prefix="replay") as threads:
         run = _Replay(db, sources, forced, pool, threads, window, limit, stop or threading.Event(), topics,
                       archive, parse_timeout, max_bytes, on_file, on_bytes)
         try:
@@ -231,7 +235,7 @@ class _Replay:
 
     def __post_init__(self) -> None:
         self.route = Router(self.sources, self.forced)
-        self.room = 2 * self.pool.size  # records in flight: never more pages than that in memory
+        self.room = 2 * self.pool.size  # pages being parsed: never more than that in memory
         self.cursor = ("", 0)  # (stage, position: the first record not handled) of the current file
         self.full = False  # every source has its --limit
         self.mark: BinaryIO | None = None
@@ -261,10 +265,10 @@ class _Replay:
                 if self.on_bytes and rec.end - reported >= 2**20:
                     self.on_bytes(rec.end)
                     reported = rec.end
-                self._pump(self.room - 1)
+                self._pump()
                 if not self.queue and time.monotonic() - self.saved > CURSOR_EVERY:
                     self._write([])
-            self._pump(0)
+            self._pump(drain=True)
             self.stats.bytes += self.cursor[1] - start
             if self.on_bytes:
                 self.on_bytes(self.cursor[1])
@@ -274,7 +278,7 @@ class _Replay:
 
     def close(self) -> None:
         """Wait for what is in flight, write it, and close the sources' runs."""
-        self._pump(0)
+        self._pump(drain=True)
         for run in self.runs.values():
             run.summary.stopped = self.stats.stopped
             store.finish_run(self.db, run.run_id, run.summary.counts(), "stopped" if self.stats.stopped else "ok")
@@ -335,7 +339,7 @@ class _Replay:
         run = self.runs.get(source.slug)
         while run is not None and self.limit is not None and run.stored + run.in_flight >= self.limit \
                 and run.in_flight:
-            self._pump(len(self.queue) - 1)  # write the oldest: it may be one of this source's
+            self._pump(head=True)  # write the oldest: it may be one of this source's
         return run is None or self.limit is None or run.stored < self.limit
 
     def _parse(self, run: _Run, link: Link, page: Page, raw: WarcRef | None) -> Outcome:
@@ -360,21 +364,26 @@ class _Replay:
                log: bool = False) -> None:
         self.queue.append(_Item(rec.start, run, result, parsed, log))
 
-    def _pump(self, room: int) -> None:
-        """Write the finished records at the head of the queue, in order; wait for the head while more than
-        `room` are queued. Finished pages wait for WRITE_BATCH others or WRITE_EVERY seconds, to share a commit."""
+    def _pump(self, *, drain: bool = False, head: bool = False) -> None:
+        """Write the finished records at the head of the queue, in file order (the cursor is the first one not
+        written). Waits while `room` pages are being parsed (memory) or QUEUED records wait behind a slow one;
+        `drain`: until every record is written, `head`: until the oldest is. Finished pages wait for WRITE_BATCH
+        others or WRITE_EVERY seconds, to share a commit."""
         while self.queue:
             ready = 0
             while ready < len(self.queue) and self.queue[ready].result.done():
                 ready += 1
-            if not ready:
-                if len(self.queue) <= room:
+            pressed = len(self.queue) >= QUEUED
+            if ready and (drain or head or pressed or ready >= WRITE_BATCH
+                          or time.monotonic() - self.written >= WRITE_EVERY):
+                self._write([self.queue.popleft() for _ in range(ready)])
+                if head:
                     return
-                wait([self.queue[0].result])
                 continue
-            if len(self.queue) <= room and ready < WRITE_BATCH and time.monotonic() - self.written < WRITE_EVERY:
+            busy = [i.result for i in self.queue if not i.result.done()]
+            if not (drain or head or pressed or sum(i.parsed for i in self.queue if not i.result.done()) >= self.room):
                 return
-            self._write([self.queue.popleft() for _ in range(ready)])
+            wait(busy, return_when=FIRST_COMPLETED)
 
     def _write(self, items: list[_Item], *, finished: bool = False) -> None:
         """Store `items` and move the file's cursor past them (or clear it), in one transaction."""
