@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from ingest import learn, reclean, replay, report, store
+from ingest import learn, reclean, replay, report, store, warcplan
 from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
 from ingest.config import Config, ConfigError, Settings, Source, check_timezone, load_config
 from ingest.export import FORMATS
@@ -234,7 +234,7 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
     if window.since and window.until and window.since > window.until:
         raise click.UsageError("--since is after --until")
     try:
-        paths = replay.expand((*warc, *more))
+        paths = warcplan.expand((*warc, *more))
     except WarcError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
@@ -247,7 +247,7 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
     try:
         if dry_run:
             with _byte_progress() as progress:
-                counts, stats = replay.plan(paths, chosen, forced=source, window=window, stop=stop,
+                counts, stats = warcplan.plan(paths, chosen, forced=source, window=window, stop=stop,
                                             on_file=progress.file, on_bytes=progress.advance)
             _print_rows([{"source": slug, "month": month, "articles": n}
                          for (slug, month), n in sorted(counts.items())], False)
@@ -255,6 +255,8 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
             for (slug, _), n in counts.items():
                 totals[slug] = totals.get(slug, 0) + n
             click.echo("\n".join([*(f"{slug}: {n} to parse" for slug, n in totals.items()), stats.line()]))
+            if stats.stopped:
+                click.echo("stopped early: the counts are of the records read so far")
             return
         _check_intact(obj.db_path)
         db = store.open_db(obj.db_path)

@@ -18,19 +18,17 @@ worker are in flight, and no other body is read. Records fetched before `window.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import logging
 import os
 import threading
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
-from urllib.parse import urlsplit
 
 import sqlite_utils
 
@@ -43,6 +41,7 @@ from ingest.models import Link, Page, Rejected
 from ingest.parse import HTML_TYPES, OPEN_WINDOW, PARSE_TIMEOUT, Window, parse_isolated
 from ingest.pipeline import WRITE_BATCH, WRITE_EVERY, LearnedCache, Outcome, Summary, _archive, record
 from ingest.warc import MAX_BODY, WarcArchive, WarcError, WarcRef
+from ingest.warcplan import ReplayStats, Router, early
 from ingest.warcscan import Scanned, scan
 from ingest.workers import WorkerPool
 
@@ -54,108 +53,6 @@ QUEUED: Final = 64
 CURSOR_EVERY: Final = 2.0  # seconds: a long stretch of foreign records still moves the cursor this often
 _MARK_BYTES: Final = 4096  # bytes before a cursor's offset that must be the same for it to be trusted
 _STORED: Final = frozenset({"new", "duplicate", "updated", "unchanged"})
-
-
-@dataclass
-class ReplayStats:
-    """What a replay read, beside the per-source summaries."""
-
-    files: int = 0
-    bytes: int = 0  # read, from each file's cursor on
-    records: int = 0
-    foreign: int = 0  # responses of no configured source (not logged per record: CC-NEWS has millions)
-    early: int = 0  # fetched before --since: they cannot hold an article published in the window
-    over_limit: int = 0  # of a source that already had --limit articles
-    broken: int = 0
-    resumed: int = 0  # files continued from a cursor
-    stopped: bool = False
-
-    def line(self) -> str:
-        """One line for the terminal."""
-        return (f"warc: {self.files} file{'s' * (self.files != 1)}, {self.bytes / 2**20:.1f} MiB, {self.records} "
-                f"records: {self.foreign} foreign, {self.early} fetched before --since, {self.over_limit} over "
-                f"--limit, {self.broken} broken" + (f"; {self.resumed} resumed from a cursor" if self.resumed else ""))
-
-
-def expand(patterns: Iterable[str]) -> list[Path]:
-    """Paths and globs -> the files, each glob's sorted, none twice; WarcError naming what matches nothing or
-    cannot be read."""
-    files: dict[Path, Path] = {}  # resolved -> as given
-    for pattern in patterns:
-        matched = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
-        if not matched:
-            raise WarcError(f"{pattern}: no file matches")
-        for name in matched:
-            path = Path(name)
-            try:
-                with path.open("rb"):
-                    pass
-            except IsADirectoryError:
-                raise WarcError(f"{path}: is a folder, not a WARC file") from None
-            except FileNotFoundError:
-                raise WarcError(f"{path}: no such WARC file") from None
-            except OSError as exc:
-                raise WarcError(f"{path}: cannot read: {exc.strerror or exc}") from None
-            files.setdefault(path.resolve(), path)
-    return list(files.values())
-
-
-class Router:
-    """URL -> the source it belongs to: `forced`, else the first of `sources` that wants it, else None.
-
-    Sources are looked up by the URL's host and its parent domains first: a CC-NEWS file has millions of
-    records, and asking every source's `wants` about each was most of the reading cost.
-    """
-
-    def __init__(self, sources: Sequence[Source], forced: Source | None = None) -> None:
-        self.forced = forced
-        self._by_domain: dict[str, list[Source]] = {}
-        for source in sources:
-            for domain in source.domains:
-                named = self._by_domain.setdefault(domain.partition(":")[0].lower(), [])
-                if source not in named:
-                    named.append(source)
-        self._order = {source.slug: n for n, source in enumerate(sources)}
-
-    def __call__(self, url: str) -> Source | None:
-        if self.forced is not None:
-            return self.forced
-        try:
-            labels = (urlsplit(url).hostname or "").split(".")
-        except ValueError:
-            return None
-        found = {s.slug: s for n in range(len(labels)) for s in self._by_domain.get(".".join(labels[n:]), ())}
-        return next((s for s in sorted(found.values(), key=lambda s: self._order[s.slug]) if s.wants(url)), None)
-
-
-def plan(paths: Sequence[Path], sources: Sequence[Source], *, forced: Source | None = None,
-         window: Window = OPEN_WINDOW, stop: threading.Event | None = None,
-         on_file: Callable[[Path, int, int], None] | None = None,
-         on_bytes: Callable[[int], None] | None = None) -> tuple[Counter[tuple[str, str]], ReplayStats]:
-    """What a replay would parse, per (source, "YYYY-MM" of the record's date); reads no body, writes nothing."""
-    route, stats, counts = Router(sources, forced), ReplayStats(), Counter[tuple[str, str]]()
-    for path in paths:
-        with path.open("rb") as handle:
-            stats.files += 1
-            if on_file:
-                on_file(path, os.fstat(handle.fileno()).st_size, 0)
-            for rec in scan(handle):
-                if stop is not None and stop.is_set():
-                    stats.stopped = True
-                    return counts, stats
-                stats.records += 1
-                stats.bytes += rec.end - rec.start
-                stats.broken += rec.kind == "broken"
-                if on_bytes and rec.end >> 20 != rec.start >> 20:  # at most once a MiB
-                    on_bytes(rec.end)
-                source = route(rec.url) if rec.kind == "response" and rec.status is not None else None
-                if source is None:
-                    stats.foreign += rec.kind == "response" and rec.status is not None
-                elif _early(rec, window):
-                    stats.early += 1
-                elif rec.status == 200 and rec.content_type in HTML_TYPES:
-                    counts[source.slug, f"{rec.date:%Y-%m}" if rec.date else "undated"] += 1
-    return counts, stats
 
 
 @dataclass
@@ -288,7 +185,7 @@ class _Replay:
     def _wanted(self, head: Scanned) -> bool:
         """Whether a response's body is worth reading: an HTML page of one of our sources, in the window."""
         return (head.status == 200 and head.content_type in HTML_TYPES and self.route(head.url) is not None
-                and not _early(head, self.window))
+                and not early(head, self.window))
 
     def _take(self, rec: Scanned, path: Path, own: str | None) -> bool:
         """Hand one record to the pipeline (or count it); False: every source has its --limit, stop here."""
@@ -302,7 +199,7 @@ class _Replay:
             return True
         response = rec.kind == "response" and rec.status is not None
         source = self.route(rec.url) if response else None
-        if source is not None and not _early(rec, self.window) and not self._room_for(source):
+        if source is not None and not early(rec, self.window) and not self._room_for(source):
             if all(not self._room_for(s) for s in ([self.forced] if self.forced else self.sources)):
                 self.full = True
                 return False  # this record is where the cursor stays: the same command goes on from here
@@ -313,7 +210,7 @@ class _Replay:
         if source is None:
             self.stats.foreign += response
             return True
-        if _early(rec, self.window):
+        if early(rec, self.window):
             self.stats.early += 1
             return True
         run = self._run(source)
@@ -462,11 +359,6 @@ class _Replay:
         being read)."""
         return (self.archive is not None and path.name.endswith(".warc.gz")
                 and path.resolve().parent == self.archive.root.resolve())
-
-
-def _early(rec: Scanned, window: Window) -> bool:
-    """Fetched before the window opens: nothing in it can have been published in the window."""
-    return window.since is not None and rec.date is not None and rec.date.date() < window.since
 
 
 def _done(outcome: Outcome) -> Future[Outcome]:
