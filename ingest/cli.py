@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from ingest import learn, reclean, report, store
+from ingest import learn, reclean, replay, report, store, warcplan
 from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
 from ingest.config import Config, ConfigError, Settings, Source, check_timezone, load_config
 from ingest.export import FORMATS
@@ -36,6 +36,7 @@ from ingest.models import Article, Learned, Page, Rejected
 from ingest.parse import page_from_bytes, parse_pool
 from ingest.pipeline import Window, format_summaries, parse_page, raw_archive, run_source
 from ingest.scheduler import Daemon
+from ingest.warc import WarcError
 
 log = logging.getLogger("ingest")
 _FIXTURE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
@@ -162,14 +163,22 @@ def _parse_day(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--dry-run", is_flag=True, help="Count what would be fetched, per source and month; fetch no article.")
 @click.option("--no-reclean", is_flag=True,
               help="Leave the pages cleaned before what was learned as they are (`ingest reclean` later).")
+@click.option("--warc", multiple=True, metavar="PATH",
+              help="Read the pages from WARC files (.warc, .warc.gz; globs) instead of the outlets; the "
+                   "arguments are then more WARC paths.")
+@click.option("--source", "forced", metavar="SLUG",
+              help="With --warc: every record goes to this source (default: the source whose domains it is on).")
 @click.pass_obj
 def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: date | None,
-             limit: int | None, dry_run: bool, no_reclean: bool) -> None:
+             limit: int | None, dry_run: bool, no_reclean: bool, warc: tuple[str, ...], forced: str | None) -> None:
     """Fetch every article the sources' feeds, sitemaps and listings offer, once: the whole archive (every child
     sitemap, every listing page), or the days --since/--until name.
 
     Interrupted (Ctrl-C, SIGTERM, a crash), the same command continues where it stopped.
     """
+    if warc or forced:
+        _backfill_warc(obj, warc, sources, forced, Window(since, until), limit, dry_run, no_reclean)
+        return
     config = obj.config()
     unknown = [s for s in sources if s not in config.sources]
     if unknown:
@@ -217,6 +226,101 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     click.echo(format_summaries(summaries))
     for done in recleaned:
         click.echo(done.line())
+
+
+def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], forced: str | None, window: Window,
+                   limit: int | None, dry_run: bool, no_reclean: bool) -> None:
+    """`backfill --warc`: the records of WARC files through the pipeline (ingest/replay.py), resumable per file."""
+    config = obj.config()
+    if not warc:
+        raise click.UsageError("--source goes with --warc PATH")
+    if forced is not None and forced not in config.sources:
+        raise click.UsageError(f"unknown source {forced!r} (known: {', '.join(config.sources)})")
+    if window.since and window.until and window.since > window.until:
+        raise click.UsageError("--since is after --until")
+    try:
+        paths = warcplan.expand((*warc, *more))
+    except WarcError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    source = config.sources[forced] if forced else None
+    chosen = [s for s in config.sources.values() if s.enabled]
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, _stop_handler(stop))
+    try:
+        if dry_run:
+            with _byte_progress() as progress:
+                counts, stats = warcplan.plan(paths, chosen, forced=source, window=window, stop=stop,
+                                            on_file=progress.file, on_bytes=progress.advance)
+            _print_rows([{"source": slug, "month": month, "articles": n}
+                         for (slug, month), n in sorted(counts.items())], False)
+            totals: dict[str, int] = {}
+            for (slug, _), n in counts.items():
+                totals[slug] = totals.get(slug, 0) + n
+            click.echo("\n".join([*(f"{slug}: {n} to parse" for slug, n in totals.items()), stats.line()]))
+            if stats.stopped:
+                click.echo("stopped early: the counts are of the records read so far")
+            return
+        _check_intact(obj.db_path)
+        db = store.open_db(obj.db_path)
+        recleaned: list[reclean.RecleanSummary] = []
+        try:
+            archive = raw_archive(obj.db_path, config.settings)
+            with _byte_progress() as progress, \
+                    parse_pool(min(config.settings.concurrency, os.cpu_count() or 1)) as pool:
+                done = replay.replay(db, paths, chosen, pool=pool, forced=source, window=window, limit=limit,
+                                     stop=stop, topics=config.topics, archive=archive,
+                                     max_bytes=config.settings.max_bytes, on_file=progress.file,
+                                     on_bytes=progress.advance)
+                for summary in done.summaries:
+                    stored = config.sources[summary.source]
+                    if not (stop.is_set() or no_reclean) and reclean.stale_count(db, stored):
+                        recleaned.append(reclean.reclean_source(db, archive, stored, pool, topics=config.topics,
+                                                                stop=stop))
+        except WarcError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+        finally:
+            db.close()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    lines = [format_summaries(done.summaries)] if done.summaries else []
+    lines.append(done.stats.line())
+    if done.stats.stopped and not done.summaries:
+        lines.append("stopped early: run the same command again to continue")
+    lines += [r.line() for r in recleaned]
+    click.echo("\n".join(line for line in lines if line))
+
+
+class _Bytes:
+    """A progress bar in bytes per WARC file on a terminal; silent otherwise."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.task: Any = None
+
+    def file(self, path: Path, size: int, start: int) -> None:
+        if self.bar is not None:
+            self.task = self.bar.add_task(path.name, total=size, completed=start)
+
+    def advance(self, position: int) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, completed=position)
+
+
+@contextmanager
+def _byte_progress() -> Iterator[_Bytes]:
+    if not sys.stdout.isatty():
+        yield _Bytes(None)
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    with Progress("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeRemainingColumn()) as bar:
+        yield _Bytes(bar)
 
 
 @cli.command("reclean")

@@ -41,6 +41,20 @@ MAX_SITEMAP_DEPTH = 8  # indexes of indexes: a loop or a runaway generator ends 
 MAX_BACKFILL_PAGES = 100_000  # listing pages a backfill walks back through: a listing that never ends ends here
 
 
+def create_cursors(db: sqlite_utils.Database) -> None:
+    """The resume cursors' table (source, window, stage) -> value; also the WARC replay's (ingest/replay.py)."""
+    if not db.table("cursors").exists():
+        with store.transaction(db):
+            db.table("cursors").create({"source": str, "window": str, "stage": str, "value": str,
+                                        "updated_at": str}, pk=("source", "window", "stage"), if_not_exists=True)
+
+
+def window_key(window: Window) -> str:
+    """A window as the cursors table keys it: "2024-01-01..2024-03-31", open ends empty."""
+    since, until = window.since, window.until
+    return f"{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
+
+
 @dataclass
 class Harvest:
     """Where discovered links go: the frontier (with a cursor), or a list for a dry run."""
@@ -60,11 +74,8 @@ class Harvest:
     seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        if self.resume and not self.db.table("cursors").exists():
-            with store.transaction(self.db):
-                self.db.table("cursors").create({"source": str, "window": str, "stage": str, "value": str,
-                                                 "updated_at": str}, pk=("source", "window", "stage"),
-                                                if_not_exists=True)
+        if self.resume:
+            create_cursors(self.db)
 
     @property
     def resume(self) -> bool:
@@ -73,8 +84,7 @@ class Harvest:
 
     @property
     def key(self) -> str:
-        since, until = self.window.since, self.window.until
-        return f"{since.isoformat() if since else ''}..{until.isoformat() if until else ''}"
+        return window_key(self.window)
 
     def take(self, found: list[Link], stage: str | None = None, value: str = "done",
              validators: Validators | None = None) -> None:

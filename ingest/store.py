@@ -461,6 +461,14 @@ def pending_links(db: sqlite_utils.Database, source: str, *, start: datetime | N
             for u, s, v, p in db.execute(sql, params).fetchall()]
 
 
+def stored_after(db: sqlite_utils.Database, url: str, moment: datetime) -> bool:
+    """Whether the article at `url` (or an alias of it) was stored from a fetch later than `moment`."""
+    key = url_key(url)
+    row = db.execute("SELECT max(a.fetched_at) FROM articles a WHERE a.url_key = ? OR a.id IN"
+                     " (SELECT article_id FROM url_aliases WHERE url_key = ?)", [key, key]).fetchone()
+    return bool(row and row[0] and row[0] > iso_utc(moment))
+
+
 def settle_link(db: sqlite_utils.Database, url: str, state: str, reason: str | None = None, *,
                 attempted: bool = True) -> None:
     """Mark a frontier link done, rejected, failed (retried later) or skipped, and end its claim.

@@ -327,6 +327,12 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def response_page(record: Any, max_bytes: int | None = MAX_BODY) -> Page | None:
+    """A warcio response record as a Page, its body decoded as iter_pages does; None for any other record and
+    for a body over `max_bytes` once decoded (ingest/warcscan.py reads records one at a time)."""
+    return _page(record, max_bytes)
+
+
 def _page(record: Any, max_bytes: int | None = None) -> Page | None:
     """A response record as a Page; None for any other record (warcinfo, request, metadata, dns, revisit) and
     for a body over `max_bytes` once decoded."""
