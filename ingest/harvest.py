@@ -49,6 +49,20 @@ def create_cursors(db: sqlite_utils.Database) -> None:
                                         "updated_at": str}, pk=("source", "window", "stage"), if_not_exists=True)
 
 
+def save_cursor(db: sqlite_utils.Database, source: str, window: str, stage: str, value: str) -> None:
+    """Record how far `stage` of a backfill of `window` got (inside the caller's transaction)."""
+    db.execute("INSERT INTO cursors (source, window, stage, value, updated_at) VALUES (?, ?, ?, ?, ?)"
+               " ON CONFLICT(source, window, stage) DO UPDATE SET value = excluded.value,"
+               " updated_at = excluded.updated_at", [source, window, stage, value, store.utcnow()])
+
+
+def read_cursor(db: sqlite_utils.Database, source: str, window: str, stage: str) -> str | None:
+    """How far an interrupted backfill of `window` got with `stage`, if it did."""
+    row = db.execute("SELECT value FROM cursors WHERE source = ? AND window = ? AND stage = ?",
+                     [source, window, stage]).fetchone()
+    return str(row[0]) if row else None
+
+
 def window_key(window: Window) -> str:
     """A window as the cursors table keys it: "2024-01-01..2024-03-31", open ends empty."""
     since, until = window.since, window.until
@@ -106,10 +120,7 @@ class Harvest:
             if validators is not None:
                 store.save_validators(self.db, **validators)
             if stage and self.resume:
-                self.db.execute("INSERT INTO cursors (source, window, stage, value, updated_at) VALUES (?, ?, ?, ?, ?)"
-                                " ON CONFLICT(source, window, stage) DO UPDATE SET value = excluded.value,"
-                                " updated_at = excluded.updated_at",
-                                [self.source.slug, self.key, stage, value, store.utcnow()])
+                save_cursor(self.db, self.source.slug, self.key, stage, value)
         self._report()
 
     def _report(self) -> None:
@@ -120,9 +131,7 @@ class Harvest:
         """What an earlier, interrupted run of this window recorded for `stage`."""
         if not self.resume:
             return None
-        row = self.db.execute("SELECT value FROM cursors WHERE source = ? AND window = ? AND stage = ?",
-                              [self.source.slug, self.key, stage]).fetchone()
-        return str(row[0]) if row else None
+        return read_cursor(self.db, self.source.slug, self.key, stage)
 
     def finish(self) -> None:
         """Discovery of this window completed: forget the cursor, the next run starts afresh."""

@@ -137,7 +137,7 @@ def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: 
         keep = archive is not None and archive.enabled and page.status == 200
         parsed = parse_isolated(pool, adapter, source, page, window, parse_timeout, learned,
                                 fetcher.sent_headers if keep else None)
-        raw = _archive(archive, source, parsed.packed, page.url) if archive is not None and parsed.packed else None
+        raw = keep_raw(archive, source, parsed.packed, page.url) if archive is not None and parsed.packed else None
         return Outcome(link, parsed.article, status=status, fingerprint=parsed.fingerprint, blocks=parsed.blocks,
                        raw=raw, digest=parsed.digest)
     except FetchError as exc:
@@ -149,7 +149,8 @@ def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: 
         return Outcome(link, error=Rejected("parse-error", f"{type(exc).__name__}: {exc}"), status=status)
 
 
-def _archive(archive: WarcArchive, source: Source, packed: Packed, url: str) -> WarcRef | None:
+def keep_raw(archive: WarcArchive, source: Source, packed: Packed, url: str) -> WarcRef | None:
+    """Append a page's records (built by the parse worker) to the raw archive; where they are, or None."""
     try:
         return archive.append(source.slug, packed)
     except OSError as exc:  # a full disk costs the raw copy, not the article

@@ -36,10 +36,10 @@ from ingest import learn, store
 from ingest.adapters import get_adapter
 from ingest.adapters.base import Adapter
 from ingest.config import Source, Topic
-from ingest.harvest import create_cursors, window_key
+from ingest.harvest import create_cursors, read_cursor, save_cursor, window_key
 from ingest.models import Link, Page, Rejected
 from ingest.parse import HTML_TYPES, OPEN_WINDOW, PARSE_TIMEOUT, Window, parse_isolated
-from ingest.pipeline import WRITE_BATCH, WRITE_EVERY, LearnedCache, Outcome, Summary, _archive, record
+from ingest.pipeline import WRITE_BATCH, WRITE_EVERY, LearnedCache, Outcome, Summary, keep_raw, record
 from ingest.warc import MAX_BODY, WarcArchive, WarcError, WarcRef
 from ingest.warcplan import ReplayStats, Router, early
 from ingest.warcscan import Scanned, scan
@@ -249,7 +249,7 @@ class _Replay:
             parsed = parse_isolated(self.pool, run.adapter, run.source, page, self.window, self.parse_timeout,
                                     run.learned.current, {} if keep else None)
             if parsed.packed is not None and self.archive is not None:
-                raw = _archive(self.archive, run.source, parsed.packed, page.url)
+                raw = keep_raw(self.archive, run.source, parsed.packed, page.url)
             return Outcome(link, parsed.article, status=page.status, fingerprint=parsed.fingerprint,
                            blocks=parsed.blocks, raw=raw, digest=parsed.digest)
         except Rejected as exc:
@@ -315,11 +315,8 @@ class _Replay:
                 self.db.execute("DELETE FROM cursors WHERE source = ? AND window = ? AND stage = ?",
                                 [self._scope(), window_key(self.window), stage])
             elif stage:
-                self.db.execute("INSERT INTO cursors (source, window, stage, value, updated_at) VALUES (?, ?, ?, ?, ?)"
-                                " ON CONFLICT(source, window, stage) DO UPDATE SET value = excluded.value,"
-                                " updated_at = excluded.updated_at",
-                                [self._scope(), window_key(self.window), stage,
-                                 f"{position} {self._mark(position)}", store.utcnow()])
+                value = f"{position} {self._mark(position)}"
+                save_cursor(self.db, self._scope(), window_key(self.window), stage, value)
         self.written = self.saved = time.monotonic()
         for run in {id(i.run): i.run for i in items if i.run is not None}.values():
             if learn.revision(self.db, run.source.slug) != run.learned.current.revision:
@@ -340,11 +337,10 @@ class _Replay:
 
     def _resume(self, path: Path, stage: str, size: int) -> int:
         """Where an interrupted replay of this file stopped, if the file still has the same bytes before it."""
-        row = self.db.execute("SELECT value FROM cursors WHERE source = ? AND window = ? AND stage = ?",
-                              [self._scope(), window_key(self.window), stage]).fetchone()
-        if row is None:
+        value = read_cursor(self.db, self._scope(), window_key(self.window), stage)
+        if value is None:
             return 0
-        offset, _, mark = str(row[0]).partition(" ")
+        offset, _, mark = value.partition(" ")
         if offset.isdigit() and 0 < int(offset) <= size and self._mark(int(offset)) == mark:
             self.stats.resumed += 1
             return int(offset)
