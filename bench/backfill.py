@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import throughput
-from throughput import Sampler, descendants, load_pages, memory_kib
+from throughput import load_pages, measured
 
 from ingest import store
 from ingest.config import Settings, Source
@@ -112,26 +112,6 @@ def run_replay(warc: Path, base: str, workers: int) -> dict[str, float]:
                   for s in done.summaries)
     return {"pages": handled, "seconds": elapsed, "pps": handled / elapsed, "stored": stored,
             "records": done.stats.records, "mib": done.stats.bytes / 2**20, "foreign": done.stats.foreign}
-
-
-def measured(cmd: list[str], skip: int) -> dict[str, float]:
-    """Run a child that prints "start", then its JSON result; its process tree's peak RSS and PSS, from here."""
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    tree = Sampler(lambda: sum(memory_kib(p, pss=False) for p in descendants(child.pid, skip)) / 1024, 0.05)
-    pss = Sampler(lambda: sum(memory_kib(p, pss=True) for p in descendants(child.pid, skip)) / 1024, 0.5)
-    line = child.stdout.readline()
-    if line.strip() == "start":
-        with tree, pss:
-            line = child.stdout.readline()
-    rest = child.stdout.read()
-    if child.wait() != 0:
-        raise RuntimeError(f"the measured run failed (exit {child.returncode}): {' '.join(cmd)}")
-    result: dict[str, float] = json.loads((line + rest).strip().splitlines()[-1])
-    result["peak_tree_mib"] = max(tree.values or [0.0])
-    result["first_tenth_mib"] = max(tree.values[: max(1, len(tree.values) // 10)] or [0.0])  # flat: about the peak
-    result["peak_pss_mib"] = max(pss.values or [0.0])
-    return result
 
 
 def main() -> int:

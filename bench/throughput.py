@@ -197,25 +197,31 @@ def run_ours(base: str, workers: int) -> dict[str, float]:
 
 
 def run_ours_child(args: argparse.Namespace, base: str, server_pid: int) -> dict[str, float]:
-    """run_ours in a fresh interpreter, so the tree's RSS holds no benchmark data (corpus, decoded pages).
+    """run_ours in a fresh interpreter, so the tree's RSS holds no benchmark data (corpus, decoded pages)."""
+    return measured([sys.executable, __file__, "--ours", base, "--workers", str(args.workers)], server_pid)
+
+
+def measured(cmd: list[str], skip: int) -> dict[str, float]:
+    """Run a child that prints "start", then its JSON result; its process tree's peak RSS and PSS (not counting
+    process `skip`, a server it shares the tree with).
 
     Its memory is probed from here, outside the measured process (a probe inside would take the CPU it
     measures): RSS every 50 ms from statm, PSS (a page-table walk per process) every 500 ms, from the line
-    "start" until the pass reports."""
-    cmd = [sys.executable, __file__, "--ours", base, "--workers", str(args.workers)]
+    "start" until the child reports."""
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
-    tree = Sampler(lambda: sum(memory_kib(p, pss=False) for p in descendants(child.pid, server_pid)) / 1024, 0.05)
-    pss = Sampler(lambda: sum(memory_kib(p, pss=True) for p in descendants(child.pid, server_pid)) / 1024, 0.5)
+    tree = Sampler(lambda: sum(memory_kib(p, pss=False) for p in descendants(child.pid, skip)) / 1024, 0.05)
+    pss = Sampler(lambda: sum(memory_kib(p, pss=True) for p in descendants(child.pid, skip)) / 1024, 0.5)
     line = child.stdout.readline()
     if line.strip() == "start":
         with tree, pss:
             line = child.stdout.readline()
     rest = child.stdout.read()
     if child.wait() != 0:
-        raise RuntimeError(f"the measured pass failed (exit {child.returncode})")
+        raise RuntimeError(f"the measured run failed (exit {child.returncode}): {' '.join(cmd)}")
     result: dict[str, float] = json.loads((line + rest).strip().splitlines()[-1])
     result["peak_tree_mib"] = max(tree.values or [0.0])
+    result["first_tenth_mib"] = max(tree.values[: max(1, len(tree.values) // 10)] or [0.0])  # flat: about the peak
     result["peak_pss_mib"] = max(pss.values or [0.0])
     return result
 
