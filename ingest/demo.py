@@ -1,9 +1,9 @@
-"""A loopback news site per outlet, built from saved pages, and the `ingest demo` run over it.
+"""A loopback news site per outlet, built from saved pages.
 
 folder of <slug>/<name>.html + <name>.json -> one HTTP server per outlet on 127.0.0.1 serving
 robots.txt, an RSS feed, a sitemap, a paginated listing and the article pages at their real paths.
-The demo and the end-to-end tests both use it, so a newcomer without internet sees the real fetch,
-clean and store path at work.
+The end-to-end tests serve them so; `ingest demo` (ingest/demo_run.py) serves the same pages at their
+outlets' URLs, so a newcomer without internet sees the real fetch, clean and store path at work.
 """
 
 from __future__ import annotations
