@@ -642,11 +642,11 @@ def _print_rows(items: list[dict[str, Any]], as_json: bool) -> None:
 @click.option("--serve/--no-serve", default=False, help="Keep the demo site running after ingesting.")
 @click.pass_obj
 def demo(obj: Context, serve: bool) -> None:
-    """Serve bundled outlet-style pages on 127.0.0.1, ingest them into db/demo.db, say how to browse."""
-    from ingest.demo import run_demo
+    """Run the configured sources on bundled outlet pages served on 127.0.0.1, into db/demo.db; say how to browse."""
+    from ingest.demo_run import run_demo
 
     db_path = obj.db_path.parent / "demo.db"
-    click.echo(run_demo(db_path, keep_serving=serve))
+    click.echo(run_demo(db_path, obj.config(), keep_serving=serve))
 
 
 @cli.command("serve")

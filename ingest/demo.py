@@ -1,9 +1,9 @@
-"""A loopback news site per outlet, built from saved pages, and the `ingest demo` run over it.
+"""A loopback news site per outlet, built from saved pages.
 
 folder of <slug>/<name>.html + <name>.json -> one HTTP server per outlet on 127.0.0.1 serving
 robots.txt, an RSS feed, a sitemap, a paginated listing and the article pages at their real paths.
-The demo and the end-to-end tests both use it, so a newcomer without internet sees the real fetch,
-clean and store path at work.
+The end-to-end tests serve them so; `ingest demo` (ingest/demo_run.py) serves the same pages at their
+outlets' URLs, so a newcomer without internet sees the real fetch, clean and store path at work.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
-from ingest import store
 from ingest.config import Config, Settings, Source
-from ingest.pipeline import Summary, format_summaries, raw_archive, run_source
 
 LISTING_PAGE_SIZE = 3
 # Outlet pages bundled with the package: the adapters' golden fixtures, and the demo's sites.
@@ -152,9 +150,9 @@ class OutletSite(LoopbackSite):
         return f"<html><body><h1>{self.slug}</h1><ul>{links}</ul></body></html>"
 
 
-def load_site(folder: Path) -> OutletSite:
-    """An OutletSite from <name>.html + <name>.json pairs (the json gives the page's real URL)."""
-    pages: list[SitePage] = []
+def read_pages(folder: Path) -> list[tuple[str, str | None, SitePage]]:
+    """(the page's real URL, its expected language, the page) for each <name>.html + <name>.json pair."""
+    pages: list[tuple[str, str | None, SitePage]] = []
     for meta_path in sorted(folder.glob("*.json")):
         html_path = meta_path.with_suffix(".html")
         if not html_path.exists():
@@ -163,14 +161,19 @@ def load_site(folder: Path) -> OutletSite:
         expected = meta.get("expected", {})
         when = expected.get("published_at")
         path = urlsplit(meta["url"]).path
-        if any(p.path == path for p in pages):  # two captures of one URL (say, a challenge page)
+        if any(p.path == path for _, _, p in pages):  # two captures of one URL (say, a challenge page)
             path += f"?capture={meta_path.stem}"
-        pages.append(SitePage(
+        pages.append((meta["url"], expected.get("language"), SitePage(
             path=path, body=html_path.read_bytes(),
             content_type=meta.get("content_type", "text/html"),
             published_at=datetime.fromisoformat(when).astimezone(UTC) if when else None,
-            title=expected.get("title") or meta_path.stem))
-    return OutletSite(slug=folder.name, pages=pages)
+            title=expected.get("title") or meta_path.stem)))
+    return pages
+
+
+def load_site(folder: Path) -> OutletSite:
+    """An OutletSite from <name>.html + <name>.json pairs (the json gives the page's real URL)."""
+    return OutletSite(slug=folder.name, pages=[page for _, _, page in read_pages(folder)])
 
 
 def serve_folder(root: Path, slugs: list[str] | None = None) -> dict[str, OutletSite]:
@@ -190,34 +193,3 @@ def site_config(sites: dict[str, OutletSite], settings: Settings | None = None) 
     }
     settings = settings or Settings(per_host_delay=0.0, concurrency=4, timeout=10.0, max_retries=0)
     return Config(settings=settings, sources=sources, path="<demo>")
-
-
-def run_demo(db_path: Path, *, keep_serving: bool = False) -> str:
-    """Serve the bundled pages, ingest them into db_path, and return how to browse the result."""
-    from ingest.fetch import Fetcher
-
-    sites = serve_folder(PAGES)
-    config = site_config(sites)
-    db = store.open_db(db_path)
-    hosts = store.HostStore(db_path)
-    summaries: list[Summary] = []
-    try:
-        with Fetcher(config.settings, hosts) as fetcher:
-            for source in config.sources.values():
-                summaries.append(run_source(db, fetcher, source, kind="demo",
-                                            archive=raw_archive(db_path, config.settings)))
-        if keep_serving:
-            print("demo sites:", ", ".join(f"{s}: {site.base_url}/feed.xml" for s, site in sites.items()))
-            print("serving until Ctrl-C")
-            threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        hosts.close()
-        db.close()
-        for site in sites.values():
-            site.close()
-    return (format_summaries(summaries) + f"\n\nStored in {db_path}. Browse it with:\n"
-            f"  ingest --db {db_path} serve      (Datasette on http://127.0.0.1:8001)\n"
-            f"  sqlite3 {db_path} \"SELECT source, published_at, title FROM articles ORDER BY published_at DESC\"\n"
-            f"  sqlite3 {db_path} \"SELECT title FROM articles_fts WHERE articles_fts MATCH 'Japan'\"")

@@ -13,6 +13,10 @@ Datasette then opens the file as a mutable database, which it reads with `mode=r
 `immutable`/`nolock`: the daemon keeps writing (WAL) and every page shows the current rows. Only a
 database in a folder that can't be written is served immutable: SQLite can read nothing else there.
 Uvicorn runs in this process; SIGINT or SIGTERM stops it cleanly and `serve()` returns.
+
+The dashboard, /dashboard, is a Datasette page template (ingest/templates/pages/) whose script draws the canned
+queries named in the metadata's `plugins.ingest-dashboard` with Vega-Lite, all served from ingest/static: it
+needs neither the internet nor arbitrary SQL.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ GENERATED = "# Written by `ingest serve` from ingest/data/datasette.yml on every
 # Datasette's defaults (1 s per query, 200 ms per facet) are tight for counts, per-day groupings and the
 # topics array facet (one article_topics lookup per row) over a large archive of long texts.
 SETTINGS = {"sql_time_limit_ms": 3000, "facet_time_limit_ms": 1000}
+PACKAGE = Path(__file__).parent
+STATIC_MOUNT = "ingest-static"  # /ingest-static/<file>: ingest/static (dashboard.js, the vendored Vega-Lite)
 
 
 class ServeError(RuntimeError):
@@ -121,9 +127,11 @@ def datasette_app(db_path: Path, metadata: dict[str, Any], *, allow_sql: bool = 
 
     _quiet_errors()
     settings = {**SETTINGS, "default_allow_sql": allow_sql}
+    # The dashboard page (/dashboard) and its scripts, Vega-Lite included, are served from the package: no CDN.
+    pages = {"template_dir": str(PACKAGE / "templates"), "static_mounts": [(STATIC_MOUNT, str(PACKAGE / "static"))]}
     if "immutable=1" in store.readonly_uri(db_path):  # a read-only folder: SQLite can read only a snapshot there
-        return Datasette([], immutables=[str(db_path)], metadata=metadata, settings=settings)
-    return Datasette([str(db_path)], immutables=[], nolock=False, metadata=metadata, settings=settings)
+        return Datasette([], immutables=[str(db_path)], metadata=metadata, settings=settings, **pages)
+    return Datasette([str(db_path)], immutables=[], nolock=False, metadata=metadata, settings=settings, **pages)
 
 
 def _log_error(request: Any, exception: BaseException) -> None:

@@ -105,7 +105,8 @@ def test_extract_rejected_page_exits_1_with_reason(tmp_path: Path) -> None:
 
 
 def test_demo_ingests_bundled_pages(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "db" / "news.db"), "demo"])
+    result = CliRunner().invoke(cli, ["--config", str(ROOT / "sources.toml"), "--db", str(tmp_path / "db" / "news.db"),
+                                      "demo"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "db" / "demo.db").exists()
     assert "serve" in result.output

@@ -107,7 +107,8 @@ def test_every_canned_query_runs(datasette: Datasette) -> None:
     metadata = datasette.metadata()
     queries = set(metadata["databases"]["archive"]["queries"])
     assert queries == {"latest_per_source", "search", "articles_per_source_per_day", "duplicates_with_originals",
-                       "rejected_by_reason", "layout_drift", "articles_by_topic"}
+                       "rejected_by_reason", "layout_drift", "articles_by_topic", "fetch_outcomes_per_day",
+                       "lag_per_source"}
     latest, search, blank, per_day, dups, rejected, drift, by_topic = fetch_json(
         datasette, "/archive/latest_per_source.json?_shape=array", "/archive/search.json?q=Tokyo&_shape=array",
         "/archive/search.json?_shape=array", "/archive/articles_per_source_per_day.json?days=100000&_shape=array",
@@ -124,6 +125,14 @@ def test_every_canned_query_runs(datasette: Datasette) -> None:
     assert rejected[0]["latest_url"] in ("https://unn.ua/x", "https://unn.ua/y")
     assert [(r["source"], r["adapter"], r["fallbacks"]) for r in drift] == [("unn_uk", "unn", 1)]
     assert [r["title"] for r in by_topic] == ["Japan, Ukraine sign agreement"]
+    outcomes, lag, recent = fetch_json(
+        datasette, "/archive/fetch_outcomes_per_day.json?_shape=array", "/archive/lag_per_source.json?_shape=array",
+        "/archive/articles_per_source_per_day.json?days=2&_shape=array")
+    assert [(r["outcome"], r["fetches"]) for r in outcomes] == [("rejected", 3)]
+    assert {r["source"]: r["articles"] for r in lag} == {"ukrinform_en": 1, "unn_uk": 1}  # the copy left out
+    assert all(r["avg_lag_hours"] > 0 and r["hours_since_newest"] > 0 for r in lag)
+    # the window ends at the newest article (2024-11-13, a copy, counts as newest), not today
+    assert {(r["day"], r["source"]) for r in recent} == {("2024-11-12", "unn_uk"), ("2024-11-11", "ukrinform_en")}
 
 
 def test_internal_index_is_hidden_and_dedup_tables_are_described(datasette: Datasette) -> None:
