@@ -33,7 +33,7 @@ from ingest.fetch import Fetcher, MemoryHostStates
 from ingest.harvest import planned
 from ingest.logs import setup_logging
 from ingest.models import Article, Learned, Page, Rejected
-from ingest.parse import page_from_bytes, parse_pool
+from ingest.parse import own_url, page_from_bytes, parse_pool
 from ingest.pipeline import Window, format_summaries, parse_page, raw_archive, run_source
 from ingest.scheduler import Daemon
 from ingest.warc import WarcError
@@ -509,21 +509,29 @@ def _load_and_parse(obj: Context, file_or_url: str, url: str | None, slug: str |
     config = obj.config(required=False)
     is_url = urlsplit(file_or_url).scheme in ("http", "https")
     page_url = file_or_url if is_url else (url or Path(file_or_url).resolve().as_uri())
+    saved: Page | None = None
+    if not is_url:
+        try:
+            saved = page_from_bytes(Path(file_or_url).read_bytes(), page_url)
+        except OSError as exc:
+            raise click.BadParameter(str(exc), param_hint="FILE_OR_URL") from None
+        if url is None and slug is None and (own := own_url(saved)):
+            # A saved page names its own address: read it as if fetched there (its outlet's adapter, its URL).
+            url = page_url = own
+            saved = dataclasses.replace(saved, url=own, requested_url=own)
     source = _extract_source(config, slug, url or (file_or_url if is_url else None))
     if timezone:
         source = dataclasses.replace(source, timezone=timezone)
-    try:
-        if is_url:
+    if saved is not None:
+        page = saved
+    else:
+        try:
             with _fetcher(config.settings, None) as fetcher:
                 page = fetcher.fetch(file_or_url)
-        else:
-            page = page_from_bytes(Path(file_or_url).read_bytes(), page_url)
-    except OSError as exc:
-        raise click.BadParameter(str(exc), param_hint="FILE_OR_URL") from None
-    except Rejected as exc:
-        click.echo(json.dumps({"url": page_url, "source": source.slug, "rejected": exc.reason,
-                               "detail": exc.detail}, ensure_ascii=False))
-        sys.exit(1)
+        except Rejected as exc:
+            click.echo(json.dumps({"url": page_url, "source": source.slug, "rejected": exc.reason,
+                                   "detail": exc.detail}, ensure_ascii=False))
+            sys.exit(1)
     try:
         return page, source, parse_page(get_adapter(source.adapter), source, page,
                                         learned=_learned_readonly(obj.db_path, source))
