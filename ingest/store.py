@@ -32,13 +32,15 @@ from ingest.dedup import content_hash, url_key
 from ingest.models import Article, HostState, Link, Turn, holder_alive
 from ingest.warc import WarcRef
 
-SCHEMA_VERSION = 8  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
+SCHEMA_VERSION = 9  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
 # 4: the band index's newer levels (neardup.LEVELS) and its oldest level's filter (neardup.FILTER);
 # 5: articles.date_source (where published_at was read); 6: learned boilerplate (learn.py) and, on articles,
 # learned_rev and where the raw page is (warc_file, warc_offset, warc_length); 7: state shared by the processes
 # on one database: each host's request slot (hosts) and which process is fetching a link (frontier); 8: URL keys
-# spelled by w3lib on IDNA hosts (dedup.url_key), every stored key re-keyed (rekey.py)
-ADDED_COLUMNS = {"date_source": str, "learned_rev": int, "warc_file": str, "warc_offset": int, "warc_length": int}
+# spelled by w3lib on IDNA hosts (dedup.url_key), every stored key re-keyed (rekey.py); 9: articles.truncated (the
+# page was over the size cap and cleaned up to an element boundary before it)
+ADDED_COLUMNS = {"date_source": str, "learned_rev": int, "warc_file": str, "warc_offset": int, "warc_length": int,
+                 "truncated": int}
 HOST_TURN_COLUMNS = {"next_request_at": float, "lease_holder": str, "lease_until": float, "waiter": str}
 CLAIM_COLUMNS = {"claimed_by": str, "claimed_until": float}
 BUSY_TIMEOUT_MS = 30_000
@@ -336,7 +338,7 @@ def save_article(db: sqlite_utils.Database, article: Article, fingerprint: neard
 # What a new cleaning of the same page may change; the URL, dedup links, fetch times and raw page stay.
 CLEANED_COLUMNS = ("title", "authors", "published_at", "modified_at", "date_source", "language", "text", "lead",
                    "section", "tags", "image", "content_hash", "words", "adapter", "adapter_version", "fallback",
-                   "paywalled", "learned_rev")
+                   "paywalled", "learned_rev", "truncated")
 
 
 def replace_cleaning(db: sqlite_utils.Database, article_id: int, article: Article,
@@ -396,7 +398,7 @@ def _article_row(article: Article, key: str, digest: str) -> dict[str, Any]:
         "section": article.section, "tags": json.dumps(article.tags, ensure_ascii=False),
         "image": article.image, "content_hash": digest, "words": len(article.text.split()),
         "adapter": article.adapter, "adapter_version": article.adapter_version,
-        "fallback": int(article.fallback), "paywalled": int(article.paywalled),
+        "fallback": int(article.fallback), "paywalled": int(article.paywalled), "truncated": int(article.truncated),
         "fetched_url": article.fetched_url, "fetched_at": iso_utc(article.fetched_at) or now,
         "first_seen_at": now,
     }
