@@ -360,7 +360,9 @@ def replace_cleaning(db: sqlite_utils.Database, article_id: int, article: Articl
         if duplicate_of is None and after["content_hash"] != before["content_hash"]:
             neardup.unindex(db, article_id, neardup.fingerprint(before["text"]).bands)
             neardup.index(db, article_id, (fingerprint or neardup.fingerprint(article.text)).bands)
-        shown = {n for n in CLEANED_COLUMNS if n not in ("adapter_version", "learned_rev", "words", "content_hash")}
+        # truncated: null on rows from before schema 9; a page cut differently has a different text anyway
+        hidden = ("adapter_version", "learned_rev", "words", "content_hash", "truncated")
+        shown = {n for n in CLEANED_COLUMNS if n not in hidden}
         return any(after[n] != before[n] for n in shown)
 
 
