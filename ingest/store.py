@@ -154,6 +154,54 @@ def open_for_reading(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
+class DatabaseTrouble(Exception):
+    """A --db that cannot be used as asked; str() is the one line to show, naming the path."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+CREATE_HINT = "`ingest run` or `ingest backfill` creates it; give another with --db"
+
+
+def check_database(path: str | Path, *, create: bool) -> None:
+    """Raise DatabaseTrouble unless `path` is an ingest database (or, with `create`, nothing yet, to be created):
+    a folder, a missing file for a command that only reads, an empty or non-SQLite file, a damaged schema, another
+    program's SQLite database. Only reads, and only the file's first bytes and its schema: nothing is created or
+    changed, however bad the path (SQLite would take a 0-byte file for an empty database and write into it)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DatabaseTrouble(f"{path} is a folder, not a database file: give the file with --db")
+    if not path.exists():
+        if create:
+            return
+        raise DatabaseTrouble(f"no database at {path}: {CREATE_HINT}")
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise DatabaseTrouble(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not head and not Path(f"{path}-wal").exists():  # a writer that just created it has its -wal beside it
+        raise DatabaseTrouble(f"{path} is an empty file (0 bytes), not a database: delete it so that `ingest run` "
+                              "or `ingest backfill` can create one there, or give another with --db")
+    if head and head != SQLITE_HEADER:
+        raise DatabaseTrouble(f"{path} is not an SQLite database (it starts {head[:8]!r}); nothing was written to it")
+    beside = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+    there = [side.exists() for side in beside]
+    try:
+        with closing(open_readonly(path)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables or "articles" in tables:
+            return
+        trouble = (f"{path} is an SQLite database of another program (no articles table); nothing was written to it: "
+                   "give ingest's archive with --db")
+    except sqlite3.DatabaseError as exc:
+        trouble = f"{path}: {database_trouble(exc)}"
+    # Reading a WAL database (mode=ro) made its -wal and -shm files: one we refuse is left as it was found.
+    for side, existed in zip(beside, there, strict=True):
+        if not existed and side.exists() and (side.name.endswith("-shm") or side.stat().st_size == 0):
+            side.unlink()
+    raise DatabaseTrouble(trouble)
+
+
 def database_trouble(exc: sqlite3.DatabaseError) -> str:
     """What SQLite's error means for the user, in one line."""
     text = str(exc)
