@@ -163,10 +163,10 @@ CREATE_HINT = "`ingest run` or `ingest backfill` creates it; give another with -
 
 
 def check_database(path: str | Path, *, create: bool) -> None:
-    """Raise DatabaseTrouble unless `path` is an ingest database (or, with `create`, nothing yet, to be created):
-    a folder, a missing file for a command that only reads, an empty or non-SQLite file, a damaged schema, another
-    program's SQLite database. Only reads, and only the file's first bytes and its schema: nothing is created or
-    changed, however bad the path (SQLite would take a 0-byte file for an empty database and write into it)."""
+    """Raise DatabaseTrouble unless `path` is an ingest database (or, with `create`, nothing yet or a 0-byte file,
+    to be created): a folder, a missing or 0-byte file for a command that only reads, a non-SQLite file, a damaged
+    schema, another program's SQLite database. Reads only the file's first bytes and its schema: nothing is created
+    or changed, however bad the path."""
     path = Path(path)
     if path.is_dir():
         raise DatabaseTrouble(f"{path} is a folder, not a database file: give the file with --db")
@@ -179,7 +179,11 @@ def check_database(path: str | Path, *, create: bool) -> None:
             head = file.read(len(SQLITE_HEADER))
     except OSError as exc:
         raise DatabaseTrouble(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if not head and not Path(f"{path}-wal").exists():  # a writer that just created it has its -wal beside it
+    if not head:
+        # SQLite takes a 0-byte file for an empty database: a plain sqlite3.connect() (a script looking in before
+        # the daemon starts) leaves one, and a writer starting up has just made one. Only a creator may fill it.
+        if create or Path(f"{path}-wal").exists():
+            return
         raise DatabaseTrouble(f"{path} is an empty file (0 bytes), not a database: delete it so that `ingest run` "
                               "or `ingest backfill` can create one there, or give another with --db")
     if head and head != SQLITE_HEADER:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import corpus_path
 
+from ingest import store
 from ingest.cli import cli
 from ingest.demo import PAGES, serve_folder
 
@@ -150,6 +151,7 @@ def test_demo_ingests_bundled_pages(tmp_path: Path) -> None:
 
 def test_sources_and_stats(tmp_path: Path) -> None:
     db = tmp_path / "news.db"
+    store.open_db(db).close()  # a new archive, nothing fetched yet (a missing one is refused: test_readonly.py)
     config = str(ROOT / "sources.toml")
     listing = CliRunner().invoke(cli, ["--config", config, "--db", str(db), "sources", "--json"])
     assert listing.exit_code == 0, listing.output

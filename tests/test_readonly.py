@@ -216,7 +216,9 @@ def test_the_daemon_stops_when_its_database_turns_out_damaged(tmp_path: Path,
 ARGUMENTS: dict[str, list[str]] = {"boilerplate": ["x"], "extract": ["{page}"],
                                    "capture": ["{page}", "--name", "probe", "--fixtures", "{tmp}/fixtures"]}
 VARIANTS = [["topics", "--retag"], ["backfill", "--dry-run"], ["reclean", "--all"], ["export", "--format", "csv"]]
-CREATES = {"run", "backfill", "demo"}  # a missing database is made (run would then go on): not a bad path for them
+# A missing database, or a 0-byte file (SQLite's empty database), is made one (run would then go on): not a bad
+# path for them; test_writers_fill_a_0_byte_file shows it.
+CREATES = {"run", "backfill", "demo"}
 OPTIONAL = {"extract", "capture"}  # the database only lends its learned boilerplate: none is fine
 PAGE = Path(__file__).resolve().parent.parent / "ingest" / "demo_site" / "ukrinform" / "ua-2026-rada-energy.html"
 
@@ -307,7 +309,7 @@ def test_every_command_refuses_a_bad_database_with_one_line_and_changes_nothing(
     if make is not None:
         make(db)
     commands = commands_for(case, BAD_DATABASES, sweep="corrupt")
-    if case.startswith("missing"):  # every command that refuses is run by test_read_only_commands_refuse_...
+    if case.startswith("missing") or case == "empty":  # where run, backfill and demo create a database
         commands = [c for c in commands if c[0] not in CREATES | OPTIONAL] or [["stats"]]
     before = tree(tmp_path)
     assert_refused(run_all(tmp_path, commands, tmp_path / "sources.toml", db), words)
@@ -325,3 +327,15 @@ def test_every_command_refuses_a_bad_config_with_one_line_and_changes_nothing(ca
     before = tree(tmp_path)
     assert_refused(run_all(tmp_path, commands_for(case, BAD_CONFIGS), config, path), words)
     assert tree(tmp_path) == before
+
+
+def test_writers_fill_a_0_byte_file(tmp_path: Path) -> None:
+    """A 0-byte file is SQLite's empty database (a plain sqlite3.connect() leaves one): a backfill makes it an
+    archive, where a reader refuses it (test_every_command_... [empty])."""
+    (tmp_path / "sources.toml").write_text(CONFIG.replace("[sources.x]", "[sources.x]\nenabled = false"),
+                                           encoding="utf-8")
+    path = tmp_path / "news.db"
+    path.write_bytes(b"")
+    done = ingest(tmp_path, path, "backfill")
+    assert done.returncode == 0, done.stderr
+    assert "0 articles" in ingest(tmp_path, path, "stats").stdout
