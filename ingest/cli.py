@@ -33,7 +33,7 @@ from ingest.fetch import Fetcher, MemoryHostStates
 from ingest.harvest import planned
 from ingest.logs import setup_logging
 from ingest.models import Article, Learned, Page, Rejected
-from ingest.parse import page_from_bytes, parse_pool
+from ingest.parse import own_url, page_from_bytes, parse_pool
 from ingest.pipeline import Window, format_summaries, parse_page, raw_archive, run_source
 from ingest.scheduler import Daemon
 from ingest.warc import WarcError
@@ -67,14 +67,23 @@ class Context:
 
 
 class _Commands(click.Group):
-    """The `ingest` group: a database that cannot be opened, read or written ends a command with one line."""
+    """The `ingest` group: a database or file that cannot be opened, read or written ends a command with one line
+    and exit 2, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except store.DatabaseTrouble as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
         except sqlite3.DatabaseError as exc:
             where = ctx.obj.db_path if isinstance(ctx.obj, Context) else "the database"
             click.echo(f"Error: {where}: {store.database_trouble(exc)}", err=True)
+            ctx.exit(2)
+        except OSError as exc:
+            if exc.filename is None:  # not about a path the user gave: a bug or the network, shown in full
+                raise
+            click.echo(f"Error: {exc.filename}: {exc.strerror or exc}", err=True)
             ctx.exit(2)
 
 
@@ -107,6 +116,8 @@ def cli(ctx: click.Context, config_path: Path | None, db_path: Path, log_json: b
     """Fetch, clean and store news articles from the outlets in sources.toml."""
     setup_logging(json_lines=log_json, level=logging.DEBUG if verbose else logging.INFO)
     ctx.obj = Context(config_path or Path("sources.toml"), db_path, config_given=config_path is not None)
+    if config_path is not None:
+        ctx.obj.config()  # a config named (--config, INGEST_CONFIG) must be valid, whether the command reads it or not
 
 
 def main() -> None:
@@ -131,6 +142,7 @@ def _fetcher(settings: Settings, db_path: Path | None) -> Iterator[Fetcher]:
 def run(obj: Context) -> None:
     """Run the daemon: every enabled source on its interval, until SIGTERM or Ctrl-C."""
     config = obj.config()
+    store.check_database(obj.db_path, create=True)
     _check_intact(obj.db_path)
     store.open_db(obj.db_path).close()  # create the schema before jobs race to do it
     with _fetcher(config.settings, obj.db_path) as fetcher:
@@ -186,6 +198,7 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     if since and until and since > until:
         raise click.UsageError("--since is after --until")
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
+    store.check_database(obj.db_path, create=True)
     _check_intact(obj.db_path)
     stop = threading.Event()
     summaries = []
@@ -263,6 +276,7 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
             if stats.stopped:
                 click.echo("stopped early: the counts are of the records read so far")
             return
+        store.check_database(obj.db_path, create=True)
         _check_intact(obj.db_path)
         db = store.open_db(obj.db_path)
         recleaned: list[reclean.RecleanSummary] = []
@@ -341,8 +355,7 @@ def reclean_command(obj: Context, sources: tuple[str, ...], since: date | None, 
         raise click.UsageError(f"unknown source {unknown[0]!r} (known: {', '.join(config.sources)})")
     if since and everything:
         raise click.UsageError("--since and --all: give one of them")
-    if not obj.db_path.is_file():
-        raise click.UsageError(f"no database at {obj.db_path} (give the archive with --db)")
+    store.check_database(obj.db_path, create=False)
     _check_intact(obj.db_path)
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
     stop = threading.Event()
@@ -507,23 +520,33 @@ def _load_and_parse(obj: Context, file_or_url: str, url: str | None, slug: str |
                     timezone: str | None = None) -> tuple[Page, Source, Article | Rejected]:
     """Fetch or read one page and run its adapter: (page, source, article or the rejection)."""
     config = obj.config(required=False)
+    if obj.db_path.exists():  # optional (its learned boilerplate), but one that is there must be readable
+        store.check_database(obj.db_path, create=False)
     is_url = urlsplit(file_or_url).scheme in ("http", "https")
     page_url = file_or_url if is_url else (url or Path(file_or_url).resolve().as_uri())
+    saved: Page | None = None
+    if not is_url:
+        try:
+            saved = page_from_bytes(Path(file_or_url).read_bytes(), page_url)
+        except OSError as exc:
+            raise click.BadParameter(str(exc), param_hint="FILE_OR_URL") from None
+        if url is None and slug is None and (own := own_url(saved)):
+            # A saved page names its own address: read it as if fetched there (its outlet's adapter, its URL).
+            url = page_url = own
+            saved = dataclasses.replace(saved, url=own, requested_url=own)
     source = _extract_source(config, slug, url or (file_or_url if is_url else None))
     if timezone:
         source = dataclasses.replace(source, timezone=timezone)
-    try:
-        if is_url:
+    if saved is not None:
+        page = saved
+    else:
+        try:
             with _fetcher(config.settings, None) as fetcher:
                 page = fetcher.fetch(file_or_url)
-        else:
-            page = page_from_bytes(Path(file_or_url).read_bytes(), page_url)
-    except OSError as exc:
-        raise click.BadParameter(str(exc), param_hint="FILE_OR_URL") from None
-    except Rejected as exc:
-        click.echo(json.dumps({"url": page_url, "source": source.slug, "rejected": exc.reason,
-                               "detail": exc.detail}, ensure_ascii=False))
-        sys.exit(1)
+        except Rejected as exc:
+            click.echo(json.dumps({"url": page_url, "source": source.slug, "rejected": exc.reason,
+                                   "detail": exc.detail}, ensure_ascii=False))
+            sys.exit(1)
     try:
         return page, source, parse_page(get_adapter(source.adapter), source, page,
                                         learned=_learned_readonly(obj.db_path, source))
@@ -570,10 +593,8 @@ def _extract_source(config: Config, slug: str | None, url: str | None) -> Source
 @click.pass_obj
 def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> None:
     """What ingest learned to remove from SOURCE's pages: each block, pages seen, first and last seen."""
-    try:
-        db = store.open_readonly(obj.db_path)
-    except FileNotFoundError as exc:
-        raise click.UsageError(f"{exc} (give the archive with --db)") from None
+    store.check_database(obj.db_path, create=False)
+    db = store.open_readonly(obj.db_path)
     try:
         found = learn.listing(db, source, candidates=candidates)
     except sqlite3.Error as exc:
@@ -595,6 +616,7 @@ def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> N
 def sources(obj: Context, as_json: bool) -> None:
     """List each source: its adapter, schedule, last run and counts."""
     config = obj.config()
+    store.check_database(obj.db_path, create=False)
     db = store.open_for_reading(obj.db_path)
     try:
         _print_rows(report.source_rows(db, config), as_json)
@@ -609,6 +631,7 @@ def sources(obj: Context, as_json: bool) -> None:
 def stats(obj: Context, days: int, as_json: bool) -> None:
     """Per-source health: last success, errors by reason, layout fallbacks, articles per day."""
     config = obj.config()
+    store.check_database(obj.db_path, create=False)
     db = store.open_for_reading(obj.db_path)
     try:
         data = report.stats(db, config, days=days)
@@ -646,6 +669,8 @@ def demo(obj: Context, serve: bool) -> None:
     from ingest.demo_run import run_demo
 
     db_path = obj.db_path.parent / "demo.db"
+    store.check_database(db_path, create=True)
+    _check_intact(db_path)
     click.echo(run_demo(db_path, obj.config(), keep_serving=serve))
 
 
@@ -661,6 +686,7 @@ def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None
     """Browse, search and query the database in Datasette, read-only, while the daemon keeps writing."""
     from ingest import serve
 
+    store.check_database(obj.db_path, create=False)
     try:
         metadata, metadata_path = serve.prepare(obj.db_path, metadata_file)
     except serve.ServeError as exc:
@@ -690,6 +716,7 @@ def export_command(obj: Context, fmt: str | None, since: date | None, slug: str 
     from ingest import export
 
     fmt = fmt or export.format_for(output)
+    store.check_database(obj.db_path, create=False)
     try:
         db = export.open_readonly(obj.db_path)
         try:
@@ -720,6 +747,7 @@ def topics_command(obj: Context, retag: bool, as_json: bool) -> None:
     from ingest import topics
 
     config = obj.config()
+    store.check_database(obj.db_path, create=False)
     if retag:
         _check_intact(obj.db_path)
     db = store.open_db(obj.db_path) if retag else store.open_for_reading(obj.db_path)

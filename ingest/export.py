@@ -34,9 +34,9 @@ PARQUET_INSTALL = "pip install 'ingest[parquet]'  (or: pip install 'pyarrow>=15'
 
 COLUMNS = ("id", "url", "source", "title", "authors", "published_at", "modified_at", "date_source", "language",
            "section", "tags", "topics", "lead", "text", "words", "image", "duplicate_of", "content_hash", "adapter",
-           "adapter_version", "fallback", "paywalled", "fetched_at", "first_seen_at")
+           "adapter_version", "fallback", "paywalled", "truncated", "fetched_at", "first_seen_at")
 JSON_COLUMNS = ("authors", "tags", "topics")
-BOOL_COLUMNS = ("fallback", "paywalled")
+BOOL_COLUMNS = ("fallback", "paywalled", "truncated")
 INT_COLUMNS = ("id", "words", "duplicate_of", "adapter_version")
 TIME_COLUMNS = ("published_at", "modified_at", "fetched_at", "first_seen_at")
 
@@ -123,7 +123,9 @@ def select_sql(db: sqlite_utils.Database, *, since: date | None, source: str | N
     """The SELECT for an export and its parameters; ordered by publication time, then id."""
     topics = ("(SELECT json_group_array(t.topic) FROM (SELECT topic FROM article_topics"
               " WHERE article_id = a.id ORDER BY topic) t)") if db["article_topics"].exists() else "'[]'"
-    columns = ", ".join(f"{topics} AS topics" if c == "topics" else f"a.{c}" for c in COLUMNS)
+    stored = db["articles"].columns_dict  # an archive from before schema 9 has no `truncated`: none was
+    columns = ", ".join(f"{topics} AS topics" if c == "topics" else f"a.{c}" if c in stored else f"0 AS {c}"
+                        for c in COLUMNS)
     where, params = [], []
     if since is not None:
         where.append("a.published_at >= ?")

@@ -29,6 +29,7 @@ from ingest.adapters.base import Adapter
 from ingest.config import Source
 from ingest.dedup import without_userinfo
 from ingest.fetch import Fetcher
+from ingest.logs import fields
 from ingest.models import FetchError, Link, Page
 from ingest.parse import Window, local_day
 
@@ -223,7 +224,8 @@ def _parsed(source: Source, url: str, parse: Callable[[Page], list[Link]], page:
     try:
         return parse(page)
     except ValueError as exc:
-        log.warning("%s discover-error %s (%s)", source.slug, url, exc)
+        log.warning("%s discover-error %s (%s)", source.slug, url, exc,
+                    extra=fields(source=source.slug, outcome="discover-error", url=url, reason=str(exc)))
         return []
 
 
@@ -240,7 +242,8 @@ def _fetch_resource(harvest: Harvest, fetcher: Fetcher, url: str, kind: str,
             _log_resource_error(harvest, url, exc.reason, exc.detail, exc.status)
         return None
     if page.status == 304:
-        log.info("%s not-modified %s", source.slug, url)
+        log.info("%s not-modified %s", source.slug, url,
+                 extra=fields(source=source.slug, outcome="not-modified", url=url))
         return None
     validators: Validators | None = None
     if conditional:
@@ -250,7 +253,8 @@ def _fetch_resource(harvest: Harvest, fetcher: Fetcher, url: str, kind: str,
 
 
 def _log_resource_error(harvest: Harvest, url: str, reason: str, detail: str, status: int | None = None) -> None:
-    log.warning("%s failed %s (%s %s)", harvest.source.slug, url, reason, detail)
+    log.warning("%s failed %s (%s %s)", harvest.source.slug, url, reason, detail,
+                extra=fields(source=harvest.source.slug, outcome="failed", url=url, reason=reason))
     if harvest.persist:
         with store.transaction(harvest.db):
             store.log_fetch(harvest.db, url=url, source=harvest.source.slug, outcome="failed", status=status,

@@ -1,4 +1,8 @@
-"""Logging set-up: one line per event, as text or as JSON (for log shippers)."""
+"""Logging set-up: one line per event, as text or as JSON (for log shippers).
+
+A page's outcome is logged with its fields as `extra` (fields()): the text line reads as before, and a JSON line
+carries `source`, `outcome`, `url`, `reason` and `ms` as keys a log shipper can filter on, besides `message`.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,29 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
+
+# What every LogRecord has of its own: anything else on a record was given as `extra` and goes into the JSON line.
+_OWN = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+
+
+def fields(*, source: str, outcome: str, url: str, reason: str | None = None, ms: int | None = None) -> dict[str, Any]:
+    """The `extra` of a line about one fetched or discovered URL: the same keys on every such line."""
+    return {"source": source, "outcome": outcome, "url": url, "reason": reason, "ms": ms}
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the traceback, if any)."""
+    """One JSON object per line: time, level, logger, message, the record's `extra` fields, the traceback if any."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {
+        out: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
         }
+        out.update((k, v) for k, v in vars(record).items() if k not in _OWN and k not in out)
         if record.exc_info:
             out["error"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False)
+        return json.dumps(out, ensure_ascii=False, default=str)
 
 
 def setup_logging(*, json_lines: bool = False, level: int = logging.INFO) -> None:

@@ -153,6 +153,7 @@ class Article:
     fetched_url: str | None = None  # URL we fetched, when it differs from the canonical one
     fetched_at: datetime | None = None
     learned_rev: int = 0  # revision of the source's learned boilerplate the text was cleaned with
+    truncated: bool = False  # the page was over MAX_HTML_CHARS: cleaned up to an element boundary before it
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: datetimes as ISO 8601 strings with offset."""

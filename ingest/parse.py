@@ -16,9 +16,14 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from selectolax.lexbor import LexborHTMLParser
+
+from ingest.adapters import checks
 from ingest.adapters.base import Adapter, Cleaned
+from ingest.adapters.page import read_page
 from ingest.config import Source
 from ingest.dedup import content_hash
 from ingest.models import NOTHING_LEARNED, Article, BlockKey, Learned, Page, Rejected
@@ -173,4 +178,14 @@ def page_from_bytes(body: bytes, url: str) -> Page:
     """A saved page as the fetcher would have produced it: bytes decoded as a browser would."""
     return Page(url=url, requested_url=url, status=200, headers={"content-type": "text/html"},
                 body=body, fetched_at=datetime.now(UTC))
+
+
+def own_url(page: Page) -> str | None:
+    """The absolute http(s) address a saved page gives itself: `<link rel=canonical>`, else `og:url`; None when
+    it names none. `ingest extract FILE` picks the outlet's adapter by it."""
+    info = read_page(LexborHTMLParser(page.text[:checks.MAX_HTML_CHARS]))
+    for candidate in (info.canonical, info.meta.get("og:url")):
+        if candidate and urlsplit(candidate.strip()).scheme in ("http", "https") and urlsplit(candidate).hostname:
+            return candidate.strip()
+    return None
 

@@ -11,6 +11,7 @@ written in one transaction, each page all or nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -31,6 +32,7 @@ from ingest.config import Settings, Source, Topic
 from ingest.dedup import url_key
 from ingest.fetch import Fetcher
 from ingest.harvest import Harvest, discover_links
+from ingest.logs import fields
 from ingest.models import NOTHING_LEARNED, Article, BlockKey, FetchError, Learned, Link, Rejected, holder_name
 from ingest.neardup import Fingerprint
 from ingest.parse import OPEN_WINDOW, PARSE_TIMEOUT, parse_isolated, parse_pool
@@ -93,6 +95,7 @@ class Outcome:
     blocks: tuple[BlockKey, ...] = ()  # its text blocks' keys, for the source's learned boilerplate
     raw: WarcRef | None = None  # where the page's bytes were archived
     digest: str = ""  # the text's content hash, computed by the parse worker
+    ms: int | None = None  # how long fetching and parsing the page took
 
 
 def format_summaries(summaries: list[Summary]) -> str:
@@ -129,7 +132,20 @@ def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: 
 
     With an `archive`, the bytes of a page that cleans into an article are kept (ingest/warc.py; the parse
     worker builds the records), so `ingest reclean` can clean it again with what is learned later.
+    The outcome's `ms` is the wall time of the fetch and the parse (waits for the host's turn included).
     """
+    started = time.monotonic()
+    outcome = _fetch_article(fetcher, pool, adapter, source, link, window, parse_timeout, learned, archive)
+    return dataclasses.replace(outcome, ms=elapsed_ms(started))
+
+
+def elapsed_ms(started: float) -> int:
+    """Milliseconds since `started` (a time.monotonic() reading)."""
+    return round((time.monotonic() - started) * 1000)
+
+
+def _fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: Source, link: Link,
+                   window: Window, parse_timeout: float, learned: Learned, archive: WarcArchive | None) -> Outcome:
     status: int | None = None
     try:
         page = fetcher.fetch(link.url, allowed=source.allows)
@@ -145,7 +161,8 @@ def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: 
     except Rejected as exc:
         return Outcome(link, error=exc, status=status)
     except Exception as exc:  # a bug of ours must not take the daemon down either
-        log.exception("%s parse-error %s", source.slug, link.url)
+        log.exception("%s parse-error %s", source.slug, link.url,
+                      extra=fields(source=source.slug, outcome="rejected", url=link.url, reason="parse-error"))
         return Outcome(link, error=Rejected("parse-error", f"{type(exc).__name__}: {exc}"), status=status)
 
 
@@ -200,7 +217,8 @@ def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary,
                             article_id=article_id)
     summary.add(result, reason)
     log.log(logging.DEBUG if deferred else logging.INFO, "%s %s %s%s", source, result, link.url,
-            f" ({reason})" if reason else "")
+            f" ({reason})" if reason else "",
+            extra=fields(source=source, outcome=result, url=link.url, reason=reason, ms=outcome.ms))
     return result
 
 

@@ -18,6 +18,7 @@ worker are in flight, and no other body is read. Records fetched before `window.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -37,9 +38,10 @@ from ingest.adapters import get_adapter
 from ingest.adapters.base import Adapter
 from ingest.config import Source, Topic
 from ingest.harvest import create_cursors, read_cursor, save_cursor, window_key
+from ingest.logs import fields
 from ingest.models import Link, Page, Rejected
 from ingest.parse import HTML_TYPES, OPEN_WINDOW, PARSE_TIMEOUT, Window, parse_isolated
-from ingest.pipeline import WRITE_BATCH, WRITE_EVERY, LearnedCache, Outcome, Summary, keep_raw, record
+from ingest.pipeline import WRITE_BATCH, WRITE_EVERY, LearnedCache, Outcome, Summary, elapsed_ms, keep_raw, record
 from ingest.warc import MAX_BODY, WarcArchive, WarcError, WarcRef
 from ingest.warcplan import ReplayStats, Router, early
 from ingest.warcscan import Scanned, scan
@@ -245,6 +247,11 @@ class _Replay:
     def _parse(self, run: _Run, link: Link, page: Page, raw: WarcRef | None) -> Outcome:
         """In a thread: the page through the source's adapter in a parse worker, its raw copy archived."""
         keep = raw is None and self.archive is not None and self.archive.enabled
+        started = time.monotonic()
+        outcome = self._parsed(run, link, page, raw, keep)
+        return dataclasses.replace(outcome, ms=elapsed_ms(started))
+
+    def _parsed(self, run: _Run, link: Link, page: Page, raw: WarcRef | None, keep: bool) -> Outcome:
         try:
             parsed = parse_isolated(self.pool, run.adapter, run.source, page, self.window, self.parse_timeout,
                                     run.learned.current, {} if keep else None)
@@ -255,7 +262,8 @@ class _Replay:
         except Rejected as exc:
             return Outcome(link, error=exc, status=page.status)
         except Exception as exc:  # a bug of ours must not end the replay
-            log.exception("%s parse-error %s", run.source.slug, link.url)
+            log.exception("%s parse-error %s", run.source.slug, link.url,
+                          extra=fields(source=run.source.slug, outcome="rejected", url=link.url, reason="parse-error"))
             return Outcome(link, error=Rejected("parse-error", f"{type(exc).__name__}: {exc}"), status=page.status)
 
     # --- writing -------------------------------------------------------------------------------------
@@ -306,7 +314,9 @@ class _Replay:
                     if item.run is not None:
                         item.run.summary.add("rejected", outcome.error.reason)
                     log.info("%s rejected %s (%s: %s)", outcome.link.source or "-", outcome.link.url,
-                             outcome.error.reason, outcome.error.detail)
+                             outcome.error.reason, outcome.error.detail,
+                             extra=fields(source=outcome.link.source, outcome="rejected", url=outcome.link.url,
+                                          reason=outcome.error.reason))
                 elif item.run is not None and record(self.db, outcome, item.run.summary, self.topics) in _STORED:
                     item.run.stored += 1
             if self.queue:

@@ -32,13 +32,15 @@ from ingest.dedup import content_hash, url_key
 from ingest.models import Article, HostState, Link, Turn, holder_alive
 from ingest.warc import WarcRef
 
-SCHEMA_VERSION = 8  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
+SCHEMA_VERSION = 9  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
 # 4: the band index's newer levels (neardup.LEVELS) and its oldest level's filter (neardup.FILTER);
 # 5: articles.date_source (where published_at was read); 6: learned boilerplate (learn.py) and, on articles,
 # learned_rev and where the raw page is (warc_file, warc_offset, warc_length); 7: state shared by the processes
 # on one database: each host's request slot (hosts) and which process is fetching a link (frontier); 8: URL keys
-# spelled by w3lib on IDNA hosts (dedup.url_key), every stored key re-keyed (rekey.py)
-ADDED_COLUMNS = {"date_source": str, "learned_rev": int, "warc_file": str, "warc_offset": int, "warc_length": int}
+# spelled by w3lib on IDNA hosts (dedup.url_key), every stored key re-keyed (rekey.py); 9: articles.truncated (the
+# page was over the size cap and cleaned up to an element boundary before it)
+ADDED_COLUMNS = {"date_source": str, "learned_rev": int, "warc_file": str, "warc_offset": int, "warc_length": int,
+                 "truncated": int}
 HOST_TURN_COLUMNS = {"next_request_at": float, "lease_holder": str, "lease_until": float, "waiter": str}
 CLAIM_COLUMNS = {"claimed_by": str, "claimed_until": float}
 BUSY_TIMEOUT_MS = 30_000
@@ -150,6 +152,58 @@ def open_for_reading(path: str | Path) -> sqlite_utils.Database:
         db.close()
         return open_db(path)
     return db
+
+
+class DatabaseTrouble(Exception):
+    """A --db that cannot be used as asked; str() is the one line to show, naming the path."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+CREATE_HINT = "`ingest run` or `ingest backfill` creates it; give another with --db"
+
+
+def check_database(path: str | Path, *, create: bool) -> None:
+    """Raise DatabaseTrouble unless `path` is an ingest database (or, with `create`, nothing yet or a 0-byte file,
+    to be created): a folder, a missing or 0-byte file for a command that only reads, a non-SQLite file, a damaged
+    schema, another program's SQLite database. Reads only the file's first bytes and its schema: nothing is created
+    or changed, however bad the path."""
+    path = Path(path)
+    if path.is_dir():
+        raise DatabaseTrouble(f"{path} is a folder, not a database file: give the file with --db")
+    if not path.exists():
+        if create:
+            return
+        raise DatabaseTrouble(f"no database at {path}: {CREATE_HINT}")
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise DatabaseTrouble(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not head:
+        # SQLite takes a 0-byte file for an empty database: a plain sqlite3.connect() (a script looking in before
+        # the daemon starts) leaves one, and a writer starting up has just made one. Only a creator may fill it.
+        if create or Path(f"{path}-wal").exists():
+            return
+        raise DatabaseTrouble(f"{path} is an empty file (0 bytes), not a database: delete it so that `ingest run` "
+                              "or `ingest backfill` can create one there, or give another with --db")
+    if head and head != SQLITE_HEADER:
+        raise DatabaseTrouble(f"{path} is not an SQLite database (it starts {head[:8]!r}); nothing was written to it")
+    beside = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+    there = [side.exists() for side in beside]
+    try:
+        with closing(open_readonly(path)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables or "articles" in tables:
+            return
+        trouble = (f"{path} is an SQLite database of another program (no articles table); nothing was written to it: "
+                   "give ingest's archive with --db")
+    except sqlite3.DatabaseError as exc:
+        trouble = f"{path}: {database_trouble(exc)}"
+    # Reading a WAL database (mode=ro) made its -wal and -shm files: one we refuse is left as it was found.
+    for side, existed in zip(beside, there, strict=True):
+        if not existed and side.exists() and (side.name.endswith("-shm") or side.stat().st_size == 0):
+            side.unlink()
+    raise DatabaseTrouble(trouble)
 
 
 def database_trouble(exc: sqlite3.DatabaseError) -> str:
@@ -336,7 +390,7 @@ def save_article(db: sqlite_utils.Database, article: Article, fingerprint: neard
 # What a new cleaning of the same page may change; the URL, dedup links, fetch times and raw page stay.
 CLEANED_COLUMNS = ("title", "authors", "published_at", "modified_at", "date_source", "language", "text", "lead",
                    "section", "tags", "image", "content_hash", "words", "adapter", "adapter_version", "fallback",
-                   "paywalled", "learned_rev")
+                   "paywalled", "learned_rev", "truncated")
 
 
 def replace_cleaning(db: sqlite_utils.Database, article_id: int, article: Article,
@@ -358,7 +412,9 @@ def replace_cleaning(db: sqlite_utils.Database, article_id: int, article: Articl
         if duplicate_of is None and after["content_hash"] != before["content_hash"]:
             neardup.unindex(db, article_id, neardup.fingerprint(before["text"]).bands)
             neardup.index(db, article_id, (fingerprint or neardup.fingerprint(article.text)).bands)
-        shown = {n for n in CLEANED_COLUMNS if n not in ("adapter_version", "learned_rev", "words", "content_hash")}
+        # truncated: null on rows from before schema 9; a page cut differently has a different text anyway
+        hidden = ("adapter_version", "learned_rev", "words", "content_hash", "truncated")
+        shown = {n for n in CLEANED_COLUMNS if n not in hidden}
         return any(after[n] != before[n] for n in shown)
 
 
@@ -396,7 +452,7 @@ def _article_row(article: Article, key: str, digest: str) -> dict[str, Any]:
         "section": article.section, "tags": json.dumps(article.tags, ensure_ascii=False),
         "image": article.image, "content_hash": digest, "words": len(article.text.split()),
         "adapter": article.adapter, "adapter_version": article.adapter_version,
-        "fallback": int(article.fallback), "paywalled": int(article.paywalled),
+        "fallback": int(article.fallback), "paywalled": int(article.paywalled), "truncated": int(article.truncated),
         "fetched_url": article.fetched_url, "fetched_at": iso_utc(article.fetched_at) or now,
         "first_seen_at": now,
     }

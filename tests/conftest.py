@@ -19,8 +19,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-# The shared corpus (real pages: fundus, wcxb-dev, our outlets) sits next to the checkout, never at a fixed path.
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+# The shared folder (real pages of fundus, wcxb-dev and our outlets in corpus/, seed dumps in seeds/) sits next to
+# the checkout (../shared), never at a fixed path; INGEST_SHARED points elsewhere.
+SHARED = Path(os.environ.get("INGEST_SHARED") or Path(__file__).resolve().parents[2] / "shared").resolve()
+CORPUS = SHARED / "corpus"
+SEEDS = SHARED / "seeds"
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -153,15 +156,22 @@ def assert_consistent(db: Path) -> None:
     assert undone == []
 
 
-def corpus_path(relative: str) -> Path:
-    """A file of the shared corpus. Missing: the test fails under CI (CI is set), and skips elsewhere."""
-    path = CORPUS / relative
+def shared_path(relative: str) -> Path:
+    """A file or folder of the shared folder. Missing: the test fails under CI (the CI variable is set, so a CI run
+    cannot pass without the evidence of real pages), and skips elsewhere. Every test needing ../shared asks here."""
+    path = SHARED / relative
     if not path.exists():
-        message = f"shared corpus file not found: {path} (../shared/corpus must sit next to the checkout)"
+        message = (f"shared file not found: {path} (../shared must sit next to the checkout, "
+                   "or INGEST_SHARED name it)")
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def corpus_path(relative: str) -> Path:
+    """A file of the shared corpus (see shared_path)."""
+    return shared_path(f"corpus/{relative}")
 
 
 def corpus_bytes(relative: str) -> bytes:

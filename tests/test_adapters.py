@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CORPUS, corpus_bytes, corpus_path
+from conftest import corpus_bytes, corpus_path
 from selectolax.lexbor import LexborHTMLParser
 
 from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
@@ -196,13 +196,13 @@ def test_too_short_is_rejected() -> None:
 
 def corpus_text(relative: str) -> str:
     raw = corpus_bytes(relative)
-    index = (CORPUS / "outlets" / "index.tsv").read_text("utf-8")
+    index = corpus_path("outlets/index.tsv").read_text("utf-8")
     cp1251 = any(relative.endswith(row.split("\t")[2]) and "1251" in row for row in index.splitlines()[1:])
     return raw.decode("cp1251" if cp1251 else "utf-8")
 
 
 def fundus_gold(relative: str, key: str) -> dict[str, Any]:
-    data = json.loads((CORPUS / relative).read_text("utf-8"))
+    data = json.loads(corpus_path(relative).read_text("utf-8"))
     return dict(data.get(key, data))
 
 
@@ -289,7 +289,7 @@ REAL_PAGES: dict[str, tuple[str, str, str, list[str]]] = {
 
 
 def outlet_url(relative: str) -> str:
-    for row in (CORPUS / "outlets" / "index.tsv").read_text("utf-8").splitlines()[1:]:
+    for row in corpus_path("outlets/index.tsv").read_text("utf-8").splitlines()[1:]:
         if row.split("\t")[2] == relative:
             return row.split("\t")[3]
     raise LookupError(relative)
@@ -363,7 +363,6 @@ def test_a_canonical_on_the_same_idn_site_is_taken_in_either_spelling() -> None:
 
 # --- the generic path on real pages of 181 publishers (fundus) ----------------------------------------
 
-FUNDUS = CORPUS / "fundus"
 WORD = re.compile(r"\w+")
 
 
@@ -371,10 +370,10 @@ def fundus_case(relative: str) -> tuple[str, str, dict[str, Any]]:
     """(url, decoded html, gold record) of one fundus page, by its path under fundus/."""
     path = corpus_path(f"fundus/{relative}")
     group, name = relative.split("/")
-    for row in (FUNDUS / "INDEX.tsv").read_text("utf-8").splitlines()[1:]:
+    for row in corpus_path("fundus/INDEX.tsv").read_text("utf-8").splitlines()[1:]:
         cols = row.split("\t")
         if cols[0] == group and cols[2] == name:
-            records = json.loads((FUNDUS / group / cols[3]).read_text("utf-8"))
+            records = json.loads(corpus_path(f"fundus/{group}/{cols[3]}").read_text("utf-8"))
             html, _ = decode_html(gzip.decompress(path.read_bytes()), None)
             return cols[5], html, records.get(cols[4]) or next(iter(records.values()))
     raise LookupError(relative)

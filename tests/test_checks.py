@@ -11,7 +11,7 @@ from conftest import corpus_bytes, corpus_path
 from selectolax.lexbor import LexborHTMLParser
 
 from ingest.adapters import adapter_for_url, get_adapter
-from ingest.adapters.checks import SENTENCE_CHARS, has_story, looks_like_listing
+from ingest.adapters.checks import SENTENCE_CHARS, cut_html, has_story, looks_like_listing
 from ingest.adapters.preclean import remove_nodes
 from ingest.charset import decode_html
 from ingest.extract import extract_story
@@ -198,3 +198,13 @@ def test_story_in_json_inside_a_js_string_is_found() -> None:
     state = json.dumps({"article": {"contentHtml": "".join(f"<p>{p}</p>" for p in STORY)}})
     html = f"<html><body><script>self.__next_f.push([1,{json.dumps(state)}])</script></body></html>"
     assert "\n\n".join(STORY) in list(extract_story(html))
+
+
+def test_cut_html_ends_at_an_element_boundary() -> None:
+    page = "<p>one</p><div>two</div><p>three and more</p>"
+    assert cut_html(page, len(page)) == (page, False)
+    assert cut_html(page, len(page) - 2) == ("<p>one</p><div>two</div>", True)  # inside the last </p>
+    assert cut_html(page, 12) == ("<p>one</p>", True)
+    # No block closes before the cap: cut before the last tag that starts under it, never inside one.
+    assert cut_html("<span>a</span><span>bb</span>", 20) == ("<span>a</span>", True)
+    assert cut_html("plain text without markup", 5) == ("plain", True)

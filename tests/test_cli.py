@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import corpus_path
 
+from ingest import store
 from ingest.cli import cli
 from ingest.demo import PAGES, serve_folder
 
@@ -76,6 +77,42 @@ def test_extract_decodes_a_windows_1251_file_like_a_browser() -> None:
     assert out["adapter"] == "pravda"
 
 
+def extract_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m ingest extract ARGS` in `folder` (no sources.toml there: the adapters alone)."""
+    return subprocess.run([sys.executable, "-m", "ingest", "extract", *args], cwd=folder, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_extract_file_picks_the_adapter_by_the_pages_own_canonical_url(tmp_path: Path) -> None:
+    """A saved Ukrinform page, no option: its <link rel=canonical> names the outlet, so its adapter reads the lead
+    and tags the generic path loses; with only og:url the same; with neither, generic; --source still wins."""
+    page = corpus_path("outlets/ukrinform/ukrinform-ua-2026-4119314.html")
+    canonical = ("https://www.ukrinform.ua/rubric-polytics/4119314-britania-ta-es-rozpocnut-peregovori-sodo-"
+                 "priednanna-londona-do-kreditu-dla-ukraini-ft.html")
+    html = page.read_text("utf-8")
+    assert f'<link rel="canonical" href="{canonical}">' in html
+    og_only = tmp_path / "og.html"
+    og_only.write_text(html.replace(f'<link rel="canonical" href="{canonical}">', ""), encoding="utf-8")
+    neither = tmp_path / "neither.html"
+    neither.write_text(og_only.read_text("utf-8").replace(f'content="{canonical}"', 'content=""'), encoding="utf-8")
+    for saved in (page, og_only):
+        done = extract_in(tmp_path, str(saved))
+        assert done.returncode == 0, done.stderr
+        out = json.loads(done.stdout)
+        assert (out["adapter"], out["source"], out["url"]) == ("ukrinform", "ukrinform", canonical), saved
+        assert (out["lead"] or "").startswith("Велика Британія розпочне офіційні переговори")
+        assert out["tags"] == ["Британія", "Євросоюз", "Кредит", "Україна"]
+    done = extract_in(tmp_path, str(neither))
+    out = json.loads(done.stdout)
+    assert (out["adapter"], out["lead"], out["tags"]) == ("generic", None, [])
+    assert out["url"] == neither.resolve().as_uri()
+    forced = json.loads(extract_in(tmp_path, str(page), "--source", "generic").stdout)
+    assert (forced["adapter"], forced["lead"]) == ("generic", None)
+    by_url = json.loads(extract_in(tmp_path, str(page), "--url", "https://example.com/2026/05/04/a-story").stdout)
+    # --url chose the adapter, and the page may not claim another site's address as its own
+    assert (by_url["adapter"], by_url["url"]) == ("generic", "https://example.com/2026/05/04/a-story")
+
+
 def test_extract_url_from_a_live_loopback_site(tmp_path: Path) -> None:
     sites = serve_folder(FIXTURES, slugs=["kyiv_independent"])
     try:
@@ -115,6 +152,7 @@ def test_demo_ingests_bundled_pages(tmp_path: Path) -> None:
 
 def test_sources_and_stats(tmp_path: Path) -> None:
     db = tmp_path / "news.db"
+    store.open_db(db).close()  # a new archive, nothing fetched yet (a missing one is refused: test_readonly.py)
     config = str(ROOT / "sources.toml")
     listing = CliRunner().invoke(cli, ["--config", config, "--db", str(db), "sources", "--json"])
     assert listing.exit_code == 0, listing.output

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import CORPUS, corpus_bytes, corpus_path
+from conftest import corpus_bytes, corpus_path
 from selectolax.lexbor import LexborHTMLParser
 
 from ingest.adapters import get_adapter
@@ -133,7 +133,7 @@ def test_fragment_keeps_its_subheadings() -> None:
 
 
 def _gold(relative: str) -> list[str]:
-    data = json.loads((CORPUS / relative).read_text("utf-8"))
+    data = json.loads(corpus_path(relative).read_text("utf-8"))
     record = data.get("V1", data)
     return [p for s in record["body"]["sections"] for p in (*s["headline"], *s["paragraphs"])]
 

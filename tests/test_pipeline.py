@@ -237,3 +237,80 @@ def test_a_backfill_with_nothing_to_fetch_ends_without_a_traceback(tmp_path: Pat
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr, (run, done.stderr)
     assert " 0 new" in done.stdout
+
+
+LIMIT = 5_000_000  # ingest.adapters.checks.MAX_HTML_CHARS, spelled out: the test pins the documented cap
+STORY = "The council agreed that spending on schools and roads would rise in the coming year, the mayor said. " * 4
+# Paragraphs of ~400 characters: 12,000 of them clean in ~2 s; 40,000 short ones took 9 s of the 10 s parse timeout.
+
+
+def huge_page(size: int = 20_000_000) -> tuple[bytes, str]:
+    """A `size`-character article whose LIMIT-th character falls inside a `</p>` (a page cut there ended its text
+    with a literal "</"), and the last paragraph that ends before the cap."""
+    head = ('<!doctype html><html lang="en"><head><title>A very long story</title><script type="application/ld+json">'
+            '{"@context": "https://schema.org", "@type": "NewsArticle", "headline": "A very long story", '
+            '"datePublished": "2026-12-01T10:00:00+00:00"}</script></head><body><article><h1>A very long story</h1>')
+    parts, length, i = [head], len(head), 0
+    while length + 400 < LIMIT:
+        paragraph = f"<p>Paragraph {i}. {STORY.strip()}</p>"
+        parts.append(paragraph)
+        length += len(paragraph)
+        i += 1
+    last = f"Paragraph {i - 1}. {STORY.strip()}"
+    straddling = ("Straddling words " * 50)[:LIMIT - 2 - length - len("<p>")]
+    parts.append(f"<p>{straddling}</p>")
+    assert "".join(parts)[LIMIT - 2:LIMIT] == "</"
+    length = LIMIT + 2
+    while length < size:
+        paragraph = f"<p>After the cap {i}. {STORY.strip()}</p>"
+        parts.append(paragraph)
+        length += len(paragraph)
+        i += 1
+    parts.append("</article></body></html>")
+    return "".join(parts).encode(), last
+
+
+def test_a_page_over_the_cap_is_cut_at_an_element_boundary_and_flagged(tmp_path: Path) -> None:
+    """A 20 MB page served on loopback through `ingest backfill`: its text ends with the last whole paragraph
+    before the cap, no markup fragment, and the row says it was truncated; a normal page's row says it was not.
+    `ingest extract` on the saved page says so too."""
+    from conftest import Site, article_html, rss, send
+
+    body, last = huge_page()
+    normal = article_html("A short story", [f"Paragraph {j}. {STORY.strip()}" for j in range(4)]).encode()
+    site = Site({"/robots.txt": lambda h: send(h, 200, b"User-agent: *\nAllow: /\n", "text/plain"),
+                 "/news/2026/12/01/huge": lambda h: send(h, 200, body),
+                 "/news/2026/12/01/short": lambda h: send(h, 200, normal)})
+    site.routes["/feed.xml"] = lambda h: send(h, 200, rss([site.url("/news/2026/12/01/huge"),
+                                                           site.url("/news/2026/12/01/short")]), "application/rss+xml")
+    try:
+        (tmp_path / "sources.toml").write_text(
+            '[settings]\nuser_agent = "ingest-test (+https://example.org/contact)"\nper_host_delay = 0\n'
+            f'max_bytes = 33554432\nwarc = false\n\n[sources.town]\nfeeds = ["{site.url("/feed.xml")}"]\n',
+            encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "ingest", "--db", str(tmp_path / "news.db"), "backfill"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    finally:
+        site.close()
+    assert done.returncode == 0, done.stderr
+    assert "town: 2 new" in done.stdout, done.stdout
+    conn = sqlite3.connect(tmp_path / "news.db")
+    try:
+        rows = dict(conn.execute("SELECT title, truncated FROM articles").fetchall())
+        text = conn.execute("SELECT text FROM articles WHERE title = 'A very long story'").fetchone()[0]
+    finally:
+        conn.close()
+    assert rows == {"A very long story": 1, "A short story": 0}
+    assert text.endswith(last)
+    assert "<" not in text
+    assert "Straddling" not in text
+    assert "After the cap" not in text
+    saved = tmp_path / "huge.html"
+    saved.write_bytes(body)
+    extracted = subprocess.run([sys.executable, "-m", "ingest", "extract", str(saved), "--url",
+                                "https://town.example/news/2026/12/01/huge"], cwd=tmp_path, capture_output=True,
+                               text=True, timeout=120)
+    assert extracted.returncode == 0, extracted.stderr
+    out = json.loads(extracted.stdout)
+    assert out["truncated"] is True
+    assert out["text"].endswith(last)

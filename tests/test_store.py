@@ -220,3 +220,28 @@ def test_a_schema_4_archive_gets_date_source_and_keeps_its_rows(tmp_path: Path) 
     assert db.execute("SELECT url, date_source FROM articles").fetchall() == [("https://a.com/1", None)]
     assert db.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'генератори'").fetchall()
     db.close()
+
+
+def test_a_schema_8_archive_gets_the_truncated_column_once(tmp_path: Path) -> None:
+    """Schema 9 adds articles.truncated to an older archive, its rows kept (null: stored before it was recorded);
+    opening again changes nothing, and a cut article is stored as such."""
+    path = tmp_path / "news.db"
+    db = store.open_db(path)
+    store.save_article(db, article("https://a.com/1", "Японія надасть генератори."))
+    db.close()
+    conn = sqlite3.connect(path)  # the archive as schema 8 left it: no truncated column
+    conn.execute("ALTER TABLE articles DROP COLUMN truncated")
+    conn.execute("PRAGMA user_version = 8")
+    conn.commit()
+    conn.close()
+    for _ in range(2):
+        db = store.open_db(path)
+        assert db.table("articles").columns_dict["truncated"] is int
+        assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 9
+        assert db.execute("SELECT url, truncated FROM articles").fetchall() == [("https://a.com/1", None)]
+        db.close()
+    db = store.open_db(path)
+    store.save_article(db, Article(url="https://a.com/2", source="x", title="Long", text="Рада. " * 50,
+                                   truncated=True))
+    assert db.execute("SELECT truncated FROM articles WHERE url = 'https://a.com/2'").fetchone() == (1,)
+    db.close()

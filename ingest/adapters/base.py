@@ -95,7 +95,7 @@ class Adapter:
         `timezone` (IANA) reads the page's times that have no offset; default: the adapter's, else by language.
         `learned`: the source's boilerplate (ingest/learn.py) and pins, removed before extraction.
         """
-        text = page.text[:checks.MAX_HTML_CHARS]
+        text, truncated = checks.cut_html(page.text)
         checks.check_nesting(text)
         tree = LexborHTMLParser(text)
         info = read_page(tree)
@@ -147,7 +147,7 @@ class Adapter:
             tags=tags, image=info.image, adapter=self.slug, adapter_version=self.version,
             fallback=self.body is not None and container is None, paywalled=paywalled,
             fetched_url=page.url if page.url != url else None, fetched_at=page.fetched_at,
-            learned_rev=learned.revision,
+            learned_rev=learned.revision, truncated=truncated,
         )
         return Cleaned(article, observe(blocks))
 

@@ -1,12 +1,12 @@
 """Page checks: raw HTML, its parsed tree and PageInfo -> pass, Rejected, or a yes/no verdict.
 
-Contract: `check_nesting(html)` raises Rejected("too-large") before a page too deeply nested to parse
-safely reaches the parser; `check_blocked(html, tree, info)` raises Rejected("bot-challenge") for
-challenge, captcha and consent-wall pages served with status 200; `looks_like_listing(tree)` says whether
-a page is an index of links rather than an article; `has_story(text, min_chars)` says whether extracted text
-holds running text (a page without it is `too-short`); `is_app_shell(html, info)` says whether a page's
-body is an empty shell its scripts fill in the browser; `is_paywalled(tree, info, selectors)` says whether it
-is a subscriber-only stub. Pure: no I/O.
+Contract: `cut_html(html)` cuts a page over MAX_HTML_CHARS at an element boundary; `check_nesting(html)` raises
+Rejected("too-large") before a page too deeply nested to parse safely reaches the parser; `check_blocked(html,
+tree, info)` raises Rejected("bot-challenge") for challenge, captcha and consent-wall pages served with status 200;
+`looks_like_listing(tree)` says whether a page is an index of links rather than an article; `has_story(text,
+min_chars)` says whether extracted text holds running text (a page without it is `too-short`); `is_app_shell(html,
+info)` says whether a page's body is an empty shell its scripts fill in the browser; `is_paywalled(tree, info,
+selectors)` says whether it is a subscriber-only stub. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ from ingest.adapters.page import PageInfo
 from ingest.adapters.preclean import outermost, remove_nodes
 from ingest.models import Rejected
 
-MAX_HTML_CHARS = 5_000_000
+MAX_HTML_CHARS = 5_000_000  # a longer page is cleaned up to an element boundary before this (cut_html)
+# Where a page over the cap is cut: after the last closing block tag before it, looked for this far back.
+_BLOCK_END = re.compile(
+    r"</(?:p|div|li|dd|dt|h[1-6]|section|article|aside|main|nav|header|footer|blockquote|figure|figcaption|pre"
+    r"|table|tr|td|th|ul|ol|dl|form|center)\s*>", re.IGNORECASE)
+_CUT_LOOKBACK = 1_000_000
 # Sum of block-element depths at each opening tag: lexbor's cost grows with it (50,000 nested <div>s
 # took 5 s). Real pages stay under 10**6; 5 * 10**7 is ~0.1 s of parsing.
 MAX_NESTING_COST = 50_000_000
@@ -64,6 +69,20 @@ _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 # Every stored page of the corpora (wcxb-dev, fundus, our fixtures) has such a sentence of 60 or more.
 SENTENCE_CHARS = 60
 _SHELL_WORDS = 20  # a body with fewer visible words shows nothing of its own ("Loading...", a skip link)
+
+
+def cut_html(html: str, limit: int = MAX_HTML_CHARS) -> tuple[str, bool]:
+    """`html` and False when it is at most `limit` characters; else its part up to the end of the last closing
+    block tag within them, and True. Cut anywhere else, the text ended mid-paragraph, or with a literal "</"."""
+    if len(html) <= limit:
+        return html, False
+    end = None
+    for match in _BLOCK_END.finditer(html, max(0, limit - _CUT_LOOKBACK), limit):
+        end = match.end()
+    if end is None:  # no block closes near the cap: before the last tag that starts under it, whole or not
+        end = html.rfind("<", 0, limit)
+        end = end if end > 0 else limit
+    return html[:end], True
 
 
 def check_nesting(html: str) -> None:

@@ -1,0 +1,86 @@
+"""Log lines (ingest/logs.py): `--log-json` gives each page's source, outcome, URL, reason and time taken as fields.
+
+A real `ingest backfill` subprocess against a loopback outlet whose feed links stories, a missing page and a
+page with no story; every line it writes to stderr must parse as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from conftest import Route, Site, article_html, rss, send
+
+TEXT = "The council agreed that spending on schools and roads would rise in the coming year, the mayor said."
+STORIES = [f"/news/2026/12/01/story-{i}" for i in range(3)]
+MISSING = "/news/2026/12/01/gone"
+EMPTY = "/news/2026/12/01/empty"
+SLOW = 0.2  # seconds the first story takes to serve: its `ms` must show it
+
+
+@pytest.fixture
+def outlet() -> Iterator[Site]:
+    def story(i: int) -> Route:
+        body = article_html(f"Story {i}", [f"Story {i}, paragraph {j}. {TEXT}" for j in range(4)]).encode()
+
+        def route(h: BaseHTTPRequestHandler) -> None:
+            if i == 0:
+                time.sleep(SLOW)
+            send(h, 200, body)
+        return route
+
+    site = Site({"/robots.txt": lambda h: send(h, 200, b"User-agent: *\nAllow: /\n", "text/plain"),
+                 EMPTY: lambda h: send(h, 200, article_html("Empty", ["Too short."]).encode()),
+                 **{path: story(i) for i, path in enumerate(STORIES)}})
+    site.routes["/feed.xml"] = lambda h: send(h, 200, rss([site.url(p) for p in (*STORIES, MISSING, EMPTY)]),
+                                              "application/rss+xml")
+    yield site
+    site.close()
+
+
+def backfill(tmp_path: Path, site: Site, *options: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "sources.toml").write_text(
+        '[settings]\nuser_agent = "ingest-test (+https://example.org/contact)"\nper_host_delay = 0\n'
+        f'max_retries = 0\n\n[sources.town]\nfeeds = ["{site.url("/feed.xml")}"]\n', encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "ingest", *options, "--db", str(tmp_path / "news.db"), "backfill"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
+def test_json_lines_carry_the_outcome_fields(tmp_path: Path, outlet: Site) -> None:
+    done = backfill(tmp_path, outlet, "--log-json")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines()]  # every line is one JSON object
+    assert lines
+    for line in lines:
+        assert {"time", "level", "message"} <= line.keys()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
+    pages = {line["url"]: line for line in lines if "outcome" in line}
+    assert set(pages) == {outlet.url(p) for p in (*STORIES, MISSING, EMPTY)}
+    for line in pages.values():
+        assert line.keys() >= {"time", "level", "source", "outcome", "url", "reason", "ms", "message"}
+        assert line["source"] == "town"
+        assert isinstance(line["ms"], int)
+        assert line["ms"] >= 0
+        assert line["url"] in line["message"]  # the text line is still there, whole
+    assert [pages[outlet.url(p)]["outcome"] for p in STORIES] == ["new"] * 3
+    assert all(pages[outlet.url(p)]["reason"] is None for p in STORIES)
+    assert pages[outlet.url(STORIES[0])]["ms"] >= SLOW * 1000
+    assert (pages[outlet.url(MISSING)]["outcome"], pages[outlet.url(MISSING)]["reason"]) == ("rejected", "http-404")
+    assert (pages[outlet.url(EMPTY)]["outcome"], pages[outlet.url(EMPTY)]["reason"]) == ("rejected", "too-short")
+    assert {pages[u]["level"] for u in pages} == {"info"}
+
+
+def test_text_lines_stay_as_they_were(tmp_path: Path, outlet: Site) -> None:
+    done = backfill(tmp_path, outlet)
+    assert done.returncode == 0, done.stderr
+    missing = [line for line in done.stderr.splitlines() if line.endswith(outlet.url(MISSING) + " (http-404)")]
+    assert len(missing) == 1, done.stderr
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d INFO town rejected \S+ \(http-404\)", missing[0])
+    assert "{" not in done.stderr
