@@ -65,9 +65,14 @@ class Daemon:
                                  stop=self.stopping, workers=self.config.settings.concurrency, pool=self.pool,
                                  topics=self.config.topics, archive=self.archive)
             self.prune_archive()
-            log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed",
-                     source.slug, summary.new, summary.duplicate, summary.updated,
-                     sum(summary.rejected.values()), sum(summary.failed.values()))
+            counts = (source.slug, summary.new, summary.duplicate, summary.updated,
+                      sum(summary.rejected.values()), sum(summary.failed.values()))
+            if summary.all_failed:  # runs.status = 'failed': say so, not "done ... 0 failed"
+                unread = ", ".join(f"{k}: {v}" for k, v in summary.unread.most_common()) or "none"
+                log.warning("%s pass FAILED, every request failed: %d new, %d duplicate, %d updated, %d rejected, "
+                            "%d failed; feeds, sitemaps, listing pages unread: %s", *counts, unread)
+            else:
+                log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed", *counts)
         except sqlite3.DatabaseError as exc:
             trouble = store.database_trouble(exc)
             log.error("%s pass failed: %s: %s", source.slug, self.db_path, trouble)
