@@ -55,6 +55,9 @@ class Settings:
     # How many of the most recent calendar months of WARC files to keep (this month included); older files
     # may be deleted by WarcArchive.prune. 0: keep them forever.
     warc_keep_months: int = 0
+    # Days of `fetches` rows (the fetch log) the daemon keeps; older ones are deleted after each pass, a source at
+    # a time, in small batches. 0: keep them all.
+    keep_fetches_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,8 @@ def parse_config(raw: dict[str, Any], *, file: str = "sources.toml", adapters: C
     return Config(settings=settings, sources=sources, path=file, topics=_parse_topics(raw.get("topics", {}), file))
 
 
-_ZERO_ALLOWED = frozenset({"max_retries", "warc_keep_months"})  # whole-number settings for which 0 means "none"
+# whole-number settings for which 0 means "none"
+_ZERO_ALLOWED = frozenset({"max_retries", "warc_keep_months", "keep_fetches_days"})
 
 
 def _parse_settings(raw: object, file: str) -> Settings:
