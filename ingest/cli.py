@@ -673,6 +673,23 @@ def health_command(obj: Context, max_lag: float | None) -> None:
     click.echo(f"OK: {len(verdicts)} enabled sources, each with a success within its lag")
 
 
+@cli.command("backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.pass_obj
+def backup_command(obj: Context, file: Path, force: bool) -> None:
+    """Copy the database to FILE, consistent while the daemon writes (SQLite's online backup), and check the copy."""
+    from ingest.backup import BackupError, backup
+
+    try:
+        done = backup(obj.db_path, file, force=force)
+    except BackupError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    articles = f", {done.articles} articles" if done.articles is not None else ""
+    click.echo(f"backed up {obj.db_path} to {done.path} ({done.bytes / 1e6:.1f} MB{articles}; integrity ok)")
+
+
 def _print_rows(items: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
