@@ -648,6 +648,73 @@ def stats(obj: Context, days: int, as_json: bool) -> None:
         _print_rows(data["per_day"], False)
 
 
+def _parse_lag(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """--max-lag as the config's durations: '6h', '90m', '2d'; at least a minute (a bare '6' is 6 seconds)."""
+    from ingest.config import parse_duration
+
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration like '6h', '90m' or '2d'") from None
+    if seconds < 60:
+        raise click.BadParameter(f"{value!r} is shorter than a minute: give a unit, like '6h'")
+    return seconds
+
+
+@cli.command("health")
+@click.option("--max-lag", callback=_parse_lag, metavar="DURATION",
+              help="Unhealthy after this long without a success, e.g. 6h.  [default: 3 x each source's interval, "
+                   "at least 1h]")
+@click.pass_obj
+def health_command(obj: Context, max_lag: float | None) -> None:
+    """Exit 0 when every enabled source succeeded within its lag, else 1 with a line per source saying why.
+
+    For cron, systemd timers and container health checks; reads the database only.
+    """
+    from ingest import health
+
+    config = obj.config()
+    store.check_database(obj.db_path, create=False)
+    try:
+        db = store.open_readonly(obj.db_path)
+    except FileNotFoundError:
+        click.echo(f"Error: no database at {obj.db_path}: nothing has run there (check --db or INGEST_DB)", err=True)
+        sys.exit(2)
+    try:
+        verdicts = health.check(db, config, max_lag=max_lag)
+    except sqlite3.OperationalError as exc:
+        click.echo(f"Error: {obj.db_path} is not an ingest database ({exc})", err=True)
+        sys.exit(2)
+    finally:
+        db.close()
+    bad = [v for v in verdicts if not v.ok]
+    for verdict in bad:
+        click.echo(f"UNHEALTHY {verdict.line}")
+    if bad:
+        sys.exit(1)
+    click.echo(f"OK: {len(verdicts)} enabled sources, each with a success within its lag")
+
+
+@cli.command("backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.pass_obj
+def backup_command(obj: Context, file: Path, force: bool) -> None:
+    """Copy the database to FILE, consistent while the daemon writes (SQLite's online backup), and check the copy."""
+    from ingest.backup import BackupError, backup
+
+    store.check_database(obj.db_path, create=False)
+    try:
+        done = backup(obj.db_path, file, force=force)
+    except BackupError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    articles = f", {done.articles} articles" if done.articles is not None else ""
+    click.echo(f"backed up {obj.db_path} to {done.path} ({done.bytes / 1e6:.1f} MB{articles}; integrity ok)")
+
+
 def _print_rows(items: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))

@@ -55,6 +55,9 @@ class Settings:
     # How many of the most recent calendar months of WARC files to keep (this month included); older files
     # may be deleted by WarcArchive.prune. 0: keep them forever.
     warc_keep_months: int = 0
+    # Days of `fetches` rows (the fetch log) the daemon keeps; older ones are deleted after each pass, a source at
+    # a time, in small batches. 0: keep them all.
+    keep_fetches_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -163,17 +166,21 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def parse_interval(value: object) -> float:
-    """'15m' -> 900.0; a bare number is seconds. Raises ValueError."""
+def parse_duration(value: object) -> float:
+    """'15m' -> 900.0, '6h', '2d', '30s'; a bare number is seconds. Raises ValueError."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like '15m', '1h' or '30s'")
     if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _INTERVAL.match(str(value))
-        if not match:
-            raise ValueError(f"{value!r} is not a duration like '15m', '1h' or '30s'")
-        seconds = float(match[1]) * _UNITS[match[2]]
+        return float(value)
+    match = _INTERVAL.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like '15m', '1h' or '30s'")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def parse_interval(value: object) -> float:
+    """A source's `interval`: a duration (parse_duration) of at least a minute. Raises ValueError."""
+    seconds = parse_duration(value)
     if seconds < 60:
         raise ValueError("must be at least 60 seconds: an outlet is not polled more often")
     return seconds
@@ -229,7 +236,8 @@ def parse_config(raw: dict[str, Any], *, file: str = "sources.toml", adapters: C
     return Config(settings=settings, sources=sources, path=file, topics=_parse_topics(raw.get("topics", {}), file))
 
 
-_ZERO_ALLOWED = frozenset({"max_retries", "warc_keep_months"})  # whole-number settings for which 0 means "none"
+# whole-number settings for which 0 means "none"
+_ZERO_ALLOWED = frozenset({"max_retries", "warc_keep_months", "keep_fetches_days"})
 
 
 def _parse_settings(raw: object, file: str) -> Settings:

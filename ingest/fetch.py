@@ -280,6 +280,9 @@ class Fetcher:
             if self._settings.respect_robots:
                 robots = self._robots(host, url, allowed)
                 if not robots.allowed(url, self._settings.user_agent):
+                    if robots.unreachable:  # RFC 9309: disallowed for now; the page waits in the frontier
+                        answer = f"answered {host.state.robots_status}" if host.state.robots_status else "unreachable"
+                        raise FetchError("robots-unreachable", f"{url}: robots.txt {answer}, disallowed for now")
                     raise FetchError("robots", url)
             return self._request(host, url, headers, cap=self._settings.max_bytes)
         finally:

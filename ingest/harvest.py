@@ -85,6 +85,8 @@ class Harvest:
     on_read: Callable[[int, int], None] | None = None  # (resources read, links found) after each one
     added: int = 0
     read: int = 0
+    not_modified: int = 0  # answered 304: the outlet is up, nothing changed
+    failures: Counter[str] = field(default_factory=Counter)  # feeds, sitemaps, listing pages not read, by reason
     links: list[Link] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
 
@@ -242,6 +244,7 @@ def _fetch_resource(harvest: Harvest, fetcher: Fetcher, url: str, kind: str,
             _log_resource_error(harvest, url, exc.reason, exc.detail, exc.status)
         return None
     if page.status == 304:
+        harvest.not_modified += 1
         log.info("%s not-modified %s", source.slug, url,
                  extra=fields(source=source.slug, outcome="not-modified", url=url))
         return None
@@ -253,6 +256,7 @@ def _fetch_resource(harvest: Harvest, fetcher: Fetcher, url: str, kind: str,
 
 
 def _log_resource_error(harvest: Harvest, url: str, reason: str, detail: str, status: int | None = None) -> None:
+    harvest.failures[reason] += 1
     log.warning("%s failed %s (%s %s)", harvest.source.slug, url, reason, detail,
                 extra=fields(source=harvest.source.slug, outcome="failed", url=url, reason=reason))
     if harvest.persist:

@@ -66,6 +66,15 @@ class Summary:
     failed: Counter[str] = field(default_factory=Counter)
     stopped: bool = False
     learned: int = 0  # times a block of the source's pages became boilerplate during the pass
+    read: int = 0  # feeds, sitemaps and listing pages read (304 included)
+    unread: Counter[str] = field(default_factory=Counter)  # those that could not be, by reason
+
+    @property
+    def all_failed(self) -> bool:
+        """Every request of the pass failed (discovery's included) and at least one was made: the outlet, or the
+        network, is down. A page the outlet answered and we rejected, or a 304, is an answer, not a failure."""
+        answered = self.read + self.new + self.duplicate + self.updated + self.unchanged + sum(self.rejected.values())
+        return answered == 0 and bool(self.unread or self.failed)
 
     def add(self, outcome: str, reason: str | None) -> None:
         """Count one fetch outcome."""
@@ -108,6 +117,8 @@ def format_summaries(summaries: list[Summary]) -> str:
             setattr(total, name, getattr(total, name) + getattr(s, name))
         total.rejected.update(s.rejected)
         total.failed.update(s.failed)
+        total.read += s.read
+        total.unread.update(s.unread)
     if len(summaries) > 1:
         lines.append(_summary_line(total))
     if any(s.stopped for s in summaries):
@@ -118,9 +129,13 @@ def format_summaries(summaries: list[Summary]) -> str:
 def _summary_line(s: Summary) -> str:
     def reasons(counter: Counter[str]) -> str:
         return f" ({', '.join(f'{k}: {v}' for k, v in counter.most_common())})" if counter else ""
-    return (f"{s.source}: {s.new} new, {s.duplicate} duplicate, {s.updated} updated, {s.unchanged} unchanged, "
+    line = (f"{s.source}: {s.new} new, {s.duplicate} duplicate, {s.updated} updated, {s.unchanged} unchanged, "
             f"{sum(s.rejected.values())} rejected{reasons(s.rejected)}, "
             f"{sum(s.failed.values())} failed{reasons(s.failed)}")
+    if s.all_failed:
+        line += (f"; FAILED: every request failed, {sum(s.unread.values())} feeds, sitemaps or listing pages "
+                 f"unread{reasons(s.unread)}")
+    return line
 
 
 # --- one page -----------------------------------------------------------------------------------
@@ -257,7 +272,9 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
     parser.warm()  # workers start while discovery fetches
     try:
         harvest = Harvest(db, source, window, backfill=kind == "backfill", stop=stop, on_read=on_discovered)
-        summary.discovered = discover_links(harvest, fetcher, adapter).added
+        discover_links(harvest, fetcher, adapter)
+        summary.discovered, summary.unread = harvest.added, harvest.failures
+        summary.read = harvest.read + harvest.not_modified
         start, end = window.bounds(source.zone)
         store.release_dead_claims(db)
         pending = store.pending_links(db, source.slug, start=start, end=end, limit=limit)
@@ -269,7 +286,7 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
             log.warning("%s deferred %d links: their host is backing off (hosts.backoff_until)",
                         source.slug, summary.failed["host-backoff"])
         summary.stopped = stop.is_set()
-        status = "stopped" if summary.stopped else "ok"
+        status = "stopped" if summary.stopped else "failed" if summary.all_failed else "ok"
     finally:
         if own_pool:
             parser.close()

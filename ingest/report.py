@@ -14,9 +14,13 @@ import sqlite_utils
 from ingest.config import Config
 from ingest.store import rows
 
+FAILING_PASSES = 3  # a source whose last this many passes failed is flagged in `ingest sources`
+FAILING_STATUSES = ("failed", "error")  # `stopped` and `running` passes say nothing about the source
+
 
 def source_rows(db: sqlite_utils.Database, config: Config) -> list[dict[str, Any]]:
-    """One row per configured source: adapter, schedule, last run, article and failure counts."""
+    """One row per configured source: adapter, schedule, last run (ok, failed, stopped, error), article counts, and
+    `failing` when its last FAILING_PASSES passes failed."""
     out = []
     for source in config.sources.values():
         last = next(rows(db, "SELECT started_at, finished_at, status, new, failed FROM runs"
@@ -30,8 +34,22 @@ def source_rows(db: sqlite_utils.Database, config: Config) -> list[dict[str, Any
             "interval_min": round(source.interval / 60), "last_run": last.get("started_at"),
             "last_status": last.get("status"), "last_new": last.get("new"),
             "articles": articles[0], "duplicates": articles[1] or 0, "pending": pending,
+            "failing": _flag(failed_streak(db, source.slug)),
         })
     return out
+
+
+def failed_streak(db: sqlite_utils.Database, slug: str, limit: int = 100) -> int:
+    """How many of the source's most recent finished passes failed in a row (up to `limit`)."""
+    statuses = [row[0] for row in db.execute(
+        "SELECT status FROM runs WHERE source = ? AND status NOT IN ('running', 'stopped')"
+        " ORDER BY started_at DESC, id DESC LIMIT ?", [slug, limit])]
+    return next((i for i, status in enumerate(statuses) if status not in FAILING_STATUSES), len(statuses))
+
+
+def _flag(streak: int) -> str | None:
+    """The `failing` column: set once the last FAILING_PASSES passes failed, so a dead source stands out."""
+    return f"FAILING: last {streak} passes failed" if streak >= FAILING_PASSES else None
 
 
 def stats(db: sqlite_utils.Database, config: Config, *, days: int = 7) -> dict[str, Any]:

@@ -23,9 +23,12 @@ ROBOTS_ERROR_TTL: Final = 600.0
 class Robots:
     """A parsed robots.txt, or one of the two blanket policies."""
 
-    def __init__(self, parser: Protego | None, *, allow: bool = True) -> None:
+    def __init__(self, parser: Protego | None, *, allow: bool = True, unreachable: bool = False) -> None:
         self._parser = parser
         self._allow = allow
+        # Disallowed only because robots.txt could not be read: the host did not answer, which is a failure to
+        # retry (and to count against the pass), not the site's word.
+        self.unreachable = unreachable
 
     @classmethod
     def parse(cls, text: str) -> Robots:
@@ -40,7 +43,7 @@ class Robots:
     @classmethod
     def disallow_all(cls) -> Robots:
         """The policy for an unreachable robots.txt (5xx, network error)."""
-        return cls(None, allow=False)
+        return cls(None, allow=False, unreachable=True)
 
     def allowed(self, url: str, user_agent: str) -> bool:
         """True when `user_agent` may fetch `url`."""

@@ -22,7 +22,7 @@ import sqlite_utils
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from ingest import store
+from ingest import retention, store
 from ingest.config import Config, Source
 from ingest.fetch import Fetcher
 from ingest.parse import parse_pool
@@ -65,9 +65,15 @@ class Daemon:
                                  stop=self.stopping, workers=self.config.settings.concurrency, pool=self.pool,
                                  topics=self.config.topics, archive=self.archive)
             self.prune_archive()
-            log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed",
-                     source.slug, summary.new, summary.duplicate, summary.updated,
-                     sum(summary.rejected.values()), sum(summary.failed.values()))
+            self.prune_fetches(db, source)
+            counts = (source.slug, summary.new, summary.duplicate, summary.updated,
+                      sum(summary.rejected.values()), sum(summary.failed.values()))
+            if summary.all_failed:  # runs.status = 'failed': say so, not "done ... 0 failed"
+                unread = ", ".join(f"{k}: {v}" for k, v in summary.unread.most_common()) or "none"
+                log.warning("%s pass FAILED, every request failed: %d new, %d duplicate, %d updated, %d rejected, "
+                            "%d failed; feeds, sitemaps, listing pages unread: %s", *counts, unread)
+            else:
+                log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed", *counts)
         except sqlite3.DatabaseError as exc:
             trouble = store.database_trouble(exc)
             log.error("%s pass failed: %s: %s", source.slug, self.db_path, trouble)
@@ -89,6 +95,13 @@ class Daemon:
         if keep:
             for path in self.archive.prune(keep, today=date.today()):
                 log.info("deleted %s: older than warc_keep_months = %d", path, keep)
+
+    def prune_fetches(self, db: sqlite_utils.Database, source: Source) -> None:
+        """Delete the source's fetch-log rows older than `keep_fetches_days` (0: keep them all)."""
+        days = self.config.settings.keep_fetches_days
+        deleted = retention.prune_fetches(db, source.slug, days, stop=self.stopping)
+        if deleted:
+            log.info("%s deleted %d fetches rows older than keep_fetches_days = %d", source.slug, deleted, days)
 
     def schedule(self) -> int:
         """Add one job per enabled source, staggered so they don't all start at once."""

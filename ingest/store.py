@@ -610,7 +610,7 @@ def start_run(db: sqlite_utils.Database, source: str, kind: str) -> int:
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, counts: dict[str, int], status: str) -> None:
-    """Record a run's counts and how it ended (ok, stopped, error)."""
+    """Record a run's counts and how it ended: ok, failed (every request failed), stopped, error (an exception)."""
     db.table("runs").update(run_id, {**counts, "finished_at": utcnow(), "status": status})
 
 

@@ -714,7 +714,8 @@ def test_a_robots_txt_redirecting_off_the_source_reads_and_stores_nothing_there(
     assert stored
     assert all("secret" not in (r["robots_txt"] or "") for r in stored)
     # Unreachable (RFC 9309): disallow for now, so the pages wait in the frontier.
-    assert {r["reason"] for r in query(db, "SELECT reason FROM fetches")} <= {"robots"}
+    assert {r["reason"] for r in query(db, "SELECT reason FROM fetches")} <= {"robots-unreachable"}
+    assert query(db, "SELECT count(*) FROM frontier WHERE state = 'rejected'")[0][0] == 0
 
 
 def test_another_port_of_the_same_host_is_another_site(tmp_path: Path, pool: WorkerPool) -> None:
