@@ -35,7 +35,7 @@ class Backup:
 def backup(source: Path, target: Path, *, force: bool = False) -> Backup:
     """Copy the database at `source` to `target`; refuses an existing `target` unless `force`."""
     if not source.is_file():
-        raise BackupError(f"no database at {source}: nothing to back up (check --db)")
+        raise BackupError(f"no database at {source}: {store.CREATE_HINT}")
     if target.is_dir():
         raise BackupError(f"{target} is a folder: give the backup's file name")
     if target.exists() and target.resolve() == source.resolve():

@@ -677,11 +677,7 @@ def health_command(obj: Context, max_lag: float | None) -> None:
 
     config = obj.config()
     store.check_database(obj.db_path, create=False)
-    try:
-        db = store.open_readonly(obj.db_path)
-    except FileNotFoundError:
-        click.echo(f"Error: no database at {obj.db_path}: nothing has run there (check --db or INGEST_DB)", err=True)
-        sys.exit(2)
+    db = store.open_readonly(obj.db_path)
     try:
         verdicts = health.check(db, config, max_lag=max_lag)
     except sqlite3.OperationalError as exc:
@@ -705,8 +701,7 @@ def backup_command(obj: Context, file: Path, force: bool) -> None:
     """Copy the database to FILE, consistent while the daemon writes (SQLite's online backup), and check the copy."""
     from ingest.backup import BackupError, backup
 
-    store.check_database(obj.db_path, create=False)
-    try:
+    try:  # backup() makes its own checks of both paths, the database's those of check_database among them
         done = backup(obj.db_path, file, force=force)
     except BackupError as exc:
         click.echo(f"Error: {exc}", err=True)

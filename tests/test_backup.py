@@ -146,7 +146,7 @@ def test_an_existing_file_is_kept_unless_force(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("case", "message"), [
-    ("missing", "no database at {source}: nothing to back up (check --db)"),
+    ("missing", "no database at {source}: `ingest run` or `ingest backfill` creates it; give another with --db"),
     ("not-a-database", "{source} -> {out}: damaged, or not an SQLite database"),
     ("folder-missing", "folder {out_parent} does not exist"),
     ("file-is-a-folder", "{out} is a folder: give the backup's file name"),

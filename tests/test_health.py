@@ -210,8 +210,8 @@ def test_health_refuses_a_missing_database_and_creates_nothing(tmp_path: Path) -
     db = tmp_path / "nowhere" / "news.db"
     done = ingest(config, db, "health")
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"Error: no database at {db}: nothing has run there (check --db "
-                                                 "or INGEST_DB)"]
+    assert done.stderr.strip().splitlines() == [f"Error: no database at {db}: `ingest run` or `ingest backfill` "
+                                                 "creates it; give another with --db"]
     assert not (tmp_path / "nowhere").exists()
 
 
