@@ -204,16 +204,22 @@ def test_the_publication_time_is_stored_in_utc_with_where_it_was_read(db: store.
     assert row == ("2024-09-09T21:30:00+00:00", "text")
 
 
-def test_a_schema_4_archive_gets_date_source_and_keeps_its_rows(tmp_path: Path) -> None:
+def older_archive(tmp_path: Path, column: str, version: int) -> Path:
+    """An archive of one article as schema `version` left it: without articles.`column`, which it added later."""
     path = tmp_path / "news.db"
     db = store.open_db(path)
     store.save_article(db, article("https://a.com/1", "Японія надасть генератори."))
     db.close()
-    conn = sqlite3.connect(path)  # the archive as schema 4 left it: no date_source column
-    conn.execute("ALTER TABLE articles DROP COLUMN date_source")
-    conn.execute("PRAGMA user_version = 4")
+    conn = sqlite3.connect(path)
+    conn.execute(f"ALTER TABLE articles DROP COLUMN {column}")
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()
+    return path
+
+
+def test_a_schema_4_archive_gets_date_source_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = older_archive(tmp_path, "date_source", 4)
     db = store.open_db(path)
     assert "date_source" in db.table("articles").columns_dict
     assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
@@ -225,15 +231,7 @@ def test_a_schema_4_archive_gets_date_source_and_keeps_its_rows(tmp_path: Path) 
 def test_a_schema_8_archive_gets_the_truncated_column_once(tmp_path: Path) -> None:
     """Schema 9 adds articles.truncated to an older archive, its rows kept (null: stored before it was recorded);
     opening again changes nothing, and a cut article is stored as such."""
-    path = tmp_path / "news.db"
-    db = store.open_db(path)
-    store.save_article(db, article("https://a.com/1", "Японія надасть генератори."))
-    db.close()
-    conn = sqlite3.connect(path)  # the archive as schema 8 left it: no truncated column
-    conn.execute("ALTER TABLE articles DROP COLUMN truncated")
-    conn.execute("PRAGMA user_version = 8")
-    conn.commit()
-    conn.close()
+    path = older_archive(tmp_path, "truncated", 8)
     for _ in range(2):
         db = store.open_db(path)
         assert db.table("articles").columns_dict["truncated"] is int
