@@ -87,9 +87,11 @@ class _Commands(click.Group):
             ctx.exit(2)
 
 
-def _check_intact(db_path: Path) -> None:
-    """Before a writer starts: an existing database must pass PRAGMA quick_check and take a write transaction,
-    else the command ends with one line (damaged, read-only, locked), exit 2, the file untouched."""
+def _check_for_writing(db_path: Path, *, create: bool) -> None:
+    """Before a writer starts: `store.check_database` (with `create`, a missing file is one to make), then an
+    existing database must pass PRAGMA quick_check and take a write transaction, else the command ends with one
+    line (damaged, read-only, locked), exit 2, the file untouched."""
+    store.check_database(db_path, create=create)
     if not db_path.exists():
         return
     with contextlib.closing(store.open_readonly(db_path)) as db:
@@ -142,8 +144,7 @@ def _fetcher(settings: Settings, db_path: Path | None) -> Iterator[Fetcher]:
 def run(obj: Context) -> None:
     """Run the daemon: every enabled source on its interval, until SIGTERM or Ctrl-C."""
     config = obj.config()
-    store.check_database(obj.db_path, create=True)
-    _check_intact(obj.db_path)
+    _check_for_writing(obj.db_path, create=True)
     store.open_db(obj.db_path).close()  # create the schema before jobs race to do it
     with _fetcher(config.settings, obj.db_path) as fetcher:
         daemon = Daemon(config, obj.db_path, fetcher)
@@ -198,8 +199,7 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     if since and until and since > until:
         raise click.UsageError("--since is after --until")
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
-    store.check_database(obj.db_path, create=True)
-    _check_intact(obj.db_path)
+    _check_for_writing(obj.db_path, create=True)
     stop = threading.Event()
     summaries = []
     recleaned: list[reclean.RecleanSummary] = []
@@ -276,8 +276,7 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
             if stats.stopped:
                 click.echo("stopped early: the counts are of the records read so far")
             return
-        store.check_database(obj.db_path, create=True)
-        _check_intact(obj.db_path)
+        _check_for_writing(obj.db_path, create=True)
         db = store.open_db(obj.db_path)
         recleaned: list[reclean.RecleanSummary] = []
         try:
@@ -355,8 +354,7 @@ def reclean_command(obj: Context, sources: tuple[str, ...], since: date | None, 
         raise click.UsageError(f"unknown source {unknown[0]!r} (known: {', '.join(config.sources)})")
     if since and everything:
         raise click.UsageError("--since and --all: give one of them")
-    store.check_database(obj.db_path, create=False)
-    _check_intact(obj.db_path)
+    _check_for_writing(obj.db_path, create=False)
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
     stop = threading.Event()
     done: list[reclean.RecleanSummary] = []
@@ -731,8 +729,7 @@ def demo(obj: Context, serve: bool) -> None:
     from ingest.demo_run import run_demo
 
     db_path = obj.db_path.parent / "demo.db"
-    store.check_database(db_path, create=True)
-    _check_intact(db_path)
+    _check_for_writing(db_path, create=True)
     click.echo(run_demo(db_path, obj.config(), keep_serving=serve))
 
 
@@ -809,9 +806,10 @@ def topics_command(obj: Context, retag: bool, as_json: bool) -> None:
     from ingest import topics
 
     config = obj.config()
-    store.check_database(obj.db_path, create=False)
     if retag:
-        _check_intact(obj.db_path)
+        _check_for_writing(obj.db_path, create=False)
+    else:
+        store.check_database(obj.db_path, create=False)
     db = store.open_db(obj.db_path) if retag else store.open_for_reading(obj.db_path)
     try:
         if retag:
