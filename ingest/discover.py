@@ -282,8 +282,7 @@ def select_sitemaps(children: Iterable[Sitemap], since: date | None, until: date
                     zone: str = "UTC") -> list[Sitemap]:
     """The children of one index that may cover [since, until], telling weekly from monthly archives."""
     children = list(children)
-    # Months stop at 12, ISO weeks run to 53: one 'YYYY/NN' above 12 marks the index as weekly.
-    weekly = any(_numbered_period(s.url) > 12 for s in children)
+    weekly = _weekly(children)
     return [s for s in children if sitemap_overlaps(s, since, until, weekly=weekly, zone=zone)]
 
 
@@ -291,7 +290,7 @@ def newest_first(children: Iterable[Sitemap]) -> list[Sitemap]:
     """Children by their <lastmod>, else by the last day their URL names (2024-05.xml), newest first; the rest
     after them in index order. What a daemon pass reads when it reads only a few."""
     children = list(children)
-    weekly = any(_numbered_period(s.url) > 12 for s in children)
+    weekly = _weekly(children)
 
     def newest(sitemap: Sitemap) -> datetime:
         if sitemap.lastmod is not None:
@@ -328,6 +327,12 @@ def _url_period(url: str, *, weekly: bool) -> tuple[date, date] | None:
         if found:
             return found
     return None
+
+
+def _weekly(children: list[Sitemap]) -> bool:
+    """Whether an index numbers its children by ISO week: months stop at 12, weeks run to 53, so one 'YYYY/NN'
+    above 12 marks the whole index as weekly."""
+    return any(_numbered_period(s.url) > 12 for s in children)
 
 
 def _numbered_period(url: str) -> int:
