@@ -54,15 +54,12 @@ def check(db: sqlite_utils.Database, config: Config, *, max_lag: float | None = 
         lag = max_lag if max_lag is not None else default_lag(source)
         limit = f"max lag {format_lag(int(lag))}"
         success = last_success(db, source.slug)
-        if success is not None and now - datetime.fromisoformat(success) <= timedelta(seconds=lag):
-            ago = format_lag(int((now - datetime.fromisoformat(success)).total_seconds()))
+        age = now - datetime.fromisoformat(success) if success is not None else None
+        ago = format_lag(int(age.total_seconds())) if age is not None else None
+        if age is not None and age <= timedelta(seconds=lag):
             verdicts.append(Verdict(source.slug, True, f"{source.slug}: ok, last success {ago} ago ({limit})"))
             continue
-        if success is None:
-            why = "no successful pass or fetch yet"
-        else:
-            ago = format_lag(int((now - datetime.fromisoformat(success)).total_seconds()))
-            why = f"no successful pass or fetch for {ago}"
+        why = f"no successful pass or fetch for {ago}" if ago is not None else "no successful pass or fetch yet"
         verdicts.append(Verdict(source.slug, False, f"{source.slug}: {why} ({limit}){_evidence(db, source.slug)}"))
     return verdicts
 
