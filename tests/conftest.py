@@ -38,7 +38,10 @@ class Hit:
 class Site:
     """An HTTP/1.1 server on `host` (127.0.0.x) at a free port; `routes[path](handler)` writes the reply.
 
-    Every request is recorded in `hits`; `most_in_flight` is the largest number served at once.
+    Every request is recorded in `hits`; `most_in_flight` is the largest number served at once. A request is in
+    flight from its arrival until its reply starts: a client reads the whole reply before its next request, so
+    counting until the handler returns also counted the server thread's wait for a CPU after the last byte left
+    (on a busy machine the next client's request arrived first: a false "2 at once").
     """
 
     def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1") -> None:
@@ -58,6 +61,7 @@ class Site:
                     site.hits.append(Hit(self.path, time.monotonic(), {k.lower(): v for k, v in self.headers.items()}))
                     site._in_flight += 1
                     site.most_in_flight = max(site.most_in_flight, site._in_flight)
+                self._counted = True
                 try:
                     route = site.routes.get(self.path) or site.routes.get(urlsplit(self.path).path)
                     if route is None:
@@ -65,6 +69,16 @@ class Site:
                     else:
                         route(self)
                 finally:
+                    self._answered()
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                self._answered()
+                super().send_response(code, message)
+
+            def _answered(self) -> None:
+                """The request is no longer in flight once its reply starts (once per request)."""
+                if getattr(self, "_counted", False):
+                    self._counted = False
                     with site._lock:
                         site._in_flight -= 1
 
