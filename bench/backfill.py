@@ -40,13 +40,13 @@ from pathlib import Path
 import throughput
 from throughput import load_pages, measured
 
-from ingest import store
+from ingest.archive import store
+from ingest.archive.warc import pack
 from ingest.config import Settings, Source
 from ingest.models import Page
-from ingest.parse import parse_pool
-from ingest.pipeline import raw_archive
-from ingest.replay import replay
-from ingest.warc import pack
+from ingest.run.parsing import parse_pool
+from ingest.run.pipeline import raw_archive
+from ingest.run.replay import replay
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTED_EVERY = 50  # one record in this many belongs to the source in the 1 GB file

@@ -39,12 +39,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest import neardup, store  # noqa: E402
-from ingest.adapters import get_adapter  # noqa: E402
+from ingest.archive import neardup, store  # noqa: E402
+from ingest.archive.dedup import content_hash  # noqa: E402
+from ingest.clean.adapters import get_adapter  # noqa: E402
+from ingest.clean.parse import page_from_bytes, parse_page  # noqa: E402
 from ingest.config import Source  # noqa: E402
-from ingest.dedup import content_hash  # noqa: E402
 from ingest.models import Article  # noqa: E402
-from ingest.parse import page_from_bytes, parse_page  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 POSITIVE = ("exact", "boilerplate", "edited", "truncated", "rewrite")

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest import neardup, store  # noqa: E402
+from ingest.archive import neardup, store  # noqa: E402
 from ingest.models import Article  # noqa: E402
 
 SYLLABLES = ("ka", "lo", "mi", "ra", "ne", "tu", "vo", "si", "de", "pa", "gri", "sto", "ven", "mar", "kol",

@@ -29,13 +29,16 @@ from typing import Any
 
 from outlets import build_outlets, serve
 
-from ingest import learn, store
-from ingest.adapters import base, get_adapter
+from ingest.archive import store
+from ingest.clean import learn
+from ingest.clean.adapters import base, get_adapter
+from ingest.clean.parse import page_from_bytes
 from ingest.config import Settings, Source
-from ingest.fetch import Fetcher
+from ingest.crawl.fetch import Fetcher
+from ingest.decoding import page_text
 from ingest.models import NOTHING_LEARNED, Learned, Rejected
-from ingest.parse import page_from_bytes, parse_pool
-from ingest.pipeline import Window, raw_archive, run_source
+from ingest.run.parsing import parse_pool
+from ingest.run.pipeline import Window, raw_archive, run_source
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +63,7 @@ def fundus_pages(corpus: Path) -> list[tuple[Any, Learned]]:
         for row in csv.DictReader(fh, delimiter="\t"):
             raw = gzip.decompress((corpus / "fundus" / row["group"] / row["html"]).read_bytes())
             page = page_from_bytes(raw, row["url"])
-            _ = page.text
+            _ = page_text(page)
             pages.append((page, NOTHING_LEARNED))
     return pages
 
@@ -88,7 +91,7 @@ def outlet_pages(folder: Path) -> list[tuple[Any, Learned]]:
                 learned = learn.learned(db, outlet.slug)
                 for article in outlet.articles:
                     page = page_from_bytes(outlet.page_bytes(article), base_url + article.path)
-                    _ = page.text
+                    _ = page_text(page)
                     pages.append((page, learned))
     finally:
         hosts.close()

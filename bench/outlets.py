@@ -32,7 +32,7 @@ from email.utils import format_datetime
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from ingest.demo import LoopbackSite
+from ingest.demo.outlet import LoopbackSite
 
 FIRST_DAY, LAST_DAY = date(2024, 12, 2), date(2025, 4, 25)  # "a few months", ending on a fixed day
 FEED_ITEMS = 20

@@ -25,12 +25,12 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ingest import store
+from ingest.archive import store
 from ingest.config import Settings, Source
-from ingest.demo import Reply, serve_http
-from ingest.fetch import Fetcher
-from ingest.parse import parse_pool
-from ingest.pipeline import run_source
+from ingest.crawl.fetch import Fetcher
+from ingest.demo.outlet import Reply, serve_http
+from ingest.run.parsing import parse_pool
+from ingest.run.pipeline import run_source
 
 PER_SITEMAP = 1000
 WORDS = ("council", "budget", "school", "road", "water", "minister", "energy", "winter", "grid", "city", "region",

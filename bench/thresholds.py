@@ -31,12 +31,13 @@ from urllib.parse import urlsplit
 from learning import FIRST, Score, judge
 from outlets import DESIGNS, LANTERN, PIVDEN, Outlet, build, serve
 
-from ingest import learn, store
+from ingest.archive import store
+from ingest.clean import learn
 from ingest.config import Settings, Source
-from ingest.fetch import Fetcher
-from ingest.parse import parse_pool
-from ingest.pipeline import Window, raw_archive, run_source
-from ingest.reclean import reclean_source
+from ingest.crawl.fetch import Fetcher
+from ingest.run.parsing import parse_pool
+from ingest.run.pipeline import Window, raw_archive, run_source
+from ingest.run.reclean import reclean_source
 
 SETTINGS = [  # (MIN_PAGES, MIN_SHARE, MIN_SPAN)
     (3, 0.3, 10), (5, 0.45, 20), (5, 0.6, 20), (5, 0.75, 20), (5, 0.6, 30), (5, 0.45, 40), (5, 0.5, 40),

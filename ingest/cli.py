@@ -25,18 +25,21 @@ from urllib.parse import urlsplit
 
 import click
 
-from ingest import learn, reclean, replay, report, store, warcplan
-from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
+from ingest.archive import report, store
+from ingest.archive.export import FORMATS
+from ingest.archive.warc import WarcError
+from ingest.clean import learn
+from ingest.clean.adapters import ADAPTERS, adapter_for_url, get_adapter
+from ingest.clean.parse import own_url, page_from_bytes
 from ingest.config import Config, ConfigError, Settings, Source, check_timezone, load_config
-from ingest.export import FORMATS
-from ingest.fetch import Fetcher, MemoryHostStates
-from ingest.harvest import planned
+from ingest.crawl.fetch import Fetcher, MemoryHostStates
+from ingest.crawl.harvest import planned
 from ingest.logs import setup_logging
 from ingest.models import Article, Learned, Page, Rejected
-from ingest.parse import own_url, page_from_bytes, parse_pool
-from ingest.pipeline import Window, format_summaries, parse_page, raw_archive, run_source
-from ingest.scheduler import Daemon
-from ingest.warc import WarcError
+from ingest.run import reclean, replay, warcplan
+from ingest.run.parsing import parse_pool
+from ingest.run.pipeline import Window, format_summaries, parse_page, raw_archive, run_source
+from ingest.run.scheduler import Daemon
 
 log = logging.getLogger("ingest")
 _FIXTURE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
@@ -671,7 +674,7 @@ def health_command(obj: Context, max_lag: float | None) -> None:
 
     For cron, systemd timers and container health checks; reads the database only.
     """
-    from ingest import health
+    from ingest.archive import health
 
     config = obj.config()
     store.check_database(obj.db_path, create=False)
@@ -697,7 +700,7 @@ def health_command(obj: Context, max_lag: float | None) -> None:
 @click.pass_obj
 def backup_command(obj: Context, file: Path, force: bool) -> None:
     """Copy the database to FILE, consistent while the daemon writes (SQLite's online backup), and check the copy."""
-    from ingest.backup import BackupError, backup
+    from ingest.archive.backup import BackupError, backup
 
     try:  # backup() makes its own checks of both paths, the database's those of check_database among them
         done = backup(obj.db_path, file, force=force)
@@ -726,7 +729,7 @@ def _print_rows(items: list[dict[str, Any]], as_json: bool) -> None:
 @click.pass_obj
 def demo(obj: Context, serve: bool) -> None:
     """Run the configured sources on bundled outlet pages served on 127.0.0.1, into db/demo.db; say how to browse."""
-    from ingest.demo_run import run_demo
+    from ingest.demo.run import run_demo
 
     db_path = obj.db_path.parent / "demo.db"
     _check_for_writing(db_path, create=True)
@@ -743,7 +746,7 @@ def demo(obj: Context, serve: bool) -> None:
 @click.pass_obj
 def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None, allow_sql: bool) -> None:
     """Browse, search and query the database in Datasette, read-only, while the daemon keeps writing."""
-    from ingest import serve
+    from ingest.archive import serve
 
     store.check_database(obj.db_path, create=False)
     try:
@@ -772,7 +775,7 @@ def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None
 def export_command(obj: Context, fmt: str | None, since: date | None, slug: str | None, query: str | None,
                    output: Path | None) -> None:
     """Stream articles (oldest first) as JSON lines, CSV or Parquet, for pandas and other tools."""
-    from ingest import export
+    from ingest.archive import export
 
     fmt = fmt or export.format_for(output)
     store.check_database(obj.db_path, create=False)
@@ -803,7 +806,7 @@ def export_command(obj: Context, fmt: str | None, since: date | None, slug: str 
 @click.pass_obj
 def topics_command(obj: Context, retag: bool, as_json: bool) -> None:
     """List the configured topics and the articles each tags; --retag re-applies changed rules."""
-    from ingest import topics
+    from ingest.archive import topics
 
     config = obj.config()
     if retag:

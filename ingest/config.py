@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ingest.dedup import ascii_host
+from ingest.urls import ascii_host
 
 DEFAULT_PORTS = {"http": 80, "https": 443}  # what a URL without a port means
 MAX_CONFIG_BYTES = 1_000_000  # a sources.toml with a thousand sources is 200 kB

@@ -11,10 +11,9 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
-
-from ingest.charset import decode_html
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 _TEXT_TYPES = frozenset({"", "application/xhtml+xml", "application/xml", "application/json",
                          "application/ld+json", "application/javascript"})
@@ -57,11 +56,13 @@ class Link:
 
 @dataclass(frozen=True)
 class Page:
-    """A fetched HTTP response: bytes as received; `text` is decoded from them as a browser would, on demand.
+    """A fetched HTTP response: bytes as received; decoding.page_text decodes them as a browser would, on demand.
 
-    Decoding waits until a stage reads `text`: an article page is decoded in the parse worker, so the
+    Decoding waits until a stage reads the text: an article page is decoded in the parse worker, so the
     fetching process spends no CPU on it and only the bytes cross the pipe (pickling drops the text).
     """
+
+    DECODED: ClassVar[str] = "_decoded"  # where decoding.page_text caches (text, encoding) on the page
 
     url: str  # final URL after redirects
     requested_url: str
@@ -80,28 +81,9 @@ class Page:
         mime = self.content_type
         return mime.startswith("text/") or mime in _TEXT_TYPES or mime.endswith(("+xml", "+json"))
 
-    @property
-    def text(self) -> str:
-        """The body decoded (BOM, Content-Type charset, <meta> prescan, then sniffing); "" when not text."""
-        return self._decode()[0]
-
-    @property
-    def encoding(self) -> str:
-        """WHATWG name of the encoding `text` was decoded with; "" when not text."""
-        return self._decode()[1]
-
-    def _decode(self) -> tuple[str, str]:
-        # Cached by hand: functools.cached_property (Python 3.11) holds one lock for every Page while it runs.
-        decoded: tuple[str, str] | None = self.__dict__.get("_decoded")
-        if decoded is None:
-            textual = self.status != 304 and self.textual
-            decoded = decode_html(self.body, self.headers.get("content-type")) if textual else ("", "")
-            self.__dict__["_decoded"] = decoded  # the dataclass is frozen; this is a cache, not a field
-        return decoded
-
     def __getstate__(self) -> dict[str, Any]:
         # The decoded text is as large as the body again and cheap to rebuild where it is needed.
-        return {k: v for k, v in self.__dict__.items() if k != "_decoded"}
+        return {k: v for k, v in self.__dict__.items() if k != self.DECODED}
 
 
 @dataclass(frozen=True)
@@ -241,3 +223,42 @@ class Turn:
     def wanted(self, holder: str) -> bool:
         """Does a live process other than `holder` wait for the lease?"""
         return self.waiter is not None and self.waiter != holder and holder_alive(self.waiter)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Inclusive publication-date window of a backfill; open ends are None.
+
+    The days are the outlet's calendar days: every check takes the source's timezone, so `--since 2024-09-10`
+    keeps an article a Kyiv outlet dates 10 September 00:30 (21:30 UTC on the 9th).
+    """
+
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def contains(self, when: datetime | None, zone: str = "UTC") -> bool:
+        """True when `when` (naive: UTC) falls on a day of `zone` inside the window, or is unknown."""
+        if when is None:
+            return True
+        day = local_day(when, zone)
+        return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
+
+    def bounds(self, zone: str = "UTC") -> tuple[datetime | None, datetime | None]:
+        """The window as UTC instants [start, end): local midnight of `since`, local midnight after `until`."""
+        tz = ZoneInfo(zone)
+        start = datetime.combine(self.since, time(), tz).astimezone(UTC) if self.since else None
+        end = (datetime.combine(self.until + timedelta(days=1), time(), tz).astimezone(UTC)
+               if self.until else None)
+        return start, end
+
+
+def local_day(when: datetime, zone: str = "UTC") -> date:
+    """The calendar day `when` (naive: UTC) falls on in `zone`."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone)).date()
+
+
+OPEN_WINDOW = Window()  # every date

@@ -21,7 +21,7 @@ from http.server import ThreadingHTTPServer
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
-from ingest.demo import LoopbackSite, Reply, serve_http
+from ingest.demo.outlet import LoopbackSite, Reply, serve_http
 
 KYIV = timezone(timedelta(hours=2))
 VOCABULARY = tuple(

@@ -15,13 +15,13 @@ import pytest
 from conftest import corpus_bytes, corpus_path
 from selectolax.lexbor import LexborHTMLParser
 
-from ingest.adapters import ADAPTERS, adapter_for_url, get_adapter
-from ingest.adapters.checks import check_nesting
-from ingest.adapters.preclean import StoryText
-from ingest.charset import decode_html
-from ingest.demo import PAGES
-from ingest.extract import extract_text
-from ingest.junk import find_junk
+from ingest.clean.adapters import ADAPTERS, adapter_for_url, get_adapter
+from ingest.clean.adapters.checks import check_nesting
+from ingest.clean.adapters.preclean import StoryText
+from ingest.clean.extract import extract_text
+from ingest.clean.junk import find_junk
+from ingest.decoding import decode_html
+from ingest.demo.outlet import PAGES
 from ingest.models import Article, Page, Rejected
 
 FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)

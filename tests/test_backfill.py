@@ -22,11 +22,11 @@ import pytest
 from archive_site import ArchiveSite
 from click.testing import CliRunner
 
-from ingest import store
+from ingest.archive import store
 from ingest.cli import cli
 from ingest.config import load_config
-from ingest.fetch import Fetcher, MemoryHostStates
-from ingest.pipeline import run_source
+from ingest.crawl.fetch import Fetcher, MemoryHostStates
+from ingest.run.pipeline import run_source
 
 FIRST, LAST = date(2024, 1, 1), date(2024, 5, 31)
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import query
 from test_readonly import read_only
 
-from ingest import store
+from ingest.archive import store
 from ingest.models import Article
 
 CONFIG = Path(__file__).resolve().parent.parent / "sources.toml"
@@ -22,7 +22,7 @@ BATCH = 10  # rows the writer commits together
 WRITER = textwrap.dedent(f"""
     import sys, time
     from pathlib import Path
-    from ingest import store
+    from ingest.archive import store
     db = store.open_db(sys.argv[1])
     stop = Path(sys.argv[2])
     batch = 0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from selectolax.lexbor import LexborHTMLParser
 
-from ingest.adapters import get_adapter
-from ingest.adapters.blocks import Block, drop_junk, junk_blocks, normalise, observe, segment, text_key
+from ingest.clean.adapters import get_adapter
+from ingest.clean.adapters.blocks import Block, drop_junk, junk_blocks, normalise, observe, segment, text_key
+from ingest.clean.parse import page_from_bytes
 from ingest.models import Learned
-from ingest.parse import page_from_bytes
 
 STORY = ("The city council approved the new water plan on Tuesday after a debate that lasted most of the "
          "afternoon, and the first pipes will be replaced in the spring.")

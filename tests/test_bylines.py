@@ -9,9 +9,10 @@ import pytest
 from conftest import corpus_bytes, corpus_path
 from selectolax.lexbor import LexborHTMLParser
 
-from ingest.adapters import adapter_for_url, get_adapter
-from ingest.adapters.bylines import clean_name, find_byline_names, parse_byline, split_names
-from ingest.parse import page_from_bytes
+from ingest.clean.adapters import adapter_for_url, get_adapter
+from ingest.clean.adapters.bylines import clean_name, find_byline_names, parse_byline, split_names
+from ingest.clean.parse import page_from_bytes
+from ingest.decoding import page_text
 
 STORY = "<p>" + "The council approved the new water plan on Tuesday after a long and heated debate. " * 4 + "</p>"
 
@@ -82,7 +83,7 @@ def test_no_name_invented_on_real_pages(page_id: str) -> None:
 ])
 def test_visible_byline_on_ukrainian_and_russian_pages(relative: str, url: str, names: list[str]) -> None:
     page = page_from_bytes(corpus_bytes(relative), url)
-    assert find_byline_names(LexborHTMLParser(page.text)) == names
+    assert find_byline_names(LexborHTMLParser(page_text(page))) == names
     assert get_adapter("generic").parse(page, source="x").authors == names
 
 

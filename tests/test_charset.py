@@ -11,7 +11,8 @@ import pytest
 import zstandard
 from conftest import corpus_bytes
 
-from ingest.charset import BadEncoding, TooLarge, decode_html, decompress, normalize_label, prescan
+from ingest.crawl.decompress import BadEncoding, TooLarge, decompress
+from ingest.decoding import decode_html, normalize_label, prescan
 
 PRAVDA = "outlets/pravda/pravda.com.ua_news_2016_01_14_7095324.html"
 

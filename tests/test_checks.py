@@ -10,13 +10,13 @@ import pytest
 from conftest import corpus_bytes, corpus_path
 from selectolax.lexbor import LexborHTMLParser
 
-from ingest.adapters import adapter_for_url, get_adapter
-from ingest.adapters.checks import SENTENCE_CHARS, cut_html, has_story, looks_like_listing
-from ingest.adapters.preclean import remove_nodes
-from ingest.charset import decode_html
-from ingest.extract import extract_story
+from ingest.clean.adapters import adapter_for_url, get_adapter
+from ingest.clean.adapters.checks import SENTENCE_CHARS, cut_html, has_story, looks_like_listing
+from ingest.clean.adapters.preclean import remove_nodes
+from ingest.clean.extract import extract_story
+from ingest.clean.parse import page_from_bytes
+from ingest.decoding import decode_html
 from ingest.models import Article, Page, Rejected
-from ingest.parse import page_from_bytes
 
 MIN_CHARS = get_adapter("generic").min_chars
 

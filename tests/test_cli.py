@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import corpus_path
 
-from ingest import store
+from ingest.archive import store
 from ingest.cli import cli
-from ingest.demo import PAGES, serve_folder
+from ingest.demo.outlet import PAGES, serve_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)
@@ -250,7 +250,7 @@ def _damaged_database(tmp_path: Path, where: str) -> Path:
     """A database whose header (`where` = "header") or middle pages are garbage."""
     import random
 
-    from ingest import store
+    from ingest.archive import store
     path = tmp_path / "db" / "news.db"
     db = store.open_db(path)
     db.execute("CREATE TABLE filler (x TEXT)")

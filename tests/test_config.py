@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.adapters import ADAPTERS
+from ingest.clean.adapters import ADAPTERS
 from ingest.config import ConfigError, load_config, parse_interval
 
 ROOT = Path(__file__).resolve().parent.parent

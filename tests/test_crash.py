@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from conftest import Route, Site, article_html, assert_consistent, query, rss, send
 
-from ingest import store
-from ingest.workers import PoolClosed, WorkerDied, WorkerError, WorkerPool, WorkerTimeout
+from ingest.archive import store
+from ingest.run.workers import PoolClosed, WorkerDied, WorkerError, WorkerPool, WorkerTimeout
 
 UA = "ingest-test/1.0 (+https://example.org/contact)"
 PAGES = 24

@@ -9,7 +9,7 @@ from typing import Any
 
 from datasette.app import Datasette
 
-from ingest import store
+from ingest.archive import store
 from ingest.models import Article
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest.adapters.dates import parse_date, pick_date, scan_dates
+from ingest.clean.adapters.dates import parse_date, pick_date, scan_dates
 
 KYIV = ZoneInfo("Europe/Kyiv")
 FETCHED = datetime(2026, 12, 5, 12, 0)  # the reference: "today" and a date without a year are read against it

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 import pytest
 from conftest import corpus_bytes
 
-from ingest.adapters import adapter_for_url, get_adapter
+from ingest.clean.adapters import adapter_for_url, get_adapter
+from ingest.clean.parse import page_from_bytes, parse_page
 from ingest.config import Source
 from ingest.models import Article
-from ingest.parse import page_from_bytes, parse_page
 
 ESPRESO = "outlets/espreso/espreso.tv_news_2014_10_08_v_donecku_boyovyky_zakhopyly_pryvatne_mebleve_pidpryyemstvo.html"
 ESPRESO_URL = "http://espreso.tv/news/2014/10/08/v_donecku_boyovyky_zakhopyly_pryvatne_mebleve_pidpryyemstvo"

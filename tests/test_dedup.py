@@ -8,11 +8,12 @@ import httpx
 import pytest
 from conftest import Site, article_html, query, rss, send
 
-from ingest import store
+from ingest.archive import store
+from ingest.archive.dedup import content_hash
 from ingest.config import Settings, Source
-from ingest.dedup import ascii_host, content_hash, normalize_url, url_key
-from ingest.fetch import Fetcher
-from ingest.pipeline import run_source
+from ingest.crawl.fetch import Fetcher
+from ingest.run.pipeline import run_source
+from ingest.urls import ascii_host, normalize_url, url_key
 
 BASE = "https://www.ukrinform.net/rubric-polytics/3951234-ukraine-japan-talks.html"
 

@@ -20,10 +20,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from ingest import serve
+from ingest.archive import serve
 from ingest.cli import cli
 from ingest.config import load_config
-from ingest.demo_run import LoopbackRoutes, plan
+from ingest.demo.run import LoopbackRoutes, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ingest import discover
-from ingest.discover import (
+from ingest.crawl import discover
+from ingest.crawl.discover import (
     MAX_SITEMAP_BYTES,
     Sitemap,
     listing_urls,
@@ -28,8 +28,7 @@ from ingest.discover import (
     select_sitemaps,
     sitemap_overlaps,
 )
-from ingest.models import Link
-from ingest.parse import Window
+from ingest.models import Link, Window
 
 FIXTURES = Path(__file__).parent / "fixtures" / "discover"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ingest.cli import cli
-from ingest.demo import PAGES, OutletSite, SitePage, load_site
+from ingest.demo.outlet import PAGES, OutletSite, SitePage, load_site
 
 FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)
 

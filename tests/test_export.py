@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from ingest import export, store, topics
+from ingest.archive import export, store, topics
 from ingest.cli import cli
 from ingest.models import Article
 

@@ -10,11 +10,11 @@ import pytest
 from conftest import corpus_bytes, corpus_path
 from selectolax.lexbor import LexborHTMLParser
 
-from ingest.adapters import get_adapter
+from ingest.clean.adapters import get_adapter
+from ingest.clean.extract import extract_text, reset_caches
+from ingest.clean.parse import page_from_bytes, parse_page
 from ingest.config import Source
-from ingest.extract import extract_text, reset_caches
 from ingest.models import Rejected
-from ingest.parse import page_from_bytes, parse_page
 
 PAGE = """<html><head><title>T</title></head><body>
 <nav><a href="/">Home</a> <a href="/news">News</a></nav>
@@ -180,7 +180,7 @@ def test_readability_shortcut_is_in_place_and_changes_no_text(monkeypatch: pytes
     import trafilatura.core
     import trafilatura.external
 
-    from ingest import extract
+    from ingest.clean import extract
 
     assert extract.SHORTCUT, "this trafilatura lacks the stage ingest/extract.py shortcuts: cleaning got slower"
     assert trafilatura.core._extract_and_compare is extract._extract_and_compare

@@ -39,13 +39,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import Route, Site, article_html, assert_consistent, query, rss, send
 
-from ingest import store
+from ingest.archive import store
 from ingest.cli import cli
 from ingest.config import Settings, Source
-from ingest.fetch import Fetcher
-from ingest.parse import parse_pool
-from ingest.pipeline import Summary, run_source
-from ingest.workers import WorkerPool
+from ingest.crawl.fetch import Fetcher
+from ingest.run.parsing import parse_pool
+from ingest.run.pipeline import Summary, run_source
+from ingest.run.workers import WorkerPool
 
 UA = "ingest-test/1.0 (+https://example.org/contact)"
 SETTINGS = Settings(user_agent=UA, per_host_delay=0.0, timeout=1.0, max_retries=1, max_backoff=5.0,

@@ -23,7 +23,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from ingest.config import Settings
-from ingest.fetch import Fetcher, MemoryHostStates, host_key, parse_retry_after
+from ingest.crawl.fetch import Fetcher, MemoryHostStates, host_key, parse_retry_after
+from ingest.decoding import page_encoding, page_text
 from ingest.models import FetchError, HostState
 
 PRAVDA = "outlets/pravda/pravda.com.ua_news_2016_01_14_7095324.html"
@@ -126,8 +127,8 @@ def test_compressed_bodies_are_decoded(server: HTTPServer, coding: str,
         page = f.fetch(server.url_for("/p"))
     assert page.status == 200
     assert page.body == HTML
-    assert "Привіт, Київ" in page.text
-    assert page.encoding == "utf-8"
+    assert "Привіт, Київ" in page_text(page)
+    assert page_encoding(page) == "utf-8"
     assert page.headers["content-encoding"] == coding  # names lower-cased, values as sent
     request = server.log[0][0]
     assert request.headers["User-Agent"] == Settings().user_agent
@@ -190,7 +191,7 @@ def test_non_text_content_has_bytes_but_no_text(server: HTTPServer) -> None:
     server.expect_request("/i.png").respond_with_data(png, content_type="image/png")
     with fetcher() as f:
         page = f.fetch(server.url_for("/i.png"))
-    assert (page.body, page.text, page.content_type) == (png, "", "image/png")
+    assert (page.body, page_text(page), page.content_type) == (png, "", "image/png")
 
 
 def test_xml_feed_is_decoded_from_its_declaration(server: HTTPServer) -> None:
@@ -199,8 +200,8 @@ def test_xml_feed_is_decoded_from_its_declaration(server: HTTPServer) -> None:
                                                      content_type="application/rss+xml")
     with fetcher() as f:
         page = f.fetch(server.url_for("/feed"))
-    assert "Новини України" in page.text
-    assert page.encoding == "windows-1251"
+    assert "Новини України" in page_text(page)
+    assert page_encoding(page) == "windows-1251"
 
 
 @pytest.mark.parametrize("content_type", ["text/html; charset=windows-1251", "text/html"])
@@ -208,9 +209,9 @@ def test_windows_1251_page_decodes(server: HTTPServer, content_type: str) -> Non
     server.expect_request("/news").respond_with_data(corpus_bytes(PRAVDA), content_type=content_type)
     with fetcher() as f:
         page = f.fetch(server.url_for("/news"))
-    assert PRAVDA_PHRASE in page.text
-    assert "\ufffd" not in page.text
-    assert page.encoding == "windows-1251"
+    assert PRAVDA_PHRASE in page_text(page)
+    assert "\ufffd" not in page_text(page)
+    assert page_encoding(page) == "windows-1251"
 
 
 def test_page_is_decoded_in_the_process_that_reads_it(server: HTTPServer) -> None:
@@ -220,12 +221,12 @@ def test_page_is_decoded_in_the_process_that_reads_it(server: HTTPServer) -> Non
         page = f.fetch(server.url_for("/news"))
     shipped = pickle.dumps(page)
     assert len(shipped) < len(page.body) * 1.05  # the body, no decoded copy next to it
-    assert PRAVDA_PHRASE in page.text
+    assert PRAVDA_PHRASE in page_text(page)
     assert len(pickle.dumps(page)) == len(shipped)  # reading the text here does not make it travel either
     received = pickle.loads(shipped)
     assert received == page
-    assert received.text == page.text
-    assert received.encoding == "windows-1251"
+    assert page_text(received) == page_text(page)
+    assert page_encoding(received) == "windows-1251"
 
 
 def test_conditional_get_returns_304_page(server: HTTPServer) -> None:
@@ -233,7 +234,7 @@ def test_conditional_get_returns_304_page(server: HTTPServer) -> None:
                                          "00:00:00 GMT"}).respond_with_data("", status=304)
     with fetcher() as f:
         page = f.fetch(server.url_for("/c"), etag='"v1"', last_modified="Wed, 01 Jan 2025 00:00:00 GMT")
-    assert (page.status, page.body, page.text) == (304, b"", "")
+    assert (page.status, page.body, page_text(page)) == (304, b"", "")
 
 
 def test_client_error_is_not_retried_nor_a_host_failure(server: HTTPServer) -> None:
@@ -263,7 +264,7 @@ def test_redirect_chain_is_followed(server: HTTPServer) -> None:
         page = f.fetch(server.url_for("/a"))
     assert page.url == server.url_for("/c")
     assert page.requested_url == server.url_for("/a")
-    assert page.text == "<p>done</p>"
+    assert page_text(page) == "<p>done</p>"
     assert paths(server) == ["/a", "/b", "/c"]
 
 
@@ -300,7 +301,7 @@ def test_robots_wildcard_disallow_skips_the_request(server: HTTPServer) -> None:
     hosts = MemoryHostStates()
     with fetcher(hosts, respect_robots=True) as f:
         assert fetch_error(lambda: f.fetch(server.url_for("/story?print=1"))).reason == "robots"
-        assert f.fetch(server.url_for("/story")).text == "<p>ok</p>"
+        assert page_text(f.fetch(server.url_for("/story"))) == "<p>ok</p>"
     assert paths(server) == ["/robots.txt", "/story"]  # fetched once per host
     state = hosts.load_host(host_key(server.url_for("/")))
     assert state is not None

@@ -23,14 +23,14 @@ from click.testing import CliRunner
 from conftest import Route, Site, article_html, query, rss, send
 from test_readonly import read_only
 
-from ingest import store
+from ingest.archive import store
+from ingest.archive.health import LAG_INTERVALS, MIN_LAG, default_lag
+from ingest.archive.report import FAILING_PASSES
 from ingest.cli import cli
 from ingest.config import load_config
-from ingest.fetch import Fetcher
-from ingest.health import LAG_INTERVALS, MIN_LAG, default_lag
-from ingest.pipeline import run_source
-from ingest.report import FAILING_PASSES
-from ingest.scheduler import Daemon
+from ingest.crawl.fetch import Fetcher
+from ingest.run.pipeline import run_source
+from ingest.run.scheduler import Daemon
 
 UA = "ingest-test/1.0 (+https://example.org/contact)"
 LOREM = ("Members of the council agreed that spending on schools, roads and the water supply would rise "

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import shared_path
 
-from ingest.junk import LANGUAGES, clean_text, find_junk, junk_phrases
+from ingest.clean.junk import LANGUAGES, clean_text, find_junk, junk_phrases
 
 # Per seed: the junk a naive scraper left in it (each must be gone after cleaning).
 JUNK = {
@@ -114,7 +114,7 @@ def test_junk_phrases_per_language() -> None:
 
 
 def test_rules_load_lazily() -> None:
-    code = "import ingest.junk as j; assert j._load.cache_info().currsize == 0"
+    code = "import ingest.clean.junk as j; assert j._load.cache_info().currsize == 0"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 

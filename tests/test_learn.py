@@ -14,11 +14,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest import learn, store
-from ingest.adapters import get_adapter
-from ingest.dedup import url_key
+from ingest.archive import store
+from ingest.clean import learn
+from ingest.clean.adapters import get_adapter
+from ingest.clean.parse import page_from_bytes
 from ingest.models import Rejected
-from ingest.parse import page_from_bytes
+from ingest.urls import url_key
 
 APPEAL = "Readers like you keep the Gazette going: chip in from one euro a month."
 BACKGROUND = ("The district's water network was built in 1962 and has not been renewed since, according to the "

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest import neardup, store
-from ingest.adapters import get_adapter
+from ingest.archive import neardup, store
+from ingest.clean.adapters import get_adapter
+from ingest.clean.parse import page_from_bytes, parse_page
 from ingest.config import Source
-from ingest.demo import PAGES
+from ingest.demo.outlet import PAGES
 from ingest.models import Article
-from ingest.parse import page_from_bytes, parse_isolated, parse_page, parse_pool
+from ingest.run.parsing import parse_isolated, parse_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "ingest" / "demo_site"
@@ -119,7 +120,7 @@ def test_short_texts_get_no_bands() -> None:
 def test_copy_with_boilerplate_from_another_process_points_at_the_original(db_path: Path) -> None:
     """The original is stored by another process; this one finds it through the persisted bands."""
     story = demo_text("ukrinform", "net-2025-zelensky-ishiba")
-    script = ("import sys; from ingest import store; from ingest.models import Article\n"
+    script = ("import sys; from ingest.archive import store; from ingest.models import Article\n"
               "db = store.open_db(sys.argv[1])\n"
               "with store.transaction(db):\n"
               "    s = store.save_article(db, Article(url=sys.argv[2], source='ukrinform_en', title='T',"

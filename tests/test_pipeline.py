@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingest.adapters import ADAPTERS
+from ingest.clean.adapters import ADAPTERS
 from ingest.cli import cli
-from ingest.demo import PAGES, OutletSite, serve_folder
+from ingest.demo.outlet import PAGES, OutletSite, serve_folder
 
 FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)
 
@@ -239,7 +239,7 @@ def test_a_backfill_with_nothing_to_fetch_ends_without_a_traceback(tmp_path: Pat
     assert " 0 new" in done.stdout
 
 
-LIMIT = 5_000_000  # ingest.adapters.checks.MAX_HTML_CHARS, spelled out: the test pins the documented cap
+LIMIT = 5_000_000  # ingest.clean.adapters.checks.MAX_HTML_CHARS, spelled out: the test pins the documented cap
 STORY = "The council agreed that spending on schools and roads would rise in the coming year, the mayor said. " * 4
 # Paragraphs of ~400 characters: 12,000 of them clean in ~2 s; 40,000 short ones took 9 s of the 10 s parse timeout.
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from ingest import serve, store
+from ingest.archive import serve, store
 from ingest.models import Article
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,8 +186,8 @@ def test_the_daemon_stops_when_its_database_turns_out_damaged(tmp_path: Path,
     """A file damaged after the start-up check: the pass fails with one line and the daemon stops, saying why,
     instead of writing on into it every pass."""
     from ingest.config import load_config
-    from ingest.fetch import Fetcher, MemoryHostStates
-    from ingest.scheduler import Daemon
+    from ingest.crawl.fetch import Fetcher, MemoryHostStates
+    from ingest.run.scheduler import Daemon
 
     path = make_database(tmp_path)
     data = bytearray(path.read_bytes())

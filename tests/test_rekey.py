@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest import neardup, rekey, store
-from ingest.dedup import content_hash, url_key
+from ingest.archive import neardup, rekey, store
+from ingest.archive.dedup import content_hash
 from ingest.models import Article
+from ingest.urls import url_key
 
 HOST = "xn--b1alf1j.xn--j1amh"  # київ.укр
 NEWS = "https://київ.укр/новини/%d0%bd"  # one page: київ.укр/новини/н

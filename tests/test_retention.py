@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import Site, article_html, query, rss, send
 
-from ingest import store
+from ingest.archive import store
+from ingest.archive.retention import prune_fetches
 from ingest.config import ConfigError, load_config, parse_config
-from ingest.fetch import Fetcher
-from ingest.retention import prune_fetches
-from ingest.scheduler import Daemon
+from ingest.crawl.fetch import Fetcher
+from ingest.run.scheduler import Daemon
 
 UA = "ingest-test/1.0 (+https://example.org/contact)"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

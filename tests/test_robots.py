@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.config import DEFAULT_USER_AGENT
-from ingest.models import HostState
-from ingest.robots import (
+from ingest.crawl.robots import (
     MAX_ROBOTS_BYTES,
     ROBOTS_ERROR_TTL,
     ROBOTS_TTL,
@@ -16,6 +15,7 @@ from ingest.robots import (
     remember_policy,
     robots_policy,
 )
+from ingest.models import HostState
 
 UA = DEFAULT_USER_AGENT
 NEWS_SITE = """

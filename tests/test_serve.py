@@ -21,7 +21,7 @@ import sqlite_utils
 from click.testing import CliRunner
 from datasette.app import Datasette
 
-from ingest import neardup, serve, store, topics
+from ingest.archive import neardup, serve, store, topics
 from ingest.cli import cli
 from ingest.models import Article
 

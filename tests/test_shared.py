@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import Route, Site, article_html, query, rss, send
 
-from ingest import store
+from ingest.archive import store
 from ingest.models import Link
 
 UA = "ingest-test/1.0 (+https://example.org/contact)"

@@ -24,6 +24,6 @@ def test_importing_ingest_does_no_io() -> None:
     code = ("import socket, builtins\n"
             "def refuse(*a, **k): raise AssertionError('I/O at import')\n"
             "socket.socket.connect = refuse\n"
-            "import ingest.cli, ingest.pipeline, ingest.scheduler, ingest.fetch, ingest.store\n")
+            "import ingest.cli, ingest.run.pipeline, ingest.run.scheduler, ingest.crawl.fetch, ingest.archive.store\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

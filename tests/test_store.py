@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest import store
-from ingest.dedup import content_hash
+from ingest.archive import store
+from ingest.archive.dedup import content_hash
 from ingest.models import Article, HostState, Link
 
 

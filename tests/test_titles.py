@@ -8,11 +8,12 @@ import pytest
 from conftest import corpus_bytes, corpus_path
 from selectolax.lexbor import LexborHTMLParser
 
-from ingest.adapters import get_adapter
-from ingest.adapters.page import read_page
-from ingest.adapters.preclean import remove_nodes
-from ingest.adapters.titles import Headline, read_headline, strip_site_name
-from ingest.parse import page_from_bytes
+from ingest.clean.adapters import get_adapter
+from ingest.clean.adapters.page import read_page
+from ingest.clean.adapters.preclean import remove_nodes
+from ingest.clean.adapters.titles import Headline, read_headline, strip_site_name
+from ingest.clean.parse import page_from_bytes
+from ingest.decoding import page_text
 
 
 def headline(html: str, *, selector: str | None = None, site_names: tuple[str, ...] = ()) -> Headline:
@@ -43,7 +44,7 @@ def wcxb(number: str) -> tuple[str, str]:
     """A wcxb-dev page decoded as the fetcher would, and its URL."""
     record = json.loads(corpus_path(f"wcxb-dev/ground-truth/{number}.json").read_text("utf-8"))
     body = corpus_bytes(f"wcxb-dev/html/{number}.html.gz")
-    return page_from_bytes(body, record["url"]).text, record["url"]
+    return page_text(page_from_bytes(body, record["url"])), record["url"]
 
 
 # Each title is the page's hand-reviewed gold; "h1": the visible headline element is returned with it.
@@ -101,7 +102,7 @@ FUNDUS = [
 @pytest.mark.parametrize(("relative", "title"), FUNDUS)
 def test_fundus_pages(relative: str, title: str) -> None:
     body = corpus_bytes(f"fundus/{relative}")
-    result = headline(page_from_bytes(body, "https://example.org/story").text)
+    result = headline(page_text(page_from_bytes(body, "https://example.org/story")))
     assert result.text == title
     assert result.node is not None  # the date is looked for next to it
     assert result.node.tag == "h1"
@@ -109,7 +110,7 @@ def test_fundus_pages(relative: str, title: str) -> None:
 
 def test_fundus_node_is_the_visible_headline_even_when_worded_otherwise() -> None:
     body = corpus_bytes("fundus/de/HamburgerAbendblatt_2025_11_06.html.gz")
-    result = headline(page_from_bytes(body, "https://example.org/story").text)
+    result = headline(page_text(page_from_bytes(body, "https://example.org/story")))
     assert shown(result).startswith("Hamas-Geisel schildert unter Tränen sexuellen Missbrauch")
 
 

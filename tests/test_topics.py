@@ -11,8 +11,8 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
-from ingest import store, topics, views
-from ingest.adapters import ADAPTERS
+from ingest.archive import store, topics, views
+from ingest.clean.adapters import ADAPTERS
 from ingest.cli import cli
 from ingest.config import ConfigError, Topic, load_config
 from ingest.models import Article

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ingest import store, topics, views
+from ingest.archive import store, topics, views
 from ingest.models import Article
 
 

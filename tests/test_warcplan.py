@@ -10,10 +10,10 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from ingest.archive.warc import WarcError
 from ingest.config import Source
-from ingest.parse import Window
-from ingest.warc import WarcError
-from ingest.warcplan import Router, expand, plan
+from ingest.models import Window
+from ingest.run.warcplan import Router, expand, plan
 
 ALPHA = Source("alpha", domains=("alpha.example",), exclude=(r"/live/",))
 WIDE = Source("wide", domains=("example", "beta.example:8080"))

@@ -12,7 +12,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from ingest.warcscan import Scanned, scan
+from ingest.archive.warcscan import Scanned, scan
 
 WHEN = datetime(2024, 5, 17, 8, 30, tzinfo=UTC)
 

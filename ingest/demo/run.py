@@ -1,0 +1,165 @@
+"""`ingest demo`: the configured sources, run against the bundled outlet pages served on 127.0.0.1.
+
+sources.toml + ingest/demo_site/<adapter>/<name>.html + .json -> the demo database, as `ingest run` would
+fill it: the same source slugs, adapters, domains, languages, timezones and topics.
+
+Each bundled page goes to the enabled source that would have found it: one of its adapter whose domains
+and `exclude` take the page's real URL (`Source.wants`), of the page's language when several do. A page no
+source takes is not served. Each source gets a feed, a sitemap and a listing of its pages at its own outlet
+host (`https://www.ukrinform.net/ingest-demo/ukrinform_en/feed.xml`), so every URL discovered, fetched and
+stored is the outlet's real one, the same on every run: a second run finds every link known and stores
+nothing. The security rule is untouched: `Source.allows` checks those real URLs as for the daemon, and the
+fetcher's transport (`LoopbackRoutes`) sends the outlet hosts to one server on 127.0.0.1 and refuses every
+other host, so no request leaves the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from ingest.archive import store
+from ingest.config import Config, Source
+from ingest.crawl.deadline import install
+from ingest.demo.outlet import PAGES, OutletSite, Reply, read_pages, serve_http
+from ingest.run.pipeline import Summary, format_summaries, raw_archive, run_source
+
+PREFIX = "/ingest-demo/"  # each source's feed, sitemap and listing: PREFIX + <slug>/feed.xml, ...
+
+
+@dataclass
+class HostedSite(OutletSite):
+    """One source's pages at its outlet's origin (scheme and host), behind the shared loopback server."""
+
+    origin: str = ""
+
+    @property
+    def base_url(self) -> str:
+        """Where its articles are: the outlet's own URLs."""
+        return self.origin
+
+    @property
+    def feeds_url(self) -> str:
+        """Where its feed, sitemap and listing are."""
+        return self.origin + PREFIX + self.slug
+
+
+class LoopbackRoutes(httpx.BaseTransport):
+    """Sends requests for the demo's outlet hosts to the loopback server (keeping their Host header) and
+    refuses any other host: the demo fetches real outlet URLs without leaving 127.0.0.1."""
+
+    def __init__(self, hosts: frozenset[str], port: int) -> None:
+        self._hosts = hosts
+        self._port = port
+        self._inner = install(httpx.HTTPTransport())
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host not in self._hosts:
+            raise httpx.ConnectError(f"the demo serves only {', '.join(sorted(self._hosts))}", request=request)
+        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self._port)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def source_for(config: Config, adapter: str, url: str, language: str | None) -> Source | None:
+    """The enabled source of `adapter` that would have found `url`, of `language` when several would."""
+    takers = [s for s in config.sources.values() if s.enabled and s.adapter == adapter and s.wants(url)]
+    return next((s for s in takers if s.language == language), takers[0] if takers else None)
+
+
+def plan(config: Config, root: Path = PAGES) -> dict[str, list[HostedSite]]:
+    """Host -> the sites of the sources that take the bundled pages on that host."""
+    sites: dict[str, HostedSite] = {}
+    for folder in sorted(d for d in root.iterdir() if d.is_dir()):
+        for url, language, page in read_pages(folder):
+            source = source_for(config, folder.name, url, language)
+            if source is None:
+                continue
+            parts = urlsplit(url)
+            site = sites.setdefault(source.slug, HostedSite(slug=source.slug, pages=[],
+                                                            origin=f"{parts.scheme}://{parts.netloc}"))
+            site.pages.append(page)
+    by_host: dict[str, list[HostedSite]] = {}
+    for site in sites.values():
+        by_host.setdefault(urlsplit(site.origin).hostname or "", []).append(site)
+    return by_host
+
+
+def respond(by_host: Mapping[str, list[HostedSite]], path: str, request: Mapping[str, str]) -> Reply:
+    """A request to the loopback server, answered as the outlet named by its Host header would."""
+    sites = by_host.get(request.get("host", "").rpartition(":")[0] or request.get("host", ""), [])
+    if not sites:
+        return 404, {"Content-Type": "text/plain"}, b"no such demo host"
+    for site in sites:
+        if path.startswith(f"{PREFIX}{site.slug}/"):
+            status, ctype, body = site.respond(path.removeprefix(PREFIX + site.slug))
+            return status, {"Content-Type": ctype}, body
+    if path == "/robots.txt":
+        return 200, {"Content-Type": "text/plain"}, sites[0].robots.encode()
+    for site in sites:
+        status, ctype, body = site.respond(path)
+        if status == 200:
+            return status, {"Content-Type": ctype}, body
+    return 404, {"Content-Type": "text/plain"}, b"not found"
+
+
+def demo_config(config: Config, by_host: Mapping[str, list[HostedSite]]) -> Config:
+    """The configured sources that take bundled pages, reading the demo's feed, sitemap and listing instead
+    of the outlet's; fast settings (no delay, no retries) for pages served from this machine."""
+    sources: dict[str, Source] = {}
+    for sites in by_host.values():
+        for site in sites:
+            sources[site.slug] = dataclasses.replace(
+                config.sources[site.slug], feeds=(f"{site.feeds_url}/feed.xml",),
+                sitemaps=(f"{site.feeds_url}/sitemap.xml",), listings=(f"{site.feeds_url}/news?page={{page}}",),
+                max_pages=3)
+    settings = dataclasses.replace(config.settings, per_host_delay=0.0, max_retries=0, timeout=10.0)
+    return dataclasses.replace(config, settings=settings, sources=dict(sorted(sources.items())))
+
+
+def run_demo(db_path: Path, config: Config, *, keep_serving: bool = False) -> str:
+    """Serve the bundled pages at their outlets' URLs, ingest them into db_path, and say how to browse it."""
+    from ingest.crawl.fetch import Fetcher
+
+    by_host = plan(config)
+    if not by_host:
+        return f"No enabled source in {config.path} takes the bundled pages: nothing to ingest."
+    server: ThreadingHTTPServer = serve_http(lambda path, request: respond(by_host, path, request),
+                                             name="demo-outlets")
+    demo = demo_config(config, by_host)
+    db = store.open_db(db_path)
+    hosts = store.HostStore(db_path)
+    summaries: list[Summary] = []
+    try:
+        routes = LoopbackRoutes(frozenset(by_host), server.server_address[1])
+        with Fetcher(demo.settings, hosts, transport=routes) as fetcher:
+            for source in demo.sources.values():
+                summaries.append(run_source(db, fetcher, source, kind="demo", topics=demo.topics,
+                                            archive=raw_archive(db_path, demo.settings)))
+        if keep_serving:
+            print(f"demo outlets on http://127.0.0.1:{server.server_address[1]} (by Host header: "
+                  f"{', '.join(sorted(by_host))}); serving until Ctrl-C")
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        hosts.close()
+        db.close()
+        server.shutdown()
+        server.server_close()
+    return (format_summaries(summaries) + f"\n\nStored in {db_path}. Browse it with:\n"
+            f"  ingest --db {db_path} serve      (Datasette on http://127.0.0.1:8001/{db_path.stem}, "
+            f"dashboard at /dashboard)\n"
+            f"  ingest --db {db_path} sources\n"
+            f"  sqlite3 {db_path} \"SELECT day, source, title FROM latest LIMIT 20\"\n"
+            f"  sqlite3 {db_path} \"SELECT copy_source, original_source, title FROM duplicates\"")
+

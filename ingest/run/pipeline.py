@@ -1,0 +1,434 @@
+"""One source, one pass: discover -> skip known -> fetch -> adapter -> dedup -> store.
+
+`run_source` is the single entry point the daemon and the backfill both call. Discovered URLs go
+to the frontier in the database first, so a crash between discovery and fetching loses nothing:
+the next pass fetches what is still pending. Fetching runs in a small thread pool (the fetcher
+keeps per-host politeness); each page is parsed in a worker process under a deadline (parse.py),
+so a page that takes longer than `parse_timeout` is rejected as `parse-timeout` and cannot hang
+the daemon. Every database write happens on the calling thread: the pages that finished together are
+written in one transaction, each page all or nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from ingest.archive import store
+from ingest.archive.db import transaction
+from ingest.archive.neardup import Fingerprint
+from ingest.archive.topics import match_topics, save_topics
+from ingest.archive.warc import Packed, WarcArchive, WarcRef
+from ingest.clean import learn
+from ingest.clean.adapters import get_adapter
+from ingest.clean.adapters.base import Adapter
+from ingest.clean.parse import parse_page as parse_page  # re-exported: `ingest extract` parses one page
+from ingest.config import Settings, Source, Topic
+from ingest.crawl.fetch import Fetcher
+from ingest.crawl.harvest import Harvest, discover_links
+from ingest.logs import fields
+from ingest.models import (
+    NOTHING_LEARNED,
+    OPEN_WINDOW,
+    Article,
+    BlockKey,
+    FetchError,
+    Learned,
+    Link,
+    Rejected,
+    holder_name,
+)
+from ingest.models import Window as Window  # re-exported: callers build windows for run_source
+from ingest.run.parsing import PARSE_TIMEOUT, parse_isolated, parse_pool
+from ingest.run.workers import WorkerPool
+from ingest.urls import url_key
+
+log = logging.getLogger("ingest")
+
+# Finished pages are written together, in one transaction, once WRITE_BATCH are waiting or the first of them
+# has waited WRITE_EVERY seconds: a commit per page took a tenth of the writing process's CPU.
+WRITE_BATCH = 8
+WRITE_EVERY = 0.25
+CLAIM_BATCH = 16  # links claimed in one transaction (a claim per link took a commit per page)
+RELEASE_EVERY = 1.0  # a pass gives back the leases of hosts it has not used for this long, this often
+
+
+@dataclass
+class Summary:
+    """Counts of one pass over one source."""
+
+    source: str
+    discovered: int = 0
+    new: int = 0
+    duplicate: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    stopped: bool = False
+    learned: int = 0  # times a block of the source's pages became boilerplate during the pass
+    read: int = 0  # feeds, sitemaps and listing pages read (304 included)
+    unread: Counter[str] = field(default_factory=Counter)  # those that could not be, by reason
+
+    @property
+    def all_failed(self) -> bool:
+        """Every request of the pass failed (discovery's included) and at least one was made: the outlet, or the
+        network, is down. A page the outlet answered and we rejected, or a 304, is an answer, not a failure."""
+        answered = self.read + self.new + self.duplicate + self.updated + self.unchanged + sum(self.rejected.values())
+        return answered == 0 and bool(self.unread or self.failed)
+
+    def add(self, outcome: str, reason: str | None) -> None:
+        """Count one fetch outcome."""
+        if outcome == "rejected":
+            self.rejected[reason or "unknown"] += 1
+        elif outcome == "failed":
+            self.failed[reason or "unknown"] += 1
+        else:
+            setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def counts(self) -> dict[str, int]:
+        """Flat counts, as stored in the runs table."""
+        return {"discovered": self.discovered, "new": self.new, "duplicate": self.duplicate,
+                "updated": self.updated, "unchanged": self.unchanged,
+                "rejected": sum(self.rejected.values()), "failed": sum(self.failed.values())}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What fetching and parsing one link produced; computed off the database thread."""
+
+    link: Link
+    article: Article | None = None
+    error: Rejected | None = None
+    status: int | None = None
+    fingerprint: Fingerprint | None = None  # the article's, computed by the parse worker
+    blocks: tuple[BlockKey, ...] = ()  # its text blocks' keys, for the source's learned boilerplate
+    raw: WarcRef | None = None  # where the page's bytes were archived
+    digest: str = ""  # the text's content hash, computed by the parse worker
+    ms: int | None = None  # how long fetching and parsing the page took
+
+
+def format_summaries(summaries: list[Summary]) -> str:
+    """The backfill's closing report: one line per source and a total."""
+    lines = []
+    total = Summary("total")
+    for s in summaries:
+        lines.append(_summary_line(s))
+        for name in ("discovered", "new", "duplicate", "updated", "unchanged"):
+            setattr(total, name, getattr(total, name) + getattr(s, name))
+        total.rejected.update(s.rejected)
+        total.failed.update(s.failed)
+        total.read += s.read
+        total.unread.update(s.unread)
+    if len(summaries) > 1:
+        lines.append(_summary_line(total))
+    if any(s.stopped for s in summaries):
+        lines.append("stopped early: run the same command again to continue")
+    return "\n".join(lines)
+
+
+def _summary_line(s: Summary) -> str:
+    def reasons(counter: Counter[str]) -> str:
+        return f" ({', '.join(f'{k}: {v}' for k, v in counter.most_common())})" if counter else ""
+    line = (f"{s.source}: {s.new} new, {s.duplicate} duplicate, {s.updated} updated, {s.unchanged} unchanged, "
+            f"{sum(s.rejected.values())} rejected{reasons(s.rejected)}, "
+            f"{sum(s.failed.values())} failed{reasons(s.failed)}")
+    if s.all_failed:
+        line += (f"; FAILED: every request failed, {sum(s.unread.values())} feeds, sitemaps or listing pages "
+                 f"unread{reasons(s.unread)}")
+    return line
+
+
+# --- one page -----------------------------------------------------------------------------------
+
+def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: Source, link: Link,
+                  window: Window = OPEN_WINDOW, parse_timeout: float = PARSE_TIMEOUT,
+                  learned: Learned = NOTHING_LEARNED, archive: WarcArchive | None = None) -> Outcome:
+    """Fetch and clean one article page; never raises for a bad page, returns the reason instead.
+
+    With an `archive`, the bytes of a page that cleans into an article are kept (ingest/warc.py; the parse
+    worker builds the records), so `ingest reclean` can clean it again with what is learned later.
+    The outcome's `ms` is the wall time of the fetch and the parse (waits for the host's turn included).
+    """
+    started = time.monotonic()
+    outcome = _fetch_article(fetcher, pool, adapter, source, link, window, parse_timeout, learned, archive)
+    return dataclasses.replace(outcome, ms=elapsed_ms(started))
+
+
+def elapsed_ms(started: float) -> int:
+    """Milliseconds since `started` (a time.monotonic() reading)."""
+    return round((time.monotonic() - started) * 1000)
+
+
+def _fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: Source, link: Link,
+                   window: Window, parse_timeout: float, learned: Learned, archive: WarcArchive | None) -> Outcome:
+    status: int | None = None
+    try:
+        page = fetcher.fetch(link.url, allowed=source.allows)
+        status = page.status
+        keep = archive is not None and archive.enabled and page.status == 200
+        parsed = parse_isolated(pool, adapter, source, page, window, parse_timeout, learned,
+                                fetcher.sent_headers if keep else None)
+        raw = keep_raw(archive, source, parsed.packed, page.url) if archive is not None and parsed.packed else None
+        return Outcome(link, parsed.article, status=status, fingerprint=parsed.fingerprint, blocks=parsed.blocks,
+                       raw=raw, digest=parsed.digest)
+    except FetchError as exc:
+        return Outcome(link, error=exc, status=exc.status)
+    except Rejected as exc:
+        return Outcome(link, error=exc, status=status)
+    except Exception as exc:  # a bug of ours must not take the daemon down either
+        log.exception("%s parse-error %s", source.slug, link.url,
+                      extra=fields(source=source.slug, outcome="rejected", url=link.url, reason="parse-error"))
+        return Outcome(link, error=Rejected("parse-error", f"{type(exc).__name__}: {exc}"), status=status)
+
+
+def keep_raw(archive: WarcArchive, source: Source, packed: Packed, url: str) -> WarcRef | None:
+    """Append a page's records (built by the parse worker) to the raw archive; where they are, or None."""
+    try:
+        return archive.append(source.slug, packed)
+    except OSError as exc:  # a full disk costs the raw copy, not the article
+        log.error("%s warc-error %s (%s)", source.slug, url, exc)
+        return None
+
+
+PERMANENT_FETCH_ERRORS = frozenset({"robots", "off-domain", "too-large", "bad-url", "redirects", "bad-encoding"})
+
+
+def is_transient(error: Rejected) -> bool:
+    """A failure worth retrying on a later pass: network trouble, 5xx, 408, 429, host backoff."""
+    if not isinstance(error, FetchError) or error.reason in PERMANENT_FETCH_ERRORS:
+        return False
+    return not (error.reason.startswith("http-4") and error.reason not in ("http-408", "http-429"))
+
+
+def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary,
+           topics: Mapping[str, Topic] | None = None) -> str:
+    """Store one outcome: article, its topics, fetch log row and frontier state in one transaction.
+
+    A link deferred because its host is backing off was never requested: it keeps its attempts and
+    gets no fetch-log row (a host down for a day would add one per pending link per pass); the pass
+    logs one line for all of them.
+    """
+    link, source = outcome.link, outcome.link.source
+    deferred = outcome.error is not None and outcome.error.reason == "host-backoff"
+    with transaction(db):
+        if outcome.article is not None:
+            saved = store.save_article(db, outcome.article, outcome.fingerprint, raw=outcome.raw,
+                                       digest=outcome.digest or None)
+            result, reason, article_id = saved.outcome, None, saved.article_id
+            summary.learned += learn.observe(db, source, url_key(outcome.article.url), outcome.blocks)
+            if topics:
+                save_topics(db, article_id, match_topics(outcome.article.title, outcome.article.text, topics))
+            store.settle_link(db, link.url, "done")
+        else:
+            assert outcome.error is not None
+            reason, article_id = outcome.error.reason, None
+            transient = is_transient(outcome.error)
+            result = "failed" if transient else "rejected"
+            state = "skipped" if reason == "out-of-window" else ("failed" if transient else "rejected")
+            store.settle_link(db, link.url, state, reason, attempted=not deferred)
+        if not deferred:
+            store.log_fetch(db, url=link.url, source=source, outcome=result, status=outcome.status,
+                            reason=reason, detail=outcome.error.detail if outcome.error else None,
+                            article_id=article_id)
+    summary.add(result, reason)
+    log.log(logging.DEBUG if deferred else logging.INFO, "%s %s %s%s", source, result, link.url,
+            f" ({reason})" if reason else "",
+            extra=fields(source=source, outcome=result, url=link.url, reason=reason, ms=outcome.ms))
+    return result
+
+
+# --- a whole pass -------------------------------------------------------------------------------
+
+def raw_archive(db_path: str | os.PathLike[str], settings: Settings) -> WarcArchive:
+    """Where the raw pages of the database at `db_path` are kept: `warc/` beside it (db/warc/), unless
+    `[settings] warc = false`."""
+    return WarcArchive(Path(db_path).parent / "warc", enabled=settings.warc)
+
+
+def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, kind: str = "run",
+               window: Window = OPEN_WINDOW, limit: int | None = None,
+               stop: threading.Event | None = None, workers: int = 4,
+               on_outcome: Callable[[str], None] | None = None,
+               on_total: Callable[[int], None] | None = None,
+               on_discovered: Callable[[int, int], None] | None = None,
+               pool: WorkerPool | None = None, parse_timeout: float = PARSE_TIMEOUT,
+               topics: Mapping[str, Topic] | None = None, archive: WarcArchive | None = None) -> Summary:
+    """Discover, then fetch every pending link of one source; stops early when `stop` is set.
+
+    `kind` "run" is a daemon pass (what is new); "backfill" walks the whole archive, or `window`'s part of it
+    (harvest.py). `on_discovered(resources, links)` follows discovery, `on_total` and `on_outcome` the fetching.
+
+    `pool` parses pages; without one, a pass starts (and closes) its own. Share one across passes.
+    `topics` are the keyword rules articles are tagged with as they are stored; `archive` keeps the raw
+    pages (see `raw_archive`).
+    """
+    stop = stop or threading.Event()
+    adapter = get_adapter(source.adapter)
+    summary = Summary(source.slug)
+    run_id = store.start_run(db, source.slug, kind)
+    status = "error"
+    own_pool = pool is None
+    parser = pool or parse_pool(min(max(1, workers), os.cpu_count() or 1))
+    parser.warm()  # workers start while discovery fetches
+    try:
+        harvest = Harvest(db, source, window, backfill=kind == "backfill", stop=stop, on_read=on_discovered)
+        discover_links(harvest, fetcher, adapter)
+        summary.discovered, summary.unread = harvest.added, harvest.failures
+        summary.read = harvest.read + harvest.not_modified
+        start, end = window.bounds(source.zone)
+        store.release_dead_claims(db)
+        pending = store.pending_links(db, source.slug, start=start, end=end, limit=limit)
+        if on_total:
+            on_total(len(pending))
+        task = _Task(fetcher, parser, adapter, source, window, parse_timeout, LearnedCache(db, source), archive)
+        _fetch_all(db, task, pending, stop, workers, summary, on_outcome, topics)
+        if summary.failed["host-backoff"]:
+            log.warning("%s deferred %d links: their host is backing off (hosts.backoff_until)",
+                        source.slug, summary.failed["host-backoff"])
+        summary.stopped = stop.is_set()
+        status = "stopped" if summary.stopped else "failed" if summary.all_failed else "ok"
+    finally:
+        if own_pool:
+            parser.close()
+        store.finish_run(db, run_id, summary.counts(), status)
+    return summary
+
+
+class LearnedCache:
+    """The source's learned boilerplate as the pass's pages are cleaned with it: read from the store at the
+    start and again whenever a page makes a block boilerplate (or another process did, seen at that time)."""
+
+    def __init__(self, db: sqlite_utils.Database, source: Source) -> None:
+        self.source = source
+        self.current = NOTHING_LEARNED
+        self.refresh(db)
+
+    def refresh(self, db: sqlite_utils.Database) -> None:
+        """Read the source's learned keys and pins again (one attribute swap: fetch threads read it)."""
+        self.current = learn.learned(db, self.source.slug, keep=self.source.keep, junk=self.source.junk)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What every page of one pass is fetched and parsed with."""
+
+    fetcher: Fetcher
+    pool: WorkerPool
+    adapter: Adapter
+    source: Source
+    window: Window
+    parse_timeout: float
+    learned: LearnedCache
+    archive: WarcArchive | None = None
+
+    def __call__(self, link: Link) -> Outcome:
+        return fetch_article(self.fetcher, self.pool, self.adapter, self.source, link, self.window,
+                             self.parse_timeout, self.learned.current, self.archive)
+
+
+def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], stop: threading.Event,
+               workers: int, summary: Summary, on_outcome: Callable[[str], None] | None,
+               topics: Mapping[str, Topic] | None) -> None:
+    prefix = f"fetch-{task.source.slug}"
+    held: list[Outcome] = []  # finished, not yet written
+    first_held = 0.0
+    claims = _Claims(db, links)
+    released = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=prefix) as threads:
+            running: set[Future[Outcome]] = set()
+            while True:
+                for link in claims.take(0 if stop.is_set() else workers * 2 - len(running)):
+                    running.add(threads.submit(task, link))
+                if not running and not held:
+                    if claims.done or stop.is_set():
+                        return
+                    continue  # every one of them claimed by another process: the next ones
+                claims.renew()
+                if time.monotonic() - released > RELEASE_EVERY:
+                    task.fetcher.release_idle(RELEASE_EVERY)  # hosts we hold and stopped using, for others
+                    released = time.monotonic()
+                if running:
+                    wait_for = 0.5 if not held else max(0.0, first_held + WRITE_EVERY - time.monotonic())
+                    done, running = wait(running, timeout=wait_for, return_when=FIRST_COMPLETED)
+                    # Cancelled before it was fetched: it stays pending in the frontier.
+                    finished = [o for o in (f.result() for f in done)
+                                if o.error is None or o.error.reason != "stopped"]
+                    if finished and not held:
+                        first_held = time.monotonic()
+                    held += finished
+                    # Pages finish one at a time: writing each alone made a commit (the writer's dearest step) per
+                    # page. Held up to WRITE_BATCH pages or WRITE_EVERY seconds, they share one.
+                    if running and len(held) < WRITE_BATCH and time.monotonic() - first_held < WRITE_EVERY:
+                        continue
+                if not held:
+                    continue
+                outcomes, held = held, []
+                _write(db, task, outcomes, summary, on_outcome, topics)
+    finally:
+        claims.release()
+        task.fetcher.release_idle()
+
+
+class _Claims:
+    """A pass's links, claimed CLAIM_BATCH at a time just before threads take them, so another process on the
+    database (the daemon beside a backfill) skips them. A claim ends when its link is settled (record), or in
+    release() when the pass stops; renew() keeps the pass's claims from lapsing."""
+
+    def __init__(self, db: sqlite_utils.Database, links: Iterable[Link]) -> None:
+        self.db = db
+        self.holder = holder_name()
+        self._todo = iter(links)
+        self._ready: deque[Link] = deque()  # claimed, not yet taken
+        self._exhausted = False
+        self._renewed = time.monotonic()
+
+    @property
+    def done(self) -> bool:
+        """Every link was claimed (by us or another process) and taken."""
+        return self._exhausted and not self._ready
+
+    def take(self, room: int) -> list[Link]:
+        """Up to `room` claimed links; claims the next batch first when fewer are ready (a claim is a commit)."""
+        if room > len(self._ready) and not self._exhausted:
+            wanted = list(itertools.islice(self._todo, CLAIM_BATCH))
+            self._exhausted = len(wanted) < CLAIM_BATCH
+            self._ready.extend(store.claim_links(self.db, wanted, self.holder) if wanted else [])
+        return [self._ready.popleft() for _ in range(min(max(room, 0), len(self._ready)))]
+
+    def renew(self) -> None:
+        """Renew the claims every third of their life."""
+        if time.monotonic() - self._renewed > store.CLAIM_SECONDS / 3:
+            store.renew_claims(self.db, self.holder)
+            self._renewed = time.monotonic()
+
+    def release(self) -> None:
+        """Free the links claimed and not settled."""
+        store.release_claims(self.db, self.holder)
+
+
+def _write(db: sqlite_utils.Database, task: _Task, outcomes: list[Outcome], summary: Summary,
+           on_outcome: Callable[[str], None] | None, topics: Mapping[str, Topic] | None) -> None:
+    """Store finished pages in one transaction, each page still all or nothing inside it."""
+    learned_before = summary.learned
+    with transaction(db):
+        results = [record(db, outcome, summary, topics) for outcome in outcomes]
+    # A block became boilerplate here, or in another process writing the same database.
+    newest = learn.revision(db, task.source.slug)
+    if summary.learned != learned_before or newest != task.learned.current.revision:
+        task.learned.refresh(db)
+    if on_outcome:
+        for result in results:
+            on_outcome(result)

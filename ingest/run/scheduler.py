@@ -1,0 +1,146 @@
+"""The daemon: APScheduler 3.x runs one job per enabled source; the jobs call pipeline.run_source.
+
+The scheduler holds no crawl state (an in-memory job store rebuilt from sources.toml at start);
+the frontier and cursors live in the database, so a kill -9 loses at most the pages in flight.
+All jobs share one pool of parse worker processes (one per CPU), recycled every few hundred pages,
+which is also what keeps trafilatura's caches from growing. SIGTERM or SIGINT: stop taking work,
+kill the parse workers (their pages stay pending), let running jobs finish, commit, exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import sqlite3
+import threading
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+import sqlite_utils
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from ingest.archive import retention, store
+from ingest.config import Config, Source
+from ingest.crawl.fetch import Fetcher
+from ingest.run.parsing import parse_pool
+from ingest.run.pipeline import raw_archive, run_source
+
+log = logging.getLogger("ingest")
+
+PAGES_PER_PASS = 500  # a daemon pass is short; the frontier carries the rest to the next pass
+SHUTDOWN_GRACE = 8.0  # seconds a running job gets to finish its page after SIGTERM
+
+
+class Daemon:
+    """Schedules every enabled source; `stop()` (or a signal) ends it cleanly."""
+
+    def __init__(self, config: Config, db_path: Path, fetcher: Fetcher) -> None:
+        self.config = config
+        self.db_path = db_path
+        self.fetcher = fetcher
+        self.stopping = threading.Event()
+        self.failure: str | None = None  # why the daemon stopped on its own (a damaged database)
+        self.pool = parse_pool()  # workers start on demand
+        self.archive = raw_archive(db_path, config.settings)
+        self._running = 0
+        self._idle = threading.Condition()
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=max(2, config.settings.concurrency))},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+
+    def job(self, source: Source) -> None:
+        """One pass over one source; a failure is logged and the daemon keeps going."""
+        if self.stopping.is_set():
+            return
+        with self._idle:
+            self._running += 1
+        db: sqlite_utils.Database | None = None
+        try:
+            db = store.open_db(self.db_path)
+            summary = run_source(db, self.fetcher, source, kind="run", limit=PAGES_PER_PASS,
+                                 stop=self.stopping, workers=self.config.settings.concurrency, pool=self.pool,
+                                 topics=self.config.topics, archive=self.archive)
+            self.prune_archive()
+            self.prune_fetches(db, source)
+            counts = (source.slug, summary.new, summary.duplicate, summary.updated,
+                      sum(summary.rejected.values()), sum(summary.failed.values()))
+            if summary.all_failed:  # runs.status = 'failed': say so, not "done ... 0 failed"
+                unread = ", ".join(f"{k}: {v}" for k, v in summary.unread.most_common()) or "none"
+                log.warning("%s pass FAILED, every request failed: %d new, %d duplicate, %d updated, %d rejected, "
+                            "%d failed; feeds, sitemaps, listing pages unread: %s", *counts, unread)
+            else:
+                log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed", *counts)
+        except sqlite3.DatabaseError as exc:
+            trouble = store.database_trouble(exc)
+            log.error("%s pass failed: %s: %s", source.slug, self.db_path, trouble)
+            if "damaged" in trouble:  # writing on would spread the damage: stop, and say why
+                self.failure = f"{self.db_path}: {trouble}; the daemon stopped"
+                self.stop()
+        except Exception:
+            log.exception("%s pass failed", source.slug)
+        finally:
+            if db is not None:
+                db.close()
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def prune_archive(self) -> None:
+        """Delete raw-page files older than `warc_keep_months` (0: keep them all)."""
+        keep = self.config.settings.warc_keep_months
+        if keep:
+            for path in self.archive.prune(keep, today=date.today()):
+                log.info("deleted %s: older than warc_keep_months = %d", path, keep)
+
+    def prune_fetches(self, db: sqlite_utils.Database, source: Source) -> None:
+        """Delete the source's fetch-log rows older than `keep_fetches_days` (0: keep them all)."""
+        days = self.config.settings.keep_fetches_days
+        deleted = retention.prune_fetches(db, source.slug, days, stop=self.stopping)
+        if deleted:
+            log.info("%s deleted %d fetches rows older than keep_fetches_days = %d", source.slug, deleted, days)
+
+    def schedule(self) -> int:
+        """Add one job per enabled source, staggered so they don't all start at once."""
+        now = datetime.now().astimezone()
+        count = 0
+        for index, source in enumerate(s for s in self.config.sources.values() if s.enabled):
+            self.scheduler.add_job(
+                self.job, "interval", args=[source], id=source.slug, name=source.slug,
+                seconds=source.interval, jitter=min(60.0, source.interval / 10),
+                # a missed slot (laptop asleep, long pass) runs once late rather than being dropped
+                misfire_grace_time=int(source.interval),
+                next_run_time=now + timedelta(seconds=index * 2 + random.uniform(0, 1)),
+            )
+            count += 1
+        return count
+
+    def stop(self, *_: object) -> None:
+        """Stop taking work; running passes return after their current page."""
+        if not self.stopping.is_set():
+            log.info("stopping: finishing pages in flight")
+        self.stopping.set()
+        self.fetcher.cancel()  # fetches waiting out a politeness delay give up at once
+        self.pool.close()  # a page being cleaned stays pending: shutdown never waits for a parse
+
+    def run(self, *, install_signals: bool = True) -> bool:
+        """Run until stopped; True when every pass had finished by the end of the grace period."""
+        if install_signals:
+            def handler(signum: int, frame: FrameType | None) -> None:
+                self.stop()
+            signal.signal(signal.SIGTERM, handler)
+            signal.signal(signal.SIGINT, handler)
+        count = self.schedule()
+        log.info("daemon started: %d sources, database %s", count, self.db_path)
+        self.scheduler.start()
+        while not self.stopping.wait(0.5):
+            pass
+        self.scheduler.shutdown(wait=False)
+        with self._idle:
+            clean = self._idle.wait_for(lambda: self._running == 0, timeout=SHUTDOWN_GRACE)
+        self.pool.close()
+        log.info("daemon stopped" if clean else "daemon stopped with a pass still running")
+        return clean
