@@ -21,7 +21,6 @@ from calendar import monthrange
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from email.utils import parsedate_to_datetime
 from html import unescape
 from time import struct_time
 from urllib.parse import parse_qs, urldefrag, urljoin, urlsplit
@@ -32,6 +31,7 @@ from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from ingest.models import Link
+from ingest.when import read_stamp
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # decompressed; Google's own limit for one sitemap file
 
@@ -47,8 +47,9 @@ class Sitemap:
 # ---------------------------------------------------------------- feeds
 
 
-def parse_feed(content: str | bytes, base_url: str, source: str) -> list[Link]:
-    """RSS 2.0, RSS 1.0/RDF or Atom -> Links (via="feed") in feed order."""
+def parse_feed(content: str | bytes, base_url: str, source: str, zone: str = "UTC") -> list[Link]:
+    """RSS 2.0, RSS 1.0/RDF or Atom -> Links (via="feed") in feed order. A date without an offset is read in
+    `zone`, the outlet's."""
     headers = {"content-location": base_url}
     if isinstance(content, str):
         # Already decoded: the charset in the XML declaration no longer describes these bytes.
@@ -63,7 +64,7 @@ def parse_feed(content: str | bytes, base_url: str, source: str) -> list[Link]:
         url = _absolute(entry.get("link") or _permalink(entry), base_url)
         if url is None or url in found:
             continue
-        found[url] = Link(url=url, source=source, via="feed", published_at=_entry_date(entry),
+        found[url] = Link(url=url, source=source, via="feed", published_at=_entry_date(entry, zone),
                           title=_entry_title(entry))
     return list(found.values())
 
@@ -83,12 +84,20 @@ def _permalink(entry: dict[str, object]) -> str | None:
     return guid if isinstance(guid, str) and guid.startswith(("http://", "https://")) else None
 
 
-def _entry_date(entry: dict[str, object]) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
-        if isinstance(value, struct_time):  # feedparser has already converted it to UTC
+def _entry_date(entry: dict[str, object], zone: str) -> datetime | None:
+    for key in ("published", "updated", "created"):
+        # Our own reading first, for the outlet's zone: feedparser reads a date without an offset as UTC,
+        # and gives none for an RFC 822 date without a zone.
+        if (parsed := _parse_date(_str(entry.get(key)), zone)) is not None:
+            return parsed
+        value = entry.get(f"{key}_parsed")
+        if isinstance(value, struct_time):  # a form only feedparser knows, converted by it to UTC
             return datetime(*value[:6], tzinfo=UTC)
     return None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 # ---------------------------------------------------------------- sitemaps
@@ -179,19 +188,9 @@ def _text(element: etree._Element | None) -> str | None:
 
 
 def _parse_date(value: str | None, zone: str = "UTC") -> datetime | None:
-    text = (value or "").strip()
-    if re.fullmatch(r"\d{4}-\d{2}", text):  # W3C allows a bare year-month
-        text += "-01"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(text)  # some CMSs write RFC 822 dates here
-        except (ValueError, TypeError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(zone))  # W3C datetime without an offset: the outlet's clock
-    return parsed.astimezone(UTC)
+    # ingest.when states the rule: an offset is kept, a stamp without one is the outlet's clock (`zone`).
+    parsed = read_stamp(value, ZoneInfo(zone))
+    return parsed.astimezone(UTC) if parsed is not None else None
 
 
 # ---------------------------------------------------------------- listing pages

@@ -155,8 +155,8 @@ def discover_links(harvest: Harvest, fetcher: Fetcher, adapter: Adapter) -> Harv
         fetched = _fetch_resource(harvest, fetcher, url, "feed", conditional)
         if fetched is not None:
             page, validators = fetched
-            harvest.take(_parsed(source, url, lambda p: discover.parse_feed(p.body, p.url, source.slug), page),
-                         validators=validators)
+            harvest.take(_parsed(source, url, lambda p: discover.parse_feed(
+                p.body, p.url, source.slug, source.zone), page), validators=validators)
     _walk_sitemaps(harvest, fetcher, conditional)
     for template in source.listings:
         _walk_listing(harvest, fetcher, adapter, template, conditional)

@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from email.utils import parsedate_to_datetime
+
+from ingest.when import in_zone, parse_stamp
 
 # Each month's spellings, longest first so the alternation takes the whole word.
 _MONTH_WORDS = (
@@ -96,9 +97,7 @@ def parse_date(value: str | None, tz: tzinfo, *, month_first: bool = True,
                reference: datetime | None = None) -> datetime | None:
     """One date value -> aware datetime ("15:23 JST, November 17, 2024", "29 вересня 2014, 14:55")."""
     parsed = parse_value(value, month_first=month_first, reference=reference)
-    if parsed is None:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+    return in_zone(parsed, tz) if parsed is not None else None
 
 
 def pick_date(values: list[str | None], tz: tzinfo) -> datetime | None:
@@ -125,18 +124,9 @@ def parse_value(value: str | None, *, month_first: bool = True, reference: datet
     if not value or not value.strip():
         return None
     value = " ".join(htmlmod.unescape(value).split()).strip("\"'")
-    if value.isdigit() and 9 <= len(value) <= 13:  # UNIX time, in seconds or milliseconds
-        seconds = int(value) / (1000 if len(value) > 11 else 1)
-        return datetime.fromtimestamp(seconds, UTC)
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        pass
-    if re.match(r"^[A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d", value):  # RFC 2822, as feeds and some meta tags
-        try:
-            return parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            pass
+    stamp = parse_stamp(value)  # ISO 8601, RFC 2822 or UNIX time, as feeds and sitemaps are read
+    if stamp is not None:
+        return stamp
     found = scan_dates(value, month_first=month_first, reference=reference)
     return found[0].when if found else None
 
