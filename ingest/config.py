@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ingest.urls import ascii_host
+from ingest.urls import ascii_host, on_domain
 
 DEFAULT_PORTS = {"http": 80, "https": 443}  # what a URL without a port means
 MAX_CONFIG_BYTES = 1_000_000  # a sources.toml with a thousand sources is 200 kB
@@ -88,15 +88,14 @@ class Source:
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc:
             return False
-        host = ascii_host(parts.hostname or "")
+        host = parts.hostname or ""
         try:
             port = parts.port or DEFAULT_PORTS[parts.scheme.lower()]
         except ValueError:  # a port out of range
             return False
         for domain in self.domains:
             name, _, fixed = domain.partition(":")
-            name = ascii_host(name)  # as loaded they are already; a Source made in code may spell one in Unicode
-            if not (host == name or host.endswith("." + name)):
+            if not on_domain(host, name):  # a Source made in code may spell a domain in Unicode
                 continue
             # "host:port" allows that port; a bare host the default ports and those the source's URLs name.
             if (port == int(fixed)) if fixed else (port in DEFAULT_PORTS.values() or port in self.ports):

@@ -41,6 +41,13 @@ def ascii_host(host: str) -> str:
         return host
 
 
+def on_domain(host: str, domain: str) -> bool:
+    """True when `host` is `domain` or a subdomain of it (`m.unn.ua` of `unn.ua`, never `notunn.ua`), compared in
+    IDNA form, case and a trailing dot ignored: `київ.укр` and `xn--b1alf1j.xn--j1amh.` are one host."""
+    host, domain = ascii_host(host.rstrip(".")), ascii_host(domain.rstrip("."))
+    return bool(domain) and (host == domain or host.endswith("." + domain))
+
+
 def normalize_url(url: str) -> str:
     """One spelling of `url`: fragment, credentials, default port and tracking parameters dropped, scheme and host
     lower-cased, host in IDNA form, path escapes in upper case (characters that need none unescaped, %2F %3F %3B

@@ -33,7 +33,7 @@ from ingest.clean.junk import clean_text
 from ingest.config import default_timezone
 from ingest.decoding import page_text
 from ingest.models import NOTHING_LEARNED, Article, BlockKey, Learned, Page, Rejected
-from ingest.urls import ascii_host
+from ingest.urls import ascii_host, on_domain
 
 # English-speaking regions that write the day first (31/12/2025).
 DAY_FIRST_REGIONS = frozenset({"gb", "uk", "au", "nz", "ie", "in", "za", "sg", "my", "pk", "ng", "ke"})
@@ -73,9 +73,8 @@ class Adapter:
 
     @classmethod
     def handles_host(cls, host: str) -> bool:
-        """True when `host` is one of the adapter's domains or a subdomain of one."""
-        host = host.lower().rstrip(".")
-        return any(host == d or host.endswith("." + d) for d in cls.domains)
+        """True when `host` is one of the adapter's domains or a subdomain of one (the check Source.allows makes)."""
+        return any(on_domain(host, d) for d in cls.domains)
 
     def is_article_url(self, url: str) -> bool:
         """True when `url` looks like one of this outlet's article URLs."""
