@@ -234,28 +234,6 @@ def listing_urls(template: str, pages: int, start: int = 1) -> list[str]:
     return [template.replace("{page}", str(n)) for n in range(start, start + max(pages, 0))]
 
 
-def looks_like_article(url: str) -> bool:
-    """Generic guess for listing pages: a 5+ digit id, a 3+ hyphen slug or a /YYYY/MM/DD/slug path."""
-    path = urlsplit(url).path
-    segments = [s for s in path.lower().split("/") if s]
-    if not segments or _ASSET.search(segments[-1]) or _NOT_ARTICLE.intersection(segments):
-        return False
-    if any(_NUMERIC_ID.search(s) for s in segments) or _DATED_SLUG.search(path):
-        return True
-    return re.sub(r"\.s?html?$", "", segments[-1]).count("-") >= 3
-
-
-_NUMERIC_ID = re.compile(r"(?:^|[-_])\d{5,}(?=$|[-_.])")
-_DATED_SLUG = re.compile(r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/[^/]+")
-_ASSET = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg|ico|bmp|css|js|json|xml|rss|pdf|zip|rar|gz|"
-                    r"mp[34]|m4a|avi|mov|webm|woff2?|ttf|eot|docx?|xlsx?|pptx?|txt)$")
-_NOT_ARTICLE = frozenset({
-    "tag", "tags", "author", "authors", "category", "categories", "page", "search", "about", "about-us",
-    "contact", "contacts", "rss", "feed", "feeds", "archive", "archives", "login", "register",
-    "subscribe", "privacy", "privacy-policy", "terms", "wp-admin", "wp-content", "static", "assets",
-})
-
-
 # ---------------------------------------------------------------- date windows
 
 
