@@ -49,7 +49,10 @@ class Link:
 
     url: str
     source: str
-    via: str = ""  # "feed", "sitemap", "listing", "frontier", "cli"
+    # How it was found: "feed", "sitemap" or "listing" (crawl/discover.py), "warc" (a record run/replay.py replays);
+    # "" when nothing found it (a WARC record that failed before its source was known). A link the frontier hands
+    # back keeps the via it was stored with.
+    via: str = ""
     published_at: datetime | None = None  # a hint (feed pubDate, sitemap lastmod), not the truth
     title: str | None = None
 
