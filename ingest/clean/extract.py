@@ -17,7 +17,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from copy import copy
-from typing import Any
+from typing import Any, Final
 
 import trafilatura
 import trafilatura.core
@@ -34,6 +34,7 @@ from ingest.clean.adapters.checks import SENTENCE_CHARS, is_sentence
 _TEXT_BLOCKS = frozenset({"p", "head", "quote", "code"})
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _DOCUMENT = re.compile(r"<(?:html|body)[\s>]", re.IGNORECASE)
+_HEAD_CHARS: Final = 4096  # a document's <html> or <body> tag comes within its first few kB; a fragment has none
 _ZERO_WIDTH = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")  # and soft hyphens
 # Blocks a browser does not show as text, whose contents may still be the story (script data, <noscript>), and
 # the JSON/JS string literals in scripts (an articleBody value marked), unrolled: a 1 MB blob is one pass.
@@ -62,7 +63,7 @@ def extract_text(html: str, *, url: str | None = None) -> str:
     """Main text of `html` as paragraphs separated by a blank line; "" when none is found."""
     if not html or not html.strip():
         return ""
-    fragment = not _DOCUMENT.search(html[:4096])
+    fragment = not _DOCUMENT.search(html[:_HEAD_CHARS])
     if fragment:
         # An adapter's body container: trafilatura drops subheadings of a bare fragment (measured on
         # The Japan News and Pravda), but keeps them inside an <article>.

@@ -14,12 +14,16 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 RULES_PATH = Path(__file__).parent.parent / "data" / "junk.toml"
 LANGUAGES = ("en", "uk", "ru", "ja")
 
 _BULLETS = "-–—•·▪►*"
 _SPACES = re.compile(r"\s+")
+_SHOWN_CHARS: Final = 80  # of a junk line, as the reason it was dropped: enough to recognise it in a log
+MAX_PREFIX_CHARS: Final = 300  # junk.toml's default max_prefix_chars: a junk prefix is a line's start, not its body
+_EXTRA_WORDS: Final = 4  # words a junk line may have beyond its longest phrase ("Read more: ...", a date, a name)
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ def _junk_label(line: str, rules: Rules) -> str | None:
                 return prefix
     for pattern in rules.regex:
         if pattern.fullmatch(line.strip()):
-            return line.strip()[:80]  # the junk itself reads better than its pattern
+            return line.strip()[:_SHOWN_CHARS]  # the junk itself reads better than its pattern
     return None
 
 
@@ -169,7 +173,7 @@ def _rules(table_key: str) -> Rules:
             phrases.append(phrase)
         regex += [re.compile(p, re.IGNORECASE) for p in table.get("regex", [])]
         strip += [re.compile(p, re.IGNORECASE) for p in table.get("strip", [])]
-    limit = data.get("max_prefix_chars", 300)
+    limit = data.get("max_prefix_chars", MAX_PREFIX_CHARS)
     return Rules(
         exact=frozenset(exact),
         prefix=tuple(dict.fromkeys(prefix)),
@@ -177,6 +181,6 @@ def _rules(table_key: str) -> Rules:
         cut=tuple(dict.fromkeys(cut)),
         strip=tuple(strip),
         phrases=tuple(p for p in dict.fromkeys(phrases) if len(p) > 1),
-        max_prefix_chars=limit if isinstance(limit, int) else 300,
-        max_words=max((len(p.split()) for p in (*exact, *cut)), default=0) + 4,
+        max_prefix_chars=limit if isinstance(limit, int) else MAX_PREFIX_CHARS,
+        max_words=max((len(p.split()) for p in (*exact, *cut)), default=0) + _EXTRA_WORDS,
     )

@@ -15,6 +15,11 @@ import zstandard
 
 _PIECE: Final = 64 * 1024  # most decoded bytes produced per step
 _ZSTD_WINDOW: Final = 8 * 1024 * 1024  # RFC 8878 3.1.1.1.2: HTTP zstd windows are at most 8 MiB
+_GZIP_WBITS: Final = 16 + zlib.MAX_WBITS  # zlib's way to ask for a gzip header and trailer
+# RFC 1950: a zlib stream's first byte names compression method 8 (deflate) in its low nibble, and its first
+# two bytes, read big-endian, are a multiple of 31. Anything else is raw deflate (as some servers send).
+_DEFLATE_METHOD: Final = 8
+_ZLIB_CHECK: Final = 31
 
 
 class TooLarge(Exception):
@@ -53,7 +58,7 @@ def _inflate(chunks: Iterable[bytes], wbits: int) -> Iterator[bytes]:
         pending = chunk
         while pending:
             if decompressor.eof:
-                if wbits < 16 + zlib.MAX_WBITS or not pending.strip(b"\0"):
+                if wbits < _GZIP_WBITS or not pending.strip(b"\0"):
                     return  # trailing bytes after a deflate stream, or gzip padding
                 decompressor = zlib.decompressobj(wbits)  # the next member of a multi-member gzip
             yield decompressor.decompress(pending, _PIECE)
@@ -61,7 +66,7 @@ def _inflate(chunks: Iterable[bytes], wbits: int) -> Iterator[bytes]:
 
 
 def _gunzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    return _inflate(chunks, 16 + zlib.MAX_WBITS)
+    return _inflate(chunks, _GZIP_WBITS)
 
 
 def _deflate(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -72,7 +77,8 @@ def _deflate(chunks: Iterable[bytes]) -> Iterator[bytes]:
         head += chunk
         if len(head) >= 2:
             break
-    wrapped = len(head) >= 2 and head[0] & 0x0F == 8 and int.from_bytes(head[:2], "big") % 31 == 0
+    wrapped = (len(head) >= 2 and head[0] & 0x0F == _DEFLATE_METHOD
+               and int.from_bytes(head[:2], "big") % _ZLIB_CHECK == 0)
     return _inflate(itertools.chain([head], it), zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
 from time import struct_time
+from typing import Final
 from urllib.parse import parse_qs, urldefrag, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,10 @@ from ingest.models import Link
 from ingest.when import read_stamp
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # decompressed; Google's own limit for one sitemap file
+_GZIP_WBITS: Final = 16 + zlib.MAX_WBITS  # zlib's way to ask for a gzip header and trailer
+# A day from a URL is placed at its noon: 12 hours from either end, it stays that day in the outlet's zone
+# whatever the hour the article went out.
+_NOON: Final = time(12)
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,7 @@ def _xml_parser(*, recover: bool) -> etree.XMLParser:
 
 
 def _gunzip(data: bytes) -> bytes:
-    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    decoder = zlib.decompressobj(_GZIP_WBITS)
     try:
         out = decoder.decompress(data, MAX_SITEMAP_BYTES + 1)
     except zlib.error as exc:
@@ -223,7 +228,7 @@ def url_day(url: str, zone: str = "UTC") -> datetime | None:
     path = urlsplit(url).path
     for match in _DAY_FORM.finditer(path):
         if match[2] and (span := _span(int(match[1]), int(match[3]), int(match[4]), int(match[4]))):
-            return datetime.combine(span[0], time(12), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+            return datetime.combine(span[0], _NOON, tzinfo=ZoneInfo(zone)).astimezone(UTC)
     return None
 
 

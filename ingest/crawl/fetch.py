@@ -47,6 +47,8 @@ log = logging.getLogger("ingest")
 ROBOTS_REDIRECTS: Final = 5  # RFC 9309 2.3.1.2
 WANTED_EVERY: Final = 0.1  # seconds between a lease holder's looks for a process waiting for the host
 LEASE_MARGIN: Final = 5.0  # seconds a request's lease on its host outlives its deadline (a killed process's lapses)
+BACKOFF_BASE: Final = 0.5  # seconds before the first retry of a failed request; doubled at each further one
+_CANCEL_CHECK_EVERY: Final = 0.2  # seconds between looks at the cancel flag while waiting for a host's turn
 _DELTA_SECONDS: Final = re.compile(r"^\s*\d+(\.\d+)?\s*$")
 
 
@@ -179,7 +181,7 @@ class Fetcher:
     """Fetches pages politely; thread-safe, meant to be shared by a pool of worker threads."""
 
     def __init__(self, settings: Settings, hosts: HostStateStore, *,
-                 transport: httpx.BaseTransport | None = None, backoff_base: float = 0.5) -> None:
+                 transport: httpx.BaseTransport | None = None, backoff_base: float = BACKOFF_BASE) -> None:
         self._settings = settings
         self._store = hosts
         self._backoff_base = backoff_base
@@ -269,7 +271,7 @@ class Fetcher:
         with self._hosts_lock:
             host.queued += 1
         try:
-            while not host.lock.acquire(timeout=0.2):
+            while not host.lock.acquire(timeout=_CANCEL_CHECK_EVERY):
                 if self._cancelled.is_set():
                     raise FetchError("stopped", "the fetcher was cancelled while waiting")
         finally:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from typing import Final
 
 from selectolax.lexbor import LexborNode
 
@@ -38,6 +39,9 @@ _LEAD_MARKS = (":", "|", "—", "–")
 _LEAD_REACH = 62  # a block's text has single spaces: its separator, if any, is within 60 + 1 + 1 characters
 MAX_TEXT_WORDS = 80  # longer blocks are story paragraphs; a notice or an appeal is shorter
 MAX_LEAD_WORDS = 6
+# A junk block this long is also removed where it is glued into other text; a shorter one is too common.
+_PIECE_WORDS: Final = 3
+_SAMPLE_CHARS: Final = 300  # of a block's text kept with its key, to show what was learned
 TITLE_WORDS = 15  # a lead-in's rest that is this short and ends without a full stop reads as a title
 LINKED = 0.5  # share of a block's characters inside links from which it is a teaser, not prose
 PATH_BLOCKS = 2  # blocks on one path on a page, at most, for the path to name a box (not the story's <p>s)
@@ -140,7 +144,7 @@ def drop_junk(text: str, junk: list[Block], learned: Learned, blocks: list[Block
     if not junk and not learned.keys and not learned.junk:
         return text
     norms = [b.norm for b in junk]
-    pieces = sorted({b.text for b in junk if b.words >= 3}, key=len, reverse=True)
+    pieces = sorted({b.text for b in junk if b.words >= _PIECE_WORDS}, key=len, reverse=True)
     known = {b.text: b for b in blocks or () if "text" in b.keys}
     kept = []
     for paragraph in text.split("\n\n"):
@@ -178,7 +182,7 @@ def observe(blocks: list[Block]) -> tuple[BlockKey, ...]:
     for block in blocks:
         for kind, key in block.keys.items():
             variant = text_key(block.norm) if kind == "box" else ""
-            seen.setdefault(key, BlockKey(key, kind, block.text[:300], variant))
+            seen.setdefault(key, BlockKey(key, kind, block.text[:_SAMPLE_CHARS], variant))
     return tuple(seen.values())
 
 

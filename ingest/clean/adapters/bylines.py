@@ -10,6 +10,7 @@ between those and the visible byline. Pure: no I/O. A name is never a date, a ro
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -75,6 +76,8 @@ _PARTICLE = frozenset(
 # A lone word in author markup: "Newsdesk", "MixmasterFred", an agency's initials ("SID", "AFP").
 _CAPITALISED = re.compile(r"[A-ZÀ-ÞА-ЯІЇЄ][a-zà-ÿа-яіїєґ]{2,}(?:[A-Z][a-z]+)*|[A-Z]{2,5}")
 _MAX_WORDS = 5  # "Dr Marna van der Merwe"; more are names run together or a sentence
+_MAX_NAME_CHARS: Final = 60  # a byline longer than this is a sentence or several names run together
+_MIN_SITE_CHARS: Final = 4  # shorter names ("ap", "bbc") match inside too many others to tell a site by
 
 
 def clean_name(text: str, *, single: int = 0, first: bool = True) -> str | None:
@@ -88,8 +91,8 @@ def clean_name(text: str, *, single: int = 0, first: bool = True) -> str | None:
     # "Steve Kamb Steve Kamb": the name twice or more, as link text and as image text.
     words = next((words[:k] for k in range(1, len(words) // 2 + 1) if words == words[:k] * (len(words) // k)), words)
     lows = [w.casefold().strip(".,") for w in words]
-    if not words or len(" ".join(words)) > 60 or any(c.isdigit() or c in "@#:/\\=<>{}" for c in text) or any(
-            low in _UI_WORDS for low in lows):
+    if not words or len(" ".join(words)) > _MAX_NAME_CHARS or any(
+            c.isdigit() or c in "@#:/\\=<>{}" for c in text) or any(low in _UI_WORDS for low in lows):
         return None
     keep = next((i for i, low in enumerate(lows) if (
         (low in _ROLE and not (low in _GROUP and i in (0, len(words) - 1) and len(words) > 1))
@@ -280,7 +283,7 @@ def is_site(name: str, sites: set[str]) -> bool:
         other = " ".join(re.findall(r"\w+", site.casefold()))
         # "Derek Seaman's Tech Blog" is a person's blog, not a site named like him.
         held = f" {key} " in f" {other} " and f"{key} s " not in f"{other} "
-        if key == other or (min(len(key), len(other)) >= 4 and (held or f" {other} " in f" {key} ")):
+        if key == other or (min(len(key), len(other)) >= _MIN_SITE_CHARS and (held or f" {other} " in f" {key} ")):
             return True
     return False
 

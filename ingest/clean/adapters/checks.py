@@ -12,6 +12,7 @@ selectors)` says whether it is a subscriber-only stub. Pure: no I/O.
 from __future__ import annotations
 
 import re
+from typing import Final
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -57,6 +58,11 @@ _TINY_PAGE_CHARS = 1500
 # 100-link menu is no index). A <header>, <footer> or <aside> inside an <article> is a story's or a teaser's own.
 _CHROME = "nav, header, footer, aside, [role=navigation], [role=banner], [role=contentinfo], [role=complementary]"
 LISTING_LINKS = 40  # links of the page's own (outside its chrome) an index has at least
+_MARKER_CHARS: Final = 200_000  # a challenge or consent wall says so in the page's head, well before this
+# An index page: LISTING_LINKS links at least, 45% of its text in links, fewer than 3 paragraphs of 40 words.
+_LINKED_SHARE: Final = 0.45
+_STORY_PARAGRAPH_WORDS: Final = 40
+_STORY_PARAGRAPHS: Final = 3
 
 # A sentence ends with a full stop, question or exclamation mark (Latin, Devanagari, Arabic, Urdu, Ethiopic,
 # Armenian, Burmese, Tibetan), maybe closed by a quote or bracket, before a space or the end; or with a CJK one.
@@ -110,7 +116,7 @@ def check_blocked(html: str, tree: LexborHTMLParser, info: PageInfo) -> None:
     visible = len((tree.body.text(separator=" ") if tree.body else "").split())
     if visible * 6 > _TINY_PAGE_CHARS:  # ~6 characters per word with its space
         return
-    lowered = html[:200_000].lower()
+    lowered = html[:_MARKER_CHARS].lower()
     for marker in (*_CHALLENGE_MARKERS, *_CONSENT_MARKERS):
         if marker in lowered:
             raise Rejected("bot-challenge", f"{marker!r} on a page of {visible} words")
@@ -124,8 +130,8 @@ def looks_like_listing(tree: LexborHTMLParser) -> bool:
     total = _words(body.text(separator=" "))
     links = [a for a in body.css("a") if a.attributes.get("href")]
     linked = _words(" ".join(a.text(separator=" ") for a in links))
-    long_paragraphs = sum(1 for p in body.css("p") if _words(p.text()) >= 40)
-    if len(links) < LISTING_LINKS or linked < 0.45 * total or long_paragraphs >= 3:
+    long_paragraphs = sum(1 for p in body.css("p") if _words(p.text()) >= _STORY_PARAGRAPH_WORDS)
+    if len(links) < LISTING_LINKS or linked < _LINKED_SHARE * total or long_paragraphs >= _STORY_PARAGRAPHS:
         return False
     # The links must be the page's own: outside its chrome, still many, or fewer but most of what is left
     # (a section page of 30 headlines under a 60-link menu).
@@ -134,7 +140,7 @@ def looks_like_listing(tree: LexborHTMLParser) -> bool:
     own_links = len(links) - len(chrome_links)
     own_total = total - _words(" ".join(n.text(separator=" ") for n in chrome))
     own_linked = linked - _words(" ".join(a.text(separator=" ") for a in chrome_links))
-    return own_links >= LISTING_LINKS or (own_links >= LISTING_LINKS // 2 and own_linked >= 0.45 * own_total)
+    return own_links >= LISTING_LINKS or (own_links >= LISTING_LINKS // 2 and own_linked >= _LINKED_SHARE * own_total)
 
 
 def has_story(text: str, min_chars: int) -> bool:

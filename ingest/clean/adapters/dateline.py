@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from typing import Final
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -29,6 +30,7 @@ _PIC = re.compile(r"(?<![a-z])pic")  # "picBox", "pic-wrap"; not "topic"
 _ELSEWHERE_TAGS = frozenset({"aside", "nav", "footer", "figure", "figcaption"})
 _MODIFIED_HINT = re.compile(r"updat|modif|edit|revis", re.IGNORECASE)
 _PUBLISHED_HINT = re.compile(r"publi|posted|created|pubdate", re.IGNORECASE)
+_MIN_PART_CHARS: Final = 20  # a shorter heading inside the title (or the title inside it) is a word, not the headline
 TEXT_BEFORE = 300  # characters of text above the headline read for a date (a kicker, a date line)
 TEXT_AFTER = 800  # and below it (byline, date line; not the story's own dates further down)
 BYLINE_NEAR = 400  # characters under the headline where a byline's date is
@@ -263,6 +265,6 @@ def heading_like(tree: LexborHTMLParser, title: str) -> LexborNode | None:
         return None
     for node in tree.css("h1, h2, h3, h4, legend, [class*=title i]"):
         text = " ".join(node.text(separator=" ").split()).casefold()
-        if text and (text == wanted or (len(text) > 20 and (text in wanted or wanted in text))):
+        if text and (text == wanted or (len(text) > _MIN_PART_CHARS and (text in wanted or wanted in text))):
             return node
     return None

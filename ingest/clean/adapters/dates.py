@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Final
 
 from ingest.when import in_zone, parse_stamp
 
@@ -69,6 +70,14 @@ _DIGITS = re.compile(r"\d+")
 _REACH = 24  # characters from a digit to either end of a date with it ("September 3rd, 2024", "Сьогодні, 14:08")
 _LATE_YEAR = re.compile(r"\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s+[A-Za-z]{2,5})?\s+((?:19|20)\d{2})\b")
 _ZONE_AFTER = re.compile(r"[\s,]*" + _ZONE, re.IGNORECASE)
+# Characters looked at around a date for what belongs to it: the year Java's Date.toString() puts after the
+# time and zone, a time after it ("…, at 2:30 p.m. EDT") or before it ("15:23 JST, "), a zone name after it,
+# and the label before it ("Last updated on").
+_LATE_YEAR_REACH: Final = 32
+_TIME_REACH: Final = 40
+_TIME_BEFORE_REACH: Final = 30
+_ZONE_REACH: Final = 12
+_LABEL_REACH: Final = 40
 _PUBLISHED = re.compile(
     r"(?:publi\w*|posted|veröffentlicht|opublikowano|gepubliceerd|опубл\w*|створено|дата публікації)"
     r"(?:\s+date)?\W*(?:on|at|am|le|el|il)?\W*$", re.IGNORECASE)
@@ -138,7 +147,7 @@ def scan_dates(text: str, *, month_first: bool = True, reference: datetime | Non
     out: list[Found] = []
     for match in _candidates(text):
         # "Fri Apr 28 19:20:36 CEST 2023" (Java's Date.toString): the year comes after the time and zone.
-        late = _LATE_YEAR.match(text, match.end(), min(len(text), match.end() + 32))
+        late = _LATE_YEAR.match(text, match.end(), min(len(text), match.end() + _LATE_YEAR_REACH))
         day = _day(match, month_first, reference, int(late.group(1)) if late else None)
         if day is None:
             continue
@@ -148,13 +157,13 @@ def scan_dates(text: str, *, month_first: bool = True, reference: datetime | Non
             if has_time:
                 when = datetime.fromisoformat(match.group("iso").replace(" ", "T"))
         else:
-            after = _TIME_AFTER.match(text, match.end(), min(len(text), match.end() + 40))
-            before = _TIME_BEFORE.search(text, max(0, match.start() - 30), match.start())
+            after = _TIME_AFTER.match(text, match.end(), min(len(text), match.end() + _TIME_REACH))
+            before = _TIME_BEFORE.search(text, max(0, match.start() - _TIME_BEFORE_REACH), match.start())
             clock = after or before
             if clock and (moment := _clock(when, clock)) is not None:
                 when, has_time = moment, True
                 end = after.end() if after else end
-            elif zone := _ZONE_AFTER.match(text, match.end(), min(len(text), match.end() + 12)):
+            elif zone := _ZONE_AFTER.match(text, match.end(), min(len(text), match.end() + _ZONE_REACH)):
                 when = when.replace(tzinfo=_zone(zone))
         guessed_year = bool(match.group("rel")) or (
             bool(match.group("dmy") or match.group("mdy")) and not (match.group("dy") or match.group("my") or late))
@@ -248,7 +257,7 @@ def _zone(match: re.Match[str]) -> tzinfo:
 
 def label_of(text: str, start: int) -> str:
     """ "published", "updated" or "": what the words just before `start` say the date there is."""
-    before = text[max(0, start - 40):start]
+    before = text[max(0, start - _LABEL_REACH):start]
     if _UPDATED.search(before):
         return "updated"
     return "published" if _PUBLISHED.search(before) else ""

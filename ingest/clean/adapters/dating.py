@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Final
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -33,6 +34,8 @@ _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/-]([01]?\d)[/-]([0-3]?\d)(?:/|-|_|\.|$)"  # /2014/10/08/, /2014-10-08-slug
     r"|[/_-]((?:19|20)\d{2})([01]\d)([0-3]\d)(?:[/_-]|\.html?)"  # /20241117-216478, _20241117.html
 )
+# A datePublished this close to dateModified may be the time the CMS last saved the article, not its first one.
+_RESAVED_WITHIN: Final = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def _shown_earlier(window: Dateline, stamp: datetime, modified: datetime | None)
     shown = window.byline()
     if shown is None or shown.found.guessed or shown.found.when.date() >= (stamp - timedelta(days=1)).date():
         return None
-    restamped = modified is not None and abs((modified - stamp).total_seconds()) <= 2 * 86400
+    restamped = modified is not None and abs(modified - stamp) <= _RESAVED_WITHIN
     if shown.found.label != "published" and not (restamped and shown.standalone):
         return None
     return window.aware(shown.found.when)

@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -31,6 +32,7 @@ _WORD = re.compile(r"\w+")
 _HOST = re.compile(r"//([^/:?#\s]+)")
 _INVISIBLE = re.compile("[\xad\u200b-\u200d\u2060\ufeff]")  # soft hyphens, zero-width marks
 _MOJIBAKE = re.compile("[\x80-\x9f]")  # C1 controls are never text: UTF-8 that was decoded as Latin-1
+_HEAD_LINKS: Final = 20  # <link>s in the head to take the site's host from, when it names no canonical URL
 # Elements a browser shows on a line of their own: the words on either side never run together.
 _BLOCKS = frozenset({"br", "div", "p", "li", "ul", "ol", "h2", "h3", "h4", "section", "header", "figure", "figcaption",
                      "table", "tr", "td", "small", "sup", "sub"})
@@ -220,7 +222,7 @@ def _site_names(tree: LexborHTMLParser, info: PageInfo, extra: tuple[str, ...], 
     # The canonical URL names the domain; without one, the page's own <link>s do.
     urls = [info.canonical, info.meta.get("og:url")]
     if not any(urls):
-        urls = [link.attributes.get("href") for link in tree.css("head link[href]")[:20]]
+        urls = [link.attributes.get("href") for link in tree.css("head link[href]")[:_HEAD_LINKS]]
     hosts = {m.group(1).lower().removeprefix("www.") for url in urls if url and (m := _HOST.search(url))}
     for host in hosts:
         labels = host.split(".")[:-1]
