@@ -38,7 +38,8 @@ from ingest.logs import setup_logging
 from ingest.models import Article, Learned, Page, Rejected
 from ingest.run import reclean, replay, warcplan
 from ingest.run.parsing import parse_pool
-from ingest.run.pipeline import Window, format_summaries, parse_page, raw_archive, run_source
+from ingest.run.pipeline import Window, format_summaries, parse_page, raw_archive
+from ingest.run.runner import InProcessRunner
 from ingest.run.scheduler import Daemon
 
 log = logging.getLogger("ingest")
@@ -149,8 +150,8 @@ def run(obj: Context) -> None:
     config = obj.config()
     _check_for_writing(obj.db_path, create=True)
     store.open_db(obj.db_path).close()  # create the schema before jobs race to do it
-    with _fetcher(config.settings, obj.db_path) as fetcher:
-        daemon = Daemon(config, obj.db_path, fetcher)
+    with _fetcher(config.settings, obj.db_path) as fetcher, InProcessRunner(config, obj.db_path, fetcher) as runner:
+        daemon = Daemon(config, obj.db_path, runner)
         clean = daemon.run()
     if daemon.failure:
         click.echo(f"Error: {daemon.failure}", err=True)
@@ -217,24 +218,22 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
                          for slug, plan in plans.items() for month, n in sorted(plan.items())], False)
             click.echo("\n".join(f"{slug}: {sum(plan.values())} to fetch" for slug, plan in plans.items()))
             return
-        archive = raw_archive(obj.db_path, config.settings)
         with _fetcher(config.settings, obj.db_path) as fetcher, _progress() as progress, \
-                parse_pool(min(config.settings.concurrency, os.cpu_count() or 1)) as pool:
+                InProcessRunner(config, obj.db_path, fetcher,
+                                pool_size=min(config.settings.concurrency, os.cpu_count() or 1)) as runner:
             for sig in previous:
-                signal.signal(sig, _stop_handler(stop, fetcher.cancel))
+                signal.signal(sig, _stop_handler(stop, runner.stop))
             for source in chosen:
                 if stop.is_set():
                     break
-                summaries.append(run_source(
-                    db, fetcher, source, kind="backfill", window=Window(since, until), limit=limit,
-                    stop=stop, workers=config.settings.concurrency, topics=config.topics, pool=pool,
-                    on_total=progress.start(source.slug), on_outcome=progress.advance, archive=archive,
+                summaries.append(runner.run_pass(
+                    source, kind="backfill", window=Window(since, until), limit=limit,
+                    on_total=progress.start(source.slug), on_outcome=progress.advance,
                     on_discovered=progress.discovering(source.slug)))
                 # The source's first pages were cleaned before there was evidence of its boilerplate.
                 if not (stop.is_set() or no_reclean) and reclean.stale_count(db, source):
-                    recleaned.append(reclean.reclean_source(
-                        db, archive, source, pool, topics=config.topics, stop=stop,
-                        on_total=progress.start(f"{source.slug} reclean"), on_done=progress.advance))
+                    recleaned.append(runner.reclean(
+                        source, on_total=progress.start(f"{source.slug} reclean"), on_done=progress.advance))
     finally:
         db.close()
         for sig, handler in previous.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from ingest.archive.dedup import content_hash
 from ingest.archive.neardup import Fingerprint, fingerprint
@@ -22,8 +23,8 @@ from ingest.models import NOTHING_LEARNED, OPEN_WINDOW, Article, BlockKey, Learn
 from ingest.run.workers import PoolClosed, WorkerDied, WorkerError, WorkerPool, WorkerTimeout
 
 # Real news pages clean in 20-170 ms; a 9 MB page took 4.7 s. Ten seconds is a hostile page.
-PARSE_TIMEOUT = 10.0
-PARSE_WORKER_TASKS = 500  # pages a parse worker cleans before it is replaced (bounds cache growth)
+PARSE_TIMEOUT: Final = 10.0
+PARSE_WORKER_TASKS: Final = 500  # pages a parse worker cleans before it is replaced (bounds cache growth)
 
 
 def parse_pool(size: int | None = None) -> WorkerPool:

@@ -44,7 +44,7 @@ def _glibc() -> ctypes.CDLL | None:
 _M_MMAP_THRESHOLD: Final = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD: Final = 256 * 1024  # bytes: a block this big gets its own mapping (see _map_large_blocks)
 
-STOP_WAIT = 2.0  # seconds a retired or idle worker gets to exit before it is killed
+STOP_WAIT: Final = 2.0  # seconds a retired or idle worker gets to exit before it is killed
 MAX_TASKS: Final = 500  # calls a worker answers before it is replaced (what the libraries cache is handed back)
 START_TIMEOUT: Final = 60.0  # seconds a worker may take to start: the first one waits for the forkserver's imports
 
