@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import click
@@ -38,11 +38,18 @@ from ingest.logs import setup_logging
 from ingest.models import Article, Learned, Page, Rejected
 from ingest.run import reclean, replay, warcplan
 from ingest.run.parsing import parse_pool
-from ingest.run.pipeline import Window, format_summaries, parse_page, raw_archive, run_source
+from ingest.run.pipeline import Window, format_summaries, parse_page, raw_archive
+from ingest.run.runner import InProcessRunner
 from ingest.run.scheduler import Daemon
 
 log = logging.getLogger("ingest")
 _FIXTURE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
+QUICK_CHECK_PROBLEMS: Final = 5  # damage quick_check reports before a write is refused: enough to say what it is
+SAMPLE_CHARS: Final = 80  # a paragraph or block shown or kept as a must-contain sample: enough to be unique
+MIN_SAMPLE_PARAGRAPH: Final = 40  # characters: shorter paragraphs (datelines, captions) make poor samples
+DATE_CHARS: Final = 10  # an ISO timestamp's day, YYYY-MM-DD
+MIN_LAG: Final = 60  # seconds: a --max-lag shorter than a minute is a number given without its unit
+PIPED_WIDTH: Final = 200  # columns of a table written to a pipe or file, so rows are not wrapped at 80
 
 
 class Context:
@@ -98,7 +105,7 @@ def _check_for_writing(db_path: Path, *, create: bool) -> None:
     if not db_path.exists():
         return
     with contextlib.closing(store.open_readonly(db_path)) as db:
-        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+        problems = [row[0] for row in db.execute(f"PRAGMA quick_check({QUICK_CHECK_PROBLEMS})")]
     if problems != ["ok"]:
         click.echo(f"Error: {db_path}: damaged (PRAGMA quick_check: {'; '.join(problems)}); not writing into it. "
                    "Restore a backup, or recover it with `sqlite3 news.db .recover`.", err=True)
@@ -149,8 +156,8 @@ def run(obj: Context) -> None:
     config = obj.config()
     _check_for_writing(obj.db_path, create=True)
     store.open_db(obj.db_path).close()  # create the schema before jobs race to do it
-    with _fetcher(config.settings, obj.db_path) as fetcher:
-        daemon = Daemon(config, obj.db_path, fetcher)
+    with _fetcher(config.settings, obj.db_path) as fetcher, InProcessRunner(config, obj.db_path, fetcher) as runner:
+        daemon = Daemon(config, obj.db_path, runner)
         clean = daemon.run()
     if daemon.failure:
         click.echo(f"Error: {daemon.failure}", err=True)
@@ -217,24 +224,22 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
                          for slug, plan in plans.items() for month, n in sorted(plan.items())], False)
             click.echo("\n".join(f"{slug}: {sum(plan.values())} to fetch" for slug, plan in plans.items()))
             return
-        archive = raw_archive(obj.db_path, config.settings)
         with _fetcher(config.settings, obj.db_path) as fetcher, _progress() as progress, \
-                parse_pool(min(config.settings.concurrency, os.cpu_count() or 1)) as pool:
+                InProcessRunner(config, obj.db_path, fetcher,
+                                pool_size=min(config.settings.concurrency, os.cpu_count() or 1)) as runner:
             for sig in previous:
-                signal.signal(sig, _stop_handler(stop, fetcher.cancel))
+                signal.signal(sig, _stop_handler(stop, runner.stop))
             for source in chosen:
                 if stop.is_set():
                     break
-                summaries.append(run_source(
-                    db, fetcher, source, kind="backfill", window=Window(since, until), limit=limit,
-                    stop=stop, workers=config.settings.concurrency, topics=config.topics, pool=pool,
-                    on_total=progress.start(source.slug), on_outcome=progress.advance, archive=archive,
+                summaries.append(runner.run_pass(
+                    source, kind="backfill", window=Window(since, until), limit=limit,
+                    on_total=progress.start(source.slug), on_outcome=progress.advance,
                     on_discovered=progress.discovering(source.slug)))
                 # The source's first pages were cleaned before there was evidence of its boilerplate.
                 if not (stop.is_set() or no_reclean) and reclean.stale_count(db, source):
-                    recleaned.append(reclean.reclean_source(
-                        db, archive, source, pool, topics=config.topics, stop=stop,
-                        on_total=progress.start(f"{source.slug} reclean"), on_done=progress.advance))
+                    recleaned.append(runner.reclean(
+                        source, on_total=progress.start(f"{source.slug} reclean"), on_done=progress.advance))
     finally:
         db.close()
         for sig, handler in previous.items():
@@ -508,7 +513,7 @@ def capture(obj: Context, file_or_url: str, url: str | None, slug: str | None, n
     else:
         expected = {k: v for k, v in result.to_json().items()
                     if k in ("title", "authors", "published_at", "language", "section", "tags")}
-        must = [p[:80] for p in result.text.split("\n\n") if len(p) > 40]
+        must = [p[:SAMPLE_CHARS] for p in result.text.split("\n\n") if len(p) > MIN_SAMPLE_PARAGRAPH]
     meta = {"url": url or page.url, "expected": expected, "must_contain": must, "must_not_contain": []}
     try:
         (folder / f"{name}.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -606,9 +611,9 @@ def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> N
         click.echo(json.dumps(dataclasses.asdict(found), ensure_ascii=False, indent=2))
         return
     click.echo(f"{source}: {len(found.blocks)} blocks over {found.pages} pages seen (revision {found.revision})")
-    _print_rows([{"kind": b["kind"], "pages": b["pages"], "first_seen": b["first_seen"][:10],
-                  "last_seen": b["last_seen"][:10], "learned": "yes" if b["learned_at"] else "no",
-                  "block": b["block"][:80]} for b in found.blocks], False)
+    _print_rows([{"kind": b["kind"], "pages": b["pages"], "first_seen": b["first_seen"][:DATE_CHARS],
+                  "last_seen": b["last_seen"][:DATE_CHARS], "learned": "yes" if b["learned_at"] else "no",
+                  "block": b["block"][:SAMPLE_CHARS]} for b in found.blocks], False)
 
 
 @cli.command()
@@ -659,7 +664,7 @@ def _parse_lag(ctx: click.Context, param: click.Parameter, value: str | None) ->
         seconds = parse_duration(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a duration like '6h', '90m' or '2d'") from None
-    if seconds < 60:
+    if seconds < MIN_LAG:
         raise click.BadParameter(f"{value!r} is shorter than a minute: give a unit, like '6h'")
     return seconds
 
@@ -721,7 +726,7 @@ def _print_rows(items: list[dict[str, Any]], as_json: bool) -> None:
     table = Table(*(items[0].keys() if items else ["(none)"]))
     for item in items:
         table.add_row(*("" if v is None else str(v) for v in item.values()))
-    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+    Console(width=PIPED_WIDTH if not sys.stdout.isatty() else None).print(table)
 
 
 @cli.command()

@@ -30,6 +30,7 @@ from ingest.cli import cli
 from ingest.config import load_config
 from ingest.crawl.fetch import Fetcher
 from ingest.run.pipeline import run_source
+from ingest.run.runner import InProcessRunner
 from ingest.run.scheduler import Daemon
 
 UA = "ingest-test/1.0 (+https://example.org/contact)"
@@ -93,12 +94,9 @@ def daemon_pass(config_path: Path, db: Path, slug: str = "news") -> None:
     store.open_db(db).close()
     hosts = store.HostStore(db)
     try:
-        with Fetcher(config.settings, hosts, backoff_base=0.05) as fetcher:
-            daemon = Daemon(config, db, fetcher)
-            try:
-                daemon.job(config.sources[slug])
-            finally:
-                daemon.pool.close()
+        with Fetcher(config.settings, hosts, backoff_base=0.05) as fetcher, \
+                InProcessRunner(config, db, fetcher) as runner:
+            Daemon(config, db, runner).job(config.sources[slug])
     finally:
         hosts.close()
 

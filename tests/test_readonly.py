@@ -187,6 +187,7 @@ def test_the_daemon_stops_when_its_database_turns_out_damaged(tmp_path: Path,
     instead of writing on into it every pass."""
     from ingest.config import load_config
     from ingest.crawl.fetch import Fetcher, MemoryHostStates
+    from ingest.run.runner import InProcessRunner
     from ingest.run.scheduler import Daemon
 
     path = make_database(tmp_path)
@@ -194,12 +195,9 @@ def test_the_daemon_stops_when_its_database_turns_out_damaged(tmp_path: Path,
     data[:4096] = b"\x00garbage" * 512
     path.write_bytes(bytes(data))
     config = load_config(tmp_path / "sources.toml")
-    with Fetcher(config.settings, MemoryHostStates()) as fetcher:
-        daemon = Daemon(config, path, fetcher)
-        try:
-            daemon.job(config.sources["x"])
-        finally:
-            daemon.pool.close()
+    with Fetcher(config.settings, MemoryHostStates()) as fetcher, InProcessRunner(config, path, fetcher) as runner:
+        daemon = Daemon(config, path, runner)
+        daemon.job(config.sources["x"])
     assert daemon.stopping.is_set()
     assert daemon.failure is not None
     assert "damaged" in daemon.failure

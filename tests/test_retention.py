@@ -14,6 +14,7 @@ from ingest.archive import store
 from ingest.archive.retention import prune_fetches
 from ingest.config import ConfigError, load_config, parse_config
 from ingest.crawl.fetch import Fetcher
+from ingest.run.runner import InProcessRunner
 from ingest.run.scheduler import Daemon
 
 UA = "ingest-test/1.0 (+https://example.org/contact)"
@@ -93,12 +94,8 @@ def test_the_daemon_prunes_a_sources_old_fetch_rows_after_its_pass(tmp_path: Pat
     config = load_config(config_path)
     hosts = store.HostStore(db_path)
     try:
-        with Fetcher(config.settings, hosts) as fetcher:
-            daemon = Daemon(config, db_path, fetcher)
-            try:
-                daemon.job(config.sources["news"])
-            finally:
-                daemon.pool.close()
+        with Fetcher(config.settings, hosts) as fetcher, InProcessRunner(config, db_path, fetcher) as runner:
+            Daemon(config, db_path, runner).job(config.sources["news"])
     finally:
         hosts.close()
         site.close()

@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Final
 
 import sqlite_utils
 
 from ingest.archive import neardup
-from ingest.clean import learn
 from ingest.urls import ascii_host, url_key
 
 log = logging.getLogger("ingest")
 
-_BATCH = 5000
+_BATCH: Final = 5000  # rows re-keyed per fetch: memory stays flat on an archive of millions
+# boilerplate_pages.keys as schema 8 found it: 8-byte hashes of a page's block keys (clean/learn.py writes them).
+# The migration keeps its own copy of the format it migrates: the archive never imports the cleaning stage, and a
+# later change of learn's format would need a migration of its own.
+PAGE_KEY_HASH_SIZE: Final = 8
 # The links of a frontier group that is now one link, best first: the one whose fate is known.
 _FRONTIER_ORDER = ("CASE t.state WHEN 'done' THEN 0 WHEN 'rejected' THEN 1 WHEN 'failed' THEN 2"
                    " WHEN 'skipped' THEN 3 ELSE 4 END, t.attempts DESC, t.updated_at DESC, t.rowid")
@@ -111,8 +114,18 @@ def _merge_pages(db: sqlite_utils.Database, loser: int, keeper: int) -> None:
     """Two records of one page's learned keys: the earlier stays, holding the keys of both."""
     blobs = dict(db.execute("SELECT rowid, keys FROM boilerplate_pages WHERE rowid IN (?, ?)", [loser, keeper]))
     db.execute("UPDATE boilerplate_pages SET keys = ? WHERE rowid = ?",
-               [learn.merge_page_keys(blobs.get(keeper), blobs.get(loser)), keeper])
+               [merge_page_keys(blobs.get(keeper), blobs.get(loser)), keeper])
     db.execute("DELETE FROM boilerplate_pages WHERE rowid = ?", [loser])
+
+
+def merge_page_keys(first: bytes | None, second: bytes | None) -> bytes:
+    """The record of a page counted under two URL keys that are now one: the key hashes of both, sorted."""
+    return b"".join(sorted(_key_hashes(first) | _key_hashes(second)))
+
+
+def _key_hashes(blob: bytes | None) -> set[bytes]:
+    blob = blob or b""
+    return {blob[i:i + PAGE_KEY_HASH_SIZE] for i in range(0, len(blob), PAGE_KEY_HASH_SIZE)}
 
 
 def _rekey_table(db: sqlite_utils.Database, table: str, columns: str, new_key: Callable[[tuple[Any, ...]], str],

@@ -9,9 +9,9 @@ every fetch thread) spends no CPU on any of them.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from ingest.archive.dedup import content_hash
 from ingest.archive.neardup import Fingerprint, fingerprint
@@ -23,24 +23,25 @@ from ingest.models import NOTHING_LEARNED, OPEN_WINDOW, Article, BlockKey, Learn
 from ingest.run.workers import PoolClosed, WorkerDied, WorkerError, WorkerPool, WorkerTimeout
 
 # Real news pages clean in 20-170 ms; a 9 MB page took 4.7 s. Ten seconds is a hostile page.
-PARSE_TIMEOUT = 10.0
-PARSE_WORKER_TASKS = 500  # pages a parse worker cleans before it is replaced (bounds cache growth)
+PARSE_TIMEOUT: Final = 10.0
+PARSE_WORKER_TASKS: Final = 500  # pages a parse worker cleans before it is replaced (bounds cache growth)
 
 
 def parse_pool(size: int | None = None) -> WorkerPool:
-    """Worker processes for parse_isolated: one per CPU by default, the adapters preloaded."""
+    """Worker processes for parse_isolated: one per CPU by default, the cleaning stage preloaded."""
     size = size or os.cpu_count() or 1
-    # multiprocessing re-runs the main script's imports in every worker (the `ingest` console script
-    # imports the whole CLI): with them preloaded in the forkserver a worker starts in 7 ms, not 350.
-    # ingest.clean.extract (trafilatura, lxml: ~25 MiB) is imported by the adapters only when they clean a page,
-    # so the fetching and writing process never loads it, and the forkserver loads it once for every worker.
     return WorkerPool(size, max_tasks=PARSE_WORKER_TASKS, preload=parse_preload())
 
 
 def parse_preload() -> tuple[str, ...]:
-    """The modules a parse pool's forkserver imports once for all its workers."""
-    loaded = sorted(m for m in sys.modules if m.startswith("ingest.") and m != "ingest.__main__")
-    return ("ingest.run.parsing", "ingest.clean.extract", *loaded)
+    """The modules a parse worker needs, which its pool's forkserver imports once for all its workers.
+
+    This module and what it imports (the adapters, whose classes the pages' tasks unpickle, dedup, neardup, warc),
+    and ingest.clean.extract (trafilatura, lxml: ~25 MiB), which the adapters import only when they clean a page,
+    so the fetching and writing process never loads it. What a worker imports because multiprocessing runs the
+    main script again in it (the `ingest` console script imports the CLI) is WorkerPool's to preload.
+    """
+    return ("ingest.run.parsing", "ingest.clean.extract")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""The daemon: APScheduler 3.x runs one job per enabled source; the jobs call pipeline.run_source.
+"""The daemon: APScheduler 3.x runs one job per enabled source; the jobs ask the runner for a pass.
 
 The scheduler holds no crawl state (an in-memory job store rebuilt from sources.toml at start);
 the frontier and cursors live in the database, so a kill -9 loses at most the pages in flight.
-All jobs share one pool of parse worker processes (one per CPU), recycled every few hundred pages,
-which is also what keeps trafilatura's caches from growing. SIGTERM or SIGINT: stop taking work,
-kill the parse workers (their pages stay pending), let running jobs finish, commit, exit 0.
+What executes the passes is the runner's (runner.py; `ingest run` gives it the in-process one, whose
+jobs share one pool of parse worker processes). SIGTERM or SIGINT: stop taking work, close the runner
+(pages being cleaned stay pending), let running jobs finish, commit, exit 0.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Final
 
 import sqlite_utils
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -24,31 +25,33 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from ingest.archive import retention, store
 from ingest.config import Config, Source
-from ingest.crawl.fetch import Fetcher
-from ingest.run.parsing import parse_pool
-from ingest.run.pipeline import raw_archive, run_source
+from ingest.run.pipeline import raw_archive
+from ingest.run.runner import Runner
 
 log = logging.getLogger("ingest")
 
-PAGES_PER_PASS = 500  # a daemon pass is short; the frontier carries the rest to the next pass
-SHUTDOWN_GRACE = 8.0  # seconds a running job gets to finish its page after SIGTERM
+PAGES_PER_PASS: Final = 500  # a daemon pass is short; the frontier carries the rest to the next pass
+SHUTDOWN_GRACE: Final = 8.0  # seconds a running job gets to finish its page after SIGTERM
+MIN_JOB_THREADS: Final = 2  # scheduler threads even at concurrency 1: one slow source must not hold up the rest
+MAX_JITTER: Final = 60.0  # seconds; a job's start varies by a tenth of its interval, at most this
+START_STAGGER: Final = 2  # seconds between the first passes of two sources at start-up
+STOP_POLL: Final = 0.5  # seconds between two looks at the stop flag while the scheduler runs
 
 
 class Daemon:
     """Schedules every enabled source; `stop()` (or a signal) ends it cleanly."""
 
-    def __init__(self, config: Config, db_path: Path, fetcher: Fetcher) -> None:
+    def __init__(self, config: Config, db_path: Path, runner: Runner) -> None:
         self.config = config
         self.db_path = db_path
-        self.fetcher = fetcher
+        self.runner = runner
         self.stopping = threading.Event()
         self.failure: str | None = None  # why the daemon stopped on its own (a damaged database)
-        self.pool = parse_pool()  # workers start on demand
         self.archive = raw_archive(db_path, config.settings)
         self._running = 0
         self._idle = threading.Condition()
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=max(2, config.settings.concurrency))},
+            executors={"default": ThreadPoolExecutor(max_workers=max(MIN_JOB_THREADS, config.settings.concurrency))},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
 
@@ -60,11 +63,9 @@ class Daemon:
             self._running += 1
         db: sqlite_utils.Database | None = None
         try:
-            db = store.open_db(self.db_path)
-            summary = run_source(db, self.fetcher, source, kind="run", limit=PAGES_PER_PASS,
-                                 stop=self.stopping, workers=self.config.settings.concurrency, pool=self.pool,
-                                 topics=self.config.topics, archive=self.archive)
+            summary = self.runner.run_pass(source, kind="run", limit=PAGES_PER_PASS)
             self.prune_archive()
+            db = store.open_db(self.db_path)
             self.prune_fetches(db, source)
             counts = (source.slug, summary.new, summary.duplicate, summary.updated,
                       sum(summary.rejected.values()), sum(summary.failed.values()))
@@ -110,10 +111,10 @@ class Daemon:
         for index, source in enumerate(s for s in self.config.sources.values() if s.enabled):
             self.scheduler.add_job(
                 self.job, "interval", args=[source], id=source.slug, name=source.slug,
-                seconds=source.interval, jitter=min(60.0, source.interval / 10),
+                seconds=source.interval, jitter=min(MAX_JITTER, source.interval / 10),
                 # a missed slot (laptop asleep, long pass) runs once late rather than being dropped
                 misfire_grace_time=int(source.interval),
-                next_run_time=now + timedelta(seconds=index * 2 + random.uniform(0, 1)),
+                next_run_time=now + timedelta(seconds=index * START_STAGGER + random.uniform(0, 1)),
             )
             count += 1
         return count
@@ -123,8 +124,8 @@ class Daemon:
         if not self.stopping.is_set():
             log.info("stopping: finishing pages in flight")
         self.stopping.set()
-        self.fetcher.cancel()  # fetches waiting out a politeness delay give up at once
-        self.pool.close()  # a page being cleaned stays pending: shutdown never waits for a parse
+        self.runner.stop()  # fetches waiting out a politeness delay give up at once
+        self.runner.close()  # a page being cleaned stays pending: shutdown never waits for a parse
 
     def run(self, *, install_signals: bool = True) -> bool:
         """Run until stopped; True when every pass had finished by the end of the grace period."""
@@ -136,11 +137,11 @@ class Daemon:
         count = self.schedule()
         log.info("daemon started: %d sources, database %s", count, self.db_path)
         self.scheduler.start()
-        while not self.stopping.wait(0.5):
+        while not self.stopping.wait(STOP_POLL):
             pass
         self.scheduler.shutdown(wait=False)
         with self._idle:
             clean = self._idle.wait_for(lambda: self._running == 0, timeout=SHUTDOWN_GRACE)
-        self.pool.close()
+        self.runner.close()
         log.info("daemon stopped" if clean else "daemon stopped with a pass still running")
         return clean

@@ -5,8 +5,9 @@ and a thread cannot be stopped, so the pipeline parses pages in a few worker pro
 outlives its timeout kills its worker and raises WorkerTimeout; the next call starts a fresh worker.
 A worker that dies mid-call (segfault, OOM killer) raises WorkerDied; a closed pool raises PoolClosed.
 
-Workers are forked from a forkserver that imported `preload` once: a replacement starts in a few
-milliseconds, and our threaded process is never forked. Each worker retires after `max_tasks` calls,
+Workers are forked from a forkserver that imported `preload` once, and the imports of a main script that
+multiprocessing runs again in every worker: a replacement starts in a few milliseconds, and our threaded
+process is never forked. Each worker retires after `max_tasks` calls,
 so whatever the parsing libraries cache or leak is handed back and memory stays flat over months.
 A worker exits by itself when its parent dies (its pipe reaches EOF), so a kill -9 leaves no orphans.
 The function must be importable by name (a module-level function) and must not rely on raising:
@@ -15,16 +16,19 @@ an exception it raises comes back as WorkerError with its text only.
 
 from __future__ import annotations
 
+import ast
 import ctypes
 import ctypes.util
 import logging
 import multiprocessing
 import signal
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -37,9 +41,12 @@ def _glibc() -> ctypes.CDLL | None:
     return libc
 
 
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+_M_MMAP_THRESHOLD: Final = -3  # glibc's mallopt parameter
+MMAP_THRESHOLD: Final = 256 * 1024  # bytes: a block this big gets its own mapping (see _map_large_blocks)
 
-STOP_WAIT = 2.0  # seconds a retired or idle worker gets to exit before it is killed
+STOP_WAIT: Final = 2.0  # seconds a retired or idle worker gets to exit before it is killed
+MAX_TASKS: Final = 500  # calls a worker answers before it is replaced (what the libraries cache is handed back)
+START_TIMEOUT: Final = 60.0  # seconds a worker may take to start: the first one waits for the forkserver's imports
 
 
 class WorkerLost(Exception):
@@ -98,7 +105,35 @@ def _map_large_blocks() -> None:
     """
     libc = _glibc()
     if libc is not None:
-        libc.mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+def main_imports() -> list[str]:
+    """The loaded modules that the main script imports, when multiprocessing runs it again in every worker.
+
+    A worker's start (multiprocessing.spawn.prepare) runs the main script again, as __mp_main__, unless it is a
+    package's __main__ (`python -m ingest`, `python -m pytest`): the `ingest` console script imports the whole
+    CLI, 260 ms a worker unless the forkserver imported it first. The stdlib's own remedy, '__main__' in the
+    preload, was dead code in the forkserver until 2025 (CPython gh-126631; 3.11 and 3.12 keep it), so we
+    preload what the script imports.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    name = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    if path is None or name == "__main__" or name.endswith(".__main__"):
+        return []
+    try:
+        tree = ast.parse(Path(path).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    # `from m import f` names a function too: keep the modules, and of those only the ones the script loaded
+    return [name for name in dict.fromkeys(names) if name in sys.modules]
 
 
 class _Worker:
@@ -152,13 +187,13 @@ class _Worker:
 class WorkerPool:
     """Up to `size` worker processes, started on demand; thread-safe; `close()` kills them all."""
 
-    def __init__(self, size: int, *, max_tasks: int = 500, preload: Sequence[str] = (),
-                 start_timeout: float = 60.0) -> None:
+    def __init__(self, size: int, *, max_tasks: int = MAX_TASKS, preload: Sequence[str] = (),
+                 start_timeout: float = START_TIMEOUT) -> None:
         methods = multiprocessing.get_all_start_methods()
         self._ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if preload and "forkserver" in methods:
             # Only effective before the (process-wide) forkserver starts; later workers import on demand.
-            self._ctx.set_forkserver_preload(list(preload))
+            self._ctx.set_forkserver_preload(list(dict.fromkeys([*preload, *main_imports()])))
         self.size = max(1, size)
         self._max_tasks = max(1, max_tasks)
         self._start_timeout = start_timeout

@@ -1,0 +1,36 @@
+"""The import contracts in pyproject.toml ([tool.importlinter]): each layer imports only the layers below it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lint_imports(*args: str) -> subprocess.CompletedProcess[str]:
+    """lint-imports (the one installed next to this Python) run from the repository root, without a cache."""
+    command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+    assert command, "lint-imports not found: pip install -e '.[test]'"
+    return subprocess.run([command, "--no-logo", "--no-cache", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_the_imports_keep_every_contract() -> None:
+    result = lint_imports()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout, result.stdout
+
+
+def test_a_broken_contract_fails(tmp_path: Path) -> None:
+    # An import that exists (the cleaning stage reads ingest.models), forbidden: lint-imports must say so.
+    contract = tmp_path / ".importlinter"
+    contract.write_text("[importlinter]\nroot_package = ingest\n\n[importlinter:contract:deliberate]\n"
+                        "name = Deliberately broken\ntype = forbidden\nsource_modules = ingest.clean.parse\n"
+                        "forbidden_modules = ingest.models\n", encoding="utf-8")
+    result = lint_imports(str(contract))
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "Deliberately broken BROKEN" in result.stdout, result.stdout
+    assert "ingest.clean.parse -> ingest.models" in result.stdout, result.stdout
