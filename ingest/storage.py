@@ -94,7 +94,8 @@ class Listing:
     source: str
     pages: int  # distinct pages of the source counted
     revision: int
-    blocks: list[dict[str, Any]] = field(default_factory=list)  # kind, block (sample), pages, first/last_seen, learned_at
+    # kind, block (the sample text), pages, first_seen, last_seen, learned_at
+    blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- the interfaces ----------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ httpx would inflate a decompression bomb in one piece; a wall-clock deadline per
 connect, headers and body (deadline.py), because httpx has none. Politeness is per host
 (hostname[:port]): one request in flight, a delay between request starts, Retry-After, backoff and
 a circuit breaker whose state lives in HostState. Requests go to a host only while this fetcher holds the
-host's lease (models.Turn) in the HostStateStore (ingest/storage.py): on the database, the processes writing it (the daemon, a
-backfill) take turns, so together they never exceed the host's rate nor send it two requests at once.
+host's lease (models.Turn) in the HostStateStore (ingest/storage.py): on the database, the processes writing
+it (the daemon, a backfill) take turns, so together they never exceed the host's rate nor send it two requests at once.
 """
 
 from __future__ import annotations
