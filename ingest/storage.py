@@ -13,6 +13,7 @@ outside any batch is its own transaction.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -219,6 +220,11 @@ class Store(DedupLookups, Protocol):
 
     def save_validators(self, url: str, *, source: str, kind: str, status: int, etag: str | None,
                         last_modified: str | None) -> None: ...
+
+    def prune_fetches(self, source: str, days: int, *, stop: threading.Event | None = None) -> int:
+        """Delete `source`'s fetch-log rows older than `days` days (0: none), in short transactions that never
+        stall the other writers; how many went."""
+        ...
 
     # runs
     def start_run(self, source: str, kind: str) -> int: ...

@@ -10,6 +10,7 @@ touch it.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import Final
 
 import sqlite_utils
 
-from ingest.archive import boilerplate, cursors, neardup, recleaning, store, topics
+from ingest.archive import boilerplate, cursors, neardup, recleaning, retention, store, topics
 from ingest.archive.db import transaction
 from ingest.models import Article, BlockKey, Fingerprint, Link, WarcRef
 from ingest.storage import Listing, Recleaning, Saved, Store, Stored, StoredPage, Verdict
@@ -26,6 +27,7 @@ from ingest.storage import Listing, Recleaning, Saved, Store, Stored, StoredPage
 # What a database that cannot be used raises (damaged, locked, read-only, not SQLite): callers that report such
 # trouble in one line (the CLI, the daemon) catch this name, not sqlite3's.
 StoreError: Final = sqlite3.DatabaseError
+SchemaError: Final = sqlite3.OperationalError  # also "no such table": a query on another program's database
 QUICK_CHECK_ROWS: Final = 5  # problems PRAGMA quick_check lists before it stops: enough to say what is wrong
 
 
@@ -79,6 +81,10 @@ class SqliteStore:
         """See storage.Store.log_fetch."""
         store.log_fetch(self.db, url=url, source=source, outcome=outcome, status=status, reason=reason,
                         detail=detail, article_id=article_id)
+
+    def prune_fetches(self, source: str, days: int, *, stop: threading.Event | None = None) -> int:
+        """See storage.Store.prune_fetches."""
+        return retention.prune_fetches(self.db, source, days, stop=stop)
 
     # the frontier
     def add_links(self, links: Iterable[Link]) -> int:
