@@ -10,6 +10,7 @@ from conftest import Site, article_html, query, rss, send
 
 from ingest.archive import store
 from ingest.archive.dedup import content_hash
+from ingest.archive.sqlite import open_store
 from ingest.config import Settings, Source
 from ingest.crawl.fetch import Fetcher
 from ingest.run.pipeline import run_source
@@ -123,7 +124,7 @@ def test_one_page_listed_in_three_spellings_is_fetched_and_stored_once(tmp_path:
                         max_retries=0)
     try:
         for _ in range(2):  # the second pass finds the story known under every spelling
-            db, hosts = store.open_db(db_path), store.HostStore(db_path)
+            db, hosts = open_store(db_path), store.HostStore(db_path)
             try:
                 with Fetcher(settings, hosts) as fetcher:
                     run_source(db, fetcher, source, kind="backfill", workers=2)
