@@ -24,7 +24,7 @@ from contextlib import closing
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import sqlite_utils
 
@@ -48,9 +48,9 @@ ADDED_COLUMNS = {"date_source": str, "learned_rev": int, "warc_file": str, "warc
                  "truncated": int}
 HOST_TURN_COLUMNS = {"next_request_at": float, "lease_holder": str, "lease_until": float, "waiter": str}
 CLAIM_COLUMNS = {"claimed_by": str, "claimed_until": float}
-BUSY_TIMEOUT_MS = 30_000
-WAL_CHECKPOINT_PAGES = 10_000
-CACHE_MIB = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
+BUSY_TIMEOUT_MS: Final = 30_000
+WAL_CHECKPOINT_PAGES: Final = 10_000
+CACHE_MIB: Final = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -449,7 +449,7 @@ def log_fetch(db: sqlite_utils.Database, *, url: str, source: str, outcome: str,
 # --- frontier -----------------------------------------------------------------------------------
 
 DONE_STATES = ("done", "rejected")
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS: Final = 3
 
 
 def add_links(db: sqlite_utils.Database, links: Iterable[Link]) -> int:

@@ -19,7 +19,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from ingest.clean.adapters.base import Adapter
@@ -36,9 +36,9 @@ log = logging.getLogger("ingest")
 # A feed, sitemap or listing page's ETag and Last-Modified, as Store.save_validators takes them.
 Validators = dict[str, Any]
 
-MAX_CHILD_SITEMAPS = 3  # per daemon pass; a backfill walks every one (with a window: every overlapping one)
-MAX_SITEMAP_DEPTH = 8  # indexes of indexes: a loop or a runaway generator ends here
-MAX_BACKFILL_PAGES = 100_000  # listing pages a backfill walks back through: a listing that never ends ends here
+MAX_CHILD_SITEMAPS: Final = 3  # per daemon pass; a backfill walks every one (with a window: every overlapping one)
+MAX_SITEMAP_DEPTH: Final = 8  # indexes of indexes: a loop or a runaway generator ends here
+MAX_BACKFILL_PAGES: Final = 100_000  # listing pages a backfill walks back through: a listing that never ends ends here
 
 
 def window_key(window: Window) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from ingest.archive import dedup
 from ingest.archive.topics import match_topics
@@ -58,10 +59,10 @@ log = logging.getLogger("ingest")
 
 # Finished pages are written together, in one transaction, once WRITE_BATCH are waiting or the first of them
 # has waited WRITE_EVERY seconds: a commit per page took a tenth of the writing process's CPU.
-WRITE_BATCH = 8
-WRITE_EVERY = 0.25
-CLAIM_BATCH = 16  # links claimed in one transaction (a claim per link took a commit per page)
-RELEASE_EVERY = 1.0  # a pass gives back the leases of hosts it has not used for this long, this often
+WRITE_BATCH: Final = 8
+WRITE_EVERY: Final = 0.25
+CLAIM_BATCH: Final = 16  # links claimed in one transaction (a claim per link took a commit per page)
+RELEASE_EVERY: Final = 1.0  # a pass gives back the leases of hosts it has not used for this long, this often
 
 
 @dataclass

@@ -16,6 +16,7 @@ import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Final
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,8 +30,8 @@ from ingest.storage import Store
 
 log = logging.getLogger("ingest")
 
-PAGES_PER_PASS = 500  # a daemon pass is short; the frontier carries the rest to the next pass
-SHUTDOWN_GRACE = 8.0  # seconds a running job gets to finish its page after SIGTERM
+PAGES_PER_PASS: Final = 500  # a daemon pass is short; the frontier carries the rest to the next pass
+SHUTDOWN_GRACE: Final = 8.0  # seconds a running job gets to finish its page after SIGTERM
 
 
 class Daemon:
