@@ -170,9 +170,15 @@ class Store(DedupLookups, Protocol):
         """Make `names` the article's set of topics (writes nothing when unchanged)."""
         ...
 
+    # the fetch log
     def log_fetch(self, *, url: str, source: str, outcome: str, status: int | None = None, reason: str | None = None,
                   detail: str | None = None, article_id: int | None = None) -> None:
         """One row per fetch outcome: new, duplicate, updated, unchanged, rejected, failed."""
+        ...
+
+    def prune_fetches(self, source: str, days: int, *, stop: threading.Event | None = None) -> int:
+        """Delete `source`'s fetch-log rows older than `days` days (0: none), in short transactions that never
+        stall the other writers; how many went."""
         ...
 
     # the frontier: links to fetch, and which process fetches each
@@ -220,11 +226,6 @@ class Store(DedupLookups, Protocol):
 
     def save_validators(self, url: str, *, source: str, kind: str, status: int, etag: str | None,
                         last_modified: str | None) -> None: ...
-
-    def prune_fetches(self, source: str, days: int, *, stop: threading.Event | None = None) -> int:
-        """Delete `source`'s fetch-log rows older than `days` days (0: none), in short transactions that never
-        stall the other writers; how many went."""
-        ...
 
     # runs
     def start_run(self, source: str, kind: str) -> int: ...
