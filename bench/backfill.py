@@ -40,7 +40,7 @@ from pathlib import Path
 import throughput
 from throughput import load_pages, measured
 
-from ingest.archive import store
+from ingest.archive.sqlite import open_store
 from ingest.archive.warc import pack
 from ingest.config import Settings, Source
 from ingest.models import Page
@@ -98,14 +98,14 @@ def run_replay(warc: Path, base: str, workers: int) -> dict[str, float]:
     settings = Settings(concurrency=workers)
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "bench.db"
-        db = store.open_db(db_path)
+        db = open_store(db_path)
         try:
             with parse_pool(min(workers, os.cpu_count() or 1)) as pool:
                 print("start", flush=True)  # the parent's memory probes begin
                 start = time.perf_counter()
                 done = replay(db, [warc], [source_for(base)], pool=pool, archive=raw_archive(db_path, settings))
                 elapsed = time.perf_counter() - start
-            stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            stored = db.db.execute("SELECT count(*) FROM articles").fetchone()[0]
         finally:
             db.close()
     handled = sum(sum(s.counts()[k] for k in ("new", "duplicate", "updated", "unchanged", "rejected", "failed"))

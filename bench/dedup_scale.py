@@ -3,15 +3,15 @@
     python bench/dedup_scale.py [--max 1000000] [--checkpoints 10000,100000,1000000] [--batch 100]
         [--window N] [--cache-mib N] [--series FILE] [--db PATH]
 
-Stores synthetic articles through store.save_article, `--batch` articles per transaction, into a fresh database
-(FTS triggers on, as in production). Texts are 60-120 words drawn from a generated vocabulary of 4,096
-words, so distinct articles share no shingles; `--near` of them (default 10%) are near copies of a random
-earlier original (an aggregator's header and footer added, the last sentence dropped) and `--updates` (1%)
-re-store a random earlier URL with a changed text (an "updated" outcome with a revision row). At each
-checkpoint it prints the time per article over the last `--window` articles, the same time for the baseline
+Stores synthetic articles through the dedup stage and the store (dedup.judge, SqliteStore.save_article), `--batch`
+articles per transaction, into a fresh database (FTS triggers on, as in production). Texts are 60-120 words drawn
+from a generated vocabulary of 4,096 words, so distinct articles share no shingles; `--near` of them (default 10%)
+are near copies of a random earlier original (an aggregator's header and footer added, the last sentence dropped)
+and `--updates` (1%) re-store a random earlier URL with a changed text (an "updated" outcome with a revision row).
+At each checkpoint it prints the time per article over the last `--window` articles, the same time for the baseline
 (the first checkpoint's database, copied then and re-measured right after every checkpoint: see Baseline), their
-ratio, the process RSS (current and peak), the database size, and how many near copies were stored as duplicates
-of their original. `--series FILE` writes every transaction's time.
+ratio, the process RSS (current and peak), the database size, and how many near copies were stored as duplicates of
+their original. `--series FILE` writes every transaction's time.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.archive import neardup, store  # noqa: E402
+from ingest.archive import dedup, neardup, store  # noqa: E402
+from ingest.archive.sqlite import SqliteStore  # noqa: E402
 from ingest.models import Article  # noqa: E402
 
 SYLLABLES = ("ka", "lo", "mi", "ra", "ne", "tu", "vo", "si", "de", "pa", "gri", "sto", "ven", "mar", "kol",
@@ -118,12 +119,13 @@ class Workload:
                 inserts += 1
         return batch
 
-    def store(self, db: store.sqlite_utils.Database, limit: int) -> tuple[float, int]:
-        """Store one batch in one transaction; (seconds, articles). Only the store's work is timed."""
+    def store(self, db: SqliteStore, limit: int) -> tuple[float, int]:
+        """Store one batch in one transaction, as the pipeline does (the dedup stage, then the save, per article);
+        (seconds, articles). Only the dedup stage's and the store's work is timed."""
         batch = self.batch(limit)
         start = time.perf_counter()
-        with store.transaction(db):
-            saves = [store.save_article(db, article) for _, _, article in batch]
+        with db.batch():
+            saves = [db.save_article(article, dedup.judge(db, article)) for _, _, article in batch]
         seconds = time.perf_counter() - start
         for (kind, number, _), saved in zip(batch, saves, strict=True):
             self.counts[saved.outcome] += 1
@@ -138,10 +140,10 @@ class Workload:
         return seconds, len(batch)
 
 
-def open_store(path: Path, args: argparse.Namespace) -> store.sqlite_utils.Database:
-    db = store.open_db(path)
+def open_store(path: Path, args: argparse.Namespace) -> SqliteStore:
+    db = SqliteStore(store.open_db(path), path)
     if args.cache_mib:  # otherwise store.open_db's page cache (store.CACHE_MIB), as in production
-        db.execute(f"PRAGMA cache_size = {-1024 * args.cache_mib}")
+        db.db.execute(f"PRAGMA cache_size = {-1024 * args.cache_mib}")
     return db
 
 
@@ -157,9 +159,9 @@ class Baseline:
 
     WARMUP = 1000
 
-    def __init__(self, db: store.sqlite_utils.Database, db_path: Path, workload: Workload,
+    def __init__(self, db: SqliteStore, db_path: Path, workload: Workload,
                  args: argparse.Namespace) -> None:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.path = db_path.with_name("baseline.db")
         shutil.copyfile(db_path, self.path)
         self.workload, self.args, self.stored = workload.copy(), args, workload.stored
@@ -224,7 +226,7 @@ def run(db_path: Path, args: argparse.Namespace) -> list[dict[str, object]]:
     return rows
 
 
-def checkpoint(db: store.sqlite_utils.Database, db_path: Path, workload: Workload, times: list[float],
+def checkpoint(db: SqliteStore, db_path: Path, workload: Workload, times: list[float],
                sizes: list[int], window: int, baseline: Baseline) -> dict[str, object]:
     seconds = articles = 0.0
     for t, n in zip(reversed(times), reversed(sizes), strict=True):
@@ -238,7 +240,7 @@ def checkpoint(db: store.sqlite_utils.Database, db_path: Path, workload: Workloa
     return {"stored": workload.stored, "ms_per_article": round(ms, 3),
             "baseline_ms": round(base, 3), "ratio": round(ms / base, 2),
             "rss_mib": round(current), "peak_rss_mib": round(peak), "db_mib": round(size / 2**20),
-            "band_rows": neardup.band_rows(db), "new": workload.counts["new"],
+            "band_rows": neardup.band_rows(db.db), "new": workload.counts["new"],
             "duplicate": workload.counts["duplicate"], "updated": workload.counts["updated"],
             "near_copies_found": f"{workload.near_found}/{workload.near_expected}"}
 

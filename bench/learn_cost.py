@@ -29,8 +29,8 @@ from typing import Any
 
 from outlets import build_outlets, serve
 
-from ingest.archive import store
-from ingest.clean import learn
+from ingest.archive import learn, store
+from ingest.archive.sqlite import open_store
 from ingest.clean.adapters import base, get_adapter
 from ingest.clean.parse import page_from_bytes
 from ingest.config import Settings, Source
@@ -73,7 +73,7 @@ def outlet_pages(folder: Path) -> list[tuple[Any, Learned]]:
     outlets = build_outlets()
     db_path = folder / "news.db"
     settings = Settings(per_host_delay=0.0, concurrency=2, max_retries=0)
-    db, hosts = store.open_db(db_path), store.HostStore(db_path)
+    db, hosts = open_store(db_path), store.HostStore(db_path)
     pages = []
     try:
         with Fetcher(settings, hosts) as fetcher, parse_pool(2) as pool:

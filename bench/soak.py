@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ingest.archive import store
+from ingest.archive.sqlite import open_store
 from ingest.config import Settings, Source
 from ingest.crawl.fetch import Fetcher
 from ingest.demo.outlet import Reply, serve_http
@@ -108,7 +109,7 @@ def soak(pages: int, batch: int, every: int, db_path: Path) -> list[float]:
                     domains=("127.0.0.1",))
     settings = Settings(user_agent="ingest-soak/1.0 (+https://example.org/contact)", per_host_delay=0.0,
                         concurrency=4, timeout=10.0, max_retries=1)
-    db = store.open_db(db_path)
+    db = open_store(db_path)
     hosts = store.HostStore(db_path)
     done = 0
     samples: list[float] = []

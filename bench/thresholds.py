@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 from learning import FIRST, Score, judge
 from outlets import DESIGNS, LANTERN, PIVDEN, Outlet, build, serve
 
-from ingest.archive import store
-from ingest.clean import learn
+from ingest.archive import learn, store
+from ingest.archive.sqlite import open_store
 from ingest.config import Settings, Source
 from ingest.crawl.fetch import Fetcher
 from ingest.run.parsing import parse_pool
@@ -94,7 +94,7 @@ def run(outlets: list[Outlet], setting: tuple[int, float, int]) -> dict[str, Sco
     settings = Settings(per_host_delay=0.0, concurrency=2, max_retries=0)
     with tempfile.TemporaryDirectory() as tmp, patched(*setting), parse_pool(2) as pool:
         db_path = Path(tmp) / "news.db"
-        db, hosts = store.open_db(db_path), store.HostStore(db_path)
+        db, hosts = open_store(db_path), store.HostStore(db_path)
         archive = raw_archive(db_path, settings)
         try:
             with Fetcher(settings, hosts) as fetcher:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ingest.archive import store
+from ingest.archive.sqlite import open_store
 from ingest.clean.adapters import get_adapter
 from ingest.clean.parse import parse_page
 from ingest.config import Settings, Source
@@ -170,7 +171,7 @@ def run_ours(base: str, workers: int) -> dict[str, float]:
                         concurrency=workers, timeout=30.0, max_retries=0)
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "bench.db"
-        db, hosts = store.open_db(db_path), store.HostStore(db_path)
+        db, hosts = open_store(db_path), store.HostStore(db_path)
         # What parse_pool builds (size, worker lifetime, preloaded modules), counting calls in flight.
         pool = CountingPool(min(workers, os.cpu_count() or 1), max_tasks=PARSE_WORKER_TASKS,
                             preload=parse_preload())
@@ -187,7 +188,7 @@ def run_ours(base: str, workers: int) -> dict[str, float]:
         finally:
             pool.close()
             hosts.close()
-            stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            stored = db.db.execute("SELECT count(*) FROM articles").fetchone()[0]
             db.close()
     busy = [b for b, _ in gauges.values] or [0]
     handled = sum(summary.counts()[k] for k in ("new", "duplicate", "updated", "unchanged", "rejected", "failed"))

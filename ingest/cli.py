@@ -5,14 +5,12 @@ Exit codes: 0 success; 1 a page or run failed (extract: page rejected); 2 bad us
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import os
 import re
 import signal
-import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -25,10 +23,17 @@ from urllib.parse import urlsplit
 
 import click
 
-from ingest.archive import report, store
+from ingest.archive import learn, report, store
 from ingest.archive.export import FORMATS
+from ingest.archive.sqlite import (
+    SchemaError,
+    StoreError,
+    database_trouble,
+    open_readonly_store,
+    open_store,
+    quick_check,
+)
 from ingest.archive.warc import WarcError
-from ingest.clean import learn
 from ingest.clean.adapters import ADAPTERS, adapter_for_url, get_adapter
 from ingest.clean.parse import own_url, page_from_bytes
 from ingest.config import Config, ConfigError, Settings, Source, check_timezone, load_config
@@ -44,7 +49,6 @@ from ingest.run.scheduler import Daemon
 
 log = logging.getLogger("ingest")
 _FIXTURE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
-QUICK_CHECK_PROBLEMS: Final = 5  # damage quick_check reports before a write is refused: enough to say what it is
 SAMPLE_CHARS: Final = 80  # a paragraph or block shown or kept as a must-contain sample: enough to be unique
 MIN_SAMPLE_PARAGRAPH: Final = 40  # characters: shorter paragraphs (datelines, captions) make poor samples
 DATE_CHARS: Final = 10  # an ISO timestamp's day, YYYY-MM-DD
@@ -86,9 +90,9 @@ class _Commands(click.Group):
         except store.DatabaseTrouble as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
-        except sqlite3.DatabaseError as exc:
+        except StoreError as exc:
             where = ctx.obj.db_path if isinstance(ctx.obj, Context) else "the database"
-            click.echo(f"Error: {where}: {store.database_trouble(exc)}", err=True)
+            click.echo(f"Error: {where}: {database_trouble(exc)}", err=True)
             ctx.exit(2)
         except OSError as exc:
             if exc.filename is None:  # not about a path the user gave: a bug or the network, shown in full
@@ -104,13 +108,12 @@ def _check_for_writing(db_path: Path, *, create: bool) -> None:
     store.check_database(db_path, create=create)
     if not db_path.exists():
         return
-    with contextlib.closing(store.open_readonly(db_path)) as db:
-        problems = [row[0] for row in db.execute(f"PRAGMA quick_check({QUICK_CHECK_PROBLEMS})")]
+    problems = quick_check(db_path)
     if problems != ["ok"]:
         click.echo(f"Error: {db_path}: damaged (PRAGMA quick_check: {'; '.join(problems)}); not writing into it. "
                    "Restore a backup, or recover it with `sqlite3 news.db .recover`.", err=True)
         sys.exit(2)
-    store.check_writable(db_path)  # sqlite3.OperationalError: one line from _Commands
+    store.check_writable(db_path)  # StoreError ("readonly", "locked"): one line from _Commands
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -139,7 +142,7 @@ def main() -> None:
 
 @contextmanager
 def _fetcher(settings: Settings, db_path: Path | None) -> Iterator[Fetcher]:
-    hosts = store.HostStore(db_path) if db_path else None
+    hosts = store.HostStore(db_path) if db_path else None  # fetcher threads' own connection
     fetcher = Fetcher(settings, hosts or MemoryHostStates())
     try:
         yield fetcher
@@ -155,7 +158,7 @@ def run(obj: Context) -> None:
     """Run the daemon: every enabled source on its interval, until SIGTERM or Ctrl-C."""
     config = obj.config()
     _check_for_writing(obj.db_path, create=True)
-    store.open_db(obj.db_path).close()  # create the schema before jobs race to do it
+    open_store(obj.db_path).close()  # create the schema before jobs race to do it
     with _fetcher(config.settings, obj.db_path) as fetcher, InProcessRunner(config, obj.db_path, fetcher) as runner:
         daemon = Daemon(config, obj.db_path, runner)
         clean = daemon.run()
@@ -213,7 +216,7 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     stop = threading.Event()
     summaries = []
     recleaned: list[reclean.RecleanSummary] = []
-    db = store.open_db(obj.db_path)
+    db = open_store(obj.db_path)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if dry_run:
@@ -285,7 +288,7 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
                 click.echo("stopped early: the counts are of the records read so far")
             return
         _check_for_writing(obj.db_path, create=True)
-        db = store.open_db(obj.db_path)
+        db = open_store(obj.db_path)
         recleaned: list[reclean.RecleanSummary] = []
         try:
             archive = raw_archive(obj.db_path, config.settings)
@@ -366,7 +369,7 @@ def reclean_command(obj: Context, sources: tuple[str, ...], since: date | None, 
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
     stop = threading.Event()
     done: list[reclean.RecleanSummary] = []
-    db = store.open_db(obj.db_path)
+    db = open_store(obj.db_path)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         archive = raw_archive(obj.db_path, config.settings)
@@ -564,12 +567,12 @@ def _learned_readonly(db_path: Path, source: Source) -> Learned:
     """The source's learned boilerplate when the database holds it, read-only; only its pins otherwise."""
     pins = Learned(keep=tuple(k.casefold() for k in source.keep), junk=tuple(j.casefold() for j in source.junk))
     try:
-        db = store.open_readonly(db_path)
-    except (FileNotFoundError, sqlite3.Error):
+        db = open_readonly_store(db_path)
+    except (FileNotFoundError, StoreError):
         return pins
     try:
         return learn.learned(db, source.slug, keep=source.keep, junk=source.junk)
-    except sqlite3.Error:  # not an ingest database, or one from before learning
+    except StoreError:  # not an ingest database, or one from before learning
         return pins
     finally:
         db.close()
@@ -600,10 +603,10 @@ def _extract_source(config: Config, slug: str | None, url: str | None) -> Source
 def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> None:
     """What ingest learned to remove from SOURCE's pages: each block, pages seen, first and last seen."""
     store.check_database(obj.db_path, create=False)
-    db = store.open_readonly(obj.db_path)
+    db = open_readonly_store(obj.db_path)
     try:
-        found = learn.listing(db, source, candidates=candidates)
-    except sqlite3.Error as exc:
+        found = db.boilerplate_listing(source, candidates=candidates)
+    except StoreError as exc:
         raise click.UsageError(f"{obj.db_path} is not an ingest database with learned boilerplate ({exc})") from None
     finally:
         db.close()
@@ -686,7 +689,7 @@ def health_command(obj: Context, max_lag: float | None) -> None:
     db = store.open_readonly(obj.db_path)
     try:
         verdicts = health.check(db, config, max_lag=max_lag)
-    except sqlite3.OperationalError as exc:
+    except SchemaError as exc:
         click.echo(f"Error: {obj.db_path} is not an ingest database ({exc})", err=True)
         sys.exit(2)
     finally:

@@ -149,6 +149,24 @@ class Article:
         return out
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """A text's shingles and its LSH band hashes (empty when the text is too short to judge); made by
+    archive/neardup.py, carried from the parse worker to the dedup stage and the store."""
+
+    shingles: frozenset[int]
+    bands: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class WarcRef:
+    """Where a page's response record is: `file` relative to the archive root, its gzip member's byte range."""
+
+    file: str  # e.g. "ukrinform_uk-2026-05.warc.gz"
+    offset: int
+    length: int
+
+
 @dataclass
 class HostState:
     """Per-host crawl state that must survive restarts: robots.txt and backoff.

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ingest.clean.adapters import ADAPTERS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,3 +36,25 @@ def test_a_broken_contract_fails(tmp_path: Path) -> None:
     assert result.returncode != 0, result.stdout + result.stderr
     assert "Deliberately broken BROKEN" in result.stdout, result.stdout
     assert "ingest.clean.parse -> ingest.models" in result.stdout, result.stdout
+
+
+def test_the_readme_module_table_names_every_module() -> None:
+    """The README's table follows the folders: a module added, moved or renamed must be named there."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## How it works"):readme.index("## Cleaning")]
+    package = ROOT / "ingest"
+    outlets = {cls.__module__.rpartition(".")[2] for cls in ADAPTERS.values()} | {"base"}  # "one per outlet"
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        if relative.parts[:2] == ("clean", "adapters"):
+            named = f"`{path.name}`" in table or (path.stem in outlets and "one small module per outlet" in table)
+        elif len(relative.parts) == 1:
+            named = f"ingest/{relative}" in table
+        else:
+            named = str(relative) in table
+        if not named:
+            missing.append(str(relative))
+    assert not missing, f"modules the README's table does not name: {missing}"

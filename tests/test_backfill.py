@@ -22,7 +22,7 @@ import pytest
 from archive_site import ArchiveSite
 from click.testing import CliRunner
 
-from ingest.archive import store
+from ingest.archive.sqlite import open_store
 from ingest.cli import cli
 from ingest.config import load_config
 from ingest.crawl.fetch import Fetcher, MemoryHostStates
@@ -164,7 +164,7 @@ def test_daemon_pass_is_incremental_and_backfill_takes_the_whole_archive(tmp_pat
         cfg = config(tmp_path, served)
         db = tmp_path / "news.db"
         source = load_config(cfg).sources["archive"]
-        conn = store.open_db(db)
+        conn = open_store(db)
         with Fetcher(load_config(cfg).settings, MemoryHostStates()) as fetcher:
             daemon = run_source(conn, fetcher, source)
         conn.close()

@@ -10,6 +10,7 @@ from conftest import Site, article_html, query, rss, send
 
 from ingest.archive import store
 from ingest.archive.dedup import content_hash
+from ingest.archive.sqlite import open_store
 from ingest.config import Settings, Source
 from ingest.crawl.fetch import Fetcher
 from ingest.run.pipeline import run_source
@@ -123,7 +124,7 @@ def test_one_page_listed_in_three_spellings_is_fetched_and_stored_once(tmp_path:
                         max_retries=0)
     try:
         for _ in range(2):  # the second pass finds the story known under every spelling
-            db, hosts = store.open_db(db_path), store.HostStore(db_path)
+            db, hosts = open_store(db_path), store.HostStore(db_path)
             try:
                 with Fetcher(settings, hosts) as fetcher:
                     run_source(db, fetcher, source, kind="backfill", workers=2)
@@ -138,3 +139,28 @@ def test_one_page_listed_in_three_spellings_is_fetched_and_stored_once(tmp_path:
     assert fetched == [("new", None, None)]
     assert query(db_path, "SELECT count(*) FROM articles")[0][0] == 1
     assert query(db_path, "SELECT count(*) FROM frontier")[0][0] == 1
+
+
+def test_the_dedup_stage_names_what_an_article_is_and_the_store_records_it(tmp_path: Path) -> None:
+    """dedup.judge asks the Store (storage.DedupLookups) and returns a Verdict; save_article records exactly it."""
+    from ingest.archive.dedup import judge
+    from ingest.models import Article
+
+    story = " ".join(f"word{n} of the story told at length" for n in range(40))
+    st = open_store(tmp_path / "news.db")
+    try:
+        def save(url: str, text: str) -> tuple[str, int | None, str]:
+            with st.batch():
+                article = Article(url=url, source="a", title="T", text=text)
+                verdict = judge(st, article)
+                saved = st.save_article(article, verdict)
+            return verdict.kind, verdict.original, saved.outcome
+
+        assert save("https://a.example/1", story) == ("new", None, "new")
+        assert save("https://a.example/1?utm_source=x", story) == ("same", None, "unchanged")
+        assert save("https://a.example/1", story + " An update.") == ("changed", None, "updated")
+        assert save("https://b.example/1", story + " An update.") == ("exact", 1, "duplicate")
+        assert save("https://c.example/1", "Republished. " + story) == ("near", 1, "duplicate")
+        assert st.db.execute("SELECT count(*) FROM revisions").fetchone() == (1,)
+    finally:
+        st.close()

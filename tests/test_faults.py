@@ -40,6 +40,7 @@ from click.testing import CliRunner
 from conftest import Route, Site, article_html, assert_consistent, query, rss, send
 
 from ingest.archive import store
+from ingest.archive.sqlite import open_store
 from ingest.cli import cli
 from ingest.config import Settings, Source
 from ingest.crawl.fetch import Fetcher
@@ -298,7 +299,7 @@ def run_pass(db_path: Path, feed_url: str, pool: WorkerPool | None, *, settings:
              **source: object) -> Summary:
     """One daemon pass (run_source), wired as the CLI wires it: database, host store, fetcher. `also`: the host:port of
     each other loopback server the source spans (another port of a host is another site unless named)."""
-    db = store.open_db(db_path)
+    db = open_store(db_path)
     hosts = store.HostStore(db_path)
     src = Source(slug="hostile", feeds=(feed_url,), domains=("127.0.0.1", *also), **source)  # type: ignore[arg-type]
     try:
@@ -393,7 +394,7 @@ def test_retry_after_is_honoured_without_stalling_other_hosts(tmp_path: Path, po
 def test_5xx_backoff_is_exponential_and_bounded(tmp_path: Path, pool: WorkerPool) -> None:
     hostile = Site({**ROBOTS_OK, HOSTILE: page(b"", status=503)})
     hostile.routes["/feed.xml"] = page(rss([hostile.url(HOSTILE)]))
-    db = store.open_db(tmp_path / "news.db")
+    db = open_store(tmp_path / "news.db")
     hosts = store.HostStore(tmp_path / "news.db")
     try:
         settings = Settings(user_agent=UA, per_host_delay=0.0, timeout=1.0, max_retries=2)

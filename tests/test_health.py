@@ -26,6 +26,7 @@ from test_readonly import read_only
 from ingest.archive import store
 from ingest.archive.health import LAG_INTERVALS, MIN_LAG, default_lag
 from ingest.archive.report import FAILING_PASSES
+from ingest.archive.sqlite import open_store
 from ingest.cli import cli
 from ingest.config import load_config
 from ingest.crawl.fetch import Fetcher
@@ -248,13 +249,13 @@ def test_a_pass_is_failed_only_when_nothing_was_answered(tmp_path: Path, outlet:
     source = config.sources["news"]
 
     def one_pass() -> str:
-        db = store.open_db(db_path)
+        db = open_store(db_path)
         hosts = store.HostStore(db_path)
         try:
             with Fetcher(config.settings, hosts, backoff_base=0.05) as fetcher:
                 run_source(db, fetcher, source, workers=1)
-            with store.transaction(db):  # each pass starts with the host's breaker closed
-                db.execute("UPDATE hosts SET backoff_until = 0, failures = 0")
+            with db.batch():  # each pass starts with the host's breaker closed
+                db.db.execute("UPDATE hosts SET backoff_until = 0, failures = 0")
             return str(query(db_path, "SELECT status FROM runs ORDER BY id DESC LIMIT 1")[0][0])
         finally:
             hosts.close()

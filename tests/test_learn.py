@@ -1,4 +1,5 @@
-"""Boilerplate learned per source, in the store (ingest/learn.py), on a real SQLite file and real pages.
+"""Boilerplate learned per source, in the store (ingest/learn.py's rules, ingest/archive/boilerplate.py's tables),
+on a real SQLite file and real pages.
 
 The pages are an outlet of our own: a story container holding story paragraphs and, as ordinary blocks, a
 reader appeal, a "MORE FROM THE GAZETTE: <title>" line and a linked teaser box whose titles vary. The story
@@ -14,8 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.archive import store
-from ingest.clean import learn
+from ingest.archive import learn
+from ingest.archive.sqlite import open_store
 from ingest.clean.adapters import get_adapter
 from ingest.clean.parse import page_from_bytes
 from ingest.models import Rejected
@@ -81,7 +82,7 @@ def outlet(pages: int = 40, seed: int = 7) -> list[Made]:
 def learn_pages(db_path: Path, start: int, stop: int, step: int = 1) -> None:
     """Clean pages start..stop of the outlet as the pipeline does: with what the source has learned so far,
     counting each page's blocks in the same database (what a worker process of the daemon does)."""
-    db = store.open_db(db_path)
+    db = open_store(db_path)
     adapter = get_adapter("generic")
     for made in outlet()[start:stop:step]:
         try:
@@ -89,8 +90,8 @@ def learn_pages(db_path: Path, start: int, stop: int, step: int = 1) -> None:
                                     learned=learn.learned(db, "gazette"))
         except Rejected:
             continue
-        with store.transaction(db):
-            learn.observe(db, "gazette", url_key(made.url), cleaned.blocks)
+        with db.batch():
+            db.observe_blocks("gazette", url_key(made.url), cleaned.blocks)
     db.close()
 
 
@@ -101,7 +102,7 @@ def in_another_process(db_path: Path, start: int, stop: int, step: int = 1) -> s
 
 
 def clean_all(db_path: Path) -> list[tuple[Made, str]]:
-    db = store.open_db(db_path)
+    db = open_store(db_path)
     learned = learn.learned(db, "gazette")
     db.close()
     adapter = get_adapter("generic")
@@ -120,8 +121,8 @@ def test_what_one_process_learned_another_removes_and_no_story_text_is_lost(tmp_
         shown = paragraphs(text)
         assert not [p for p in made.story if p not in shown], made.url  # every story paragraph kept
         assert not [j for j in made.junk if j in text], made.url  # no junk left
-    db = store.open_db(db_path)
-    listing = learn.listing(db, "gazette")
+    db = open_store(db_path)
+    listing = db.boilerplate_listing("gazette")
     db.close()
     assert listing.pages == 40
     kinds = {b["kind"] for b in listing.blocks}
@@ -135,21 +136,21 @@ def test_what_one_process_learned_another_removes_and_no_story_text_is_lost(tmp_
 def test_nothing_is_learned_before_enough_pages(tmp_path: Path) -> None:
     db_path = tmp_path / "news.db"
     learn_pages(db_path, 0, learn.MIN_PAGES - 1)
-    db = store.open_db(db_path)
+    db = open_store(db_path)
     assert learn.learned(db, "gazette").keys == frozenset()
-    assert learn.revision(db, "gazette") == 0
+    assert db.learned_revision("gazette") == 0
     db.close()
 
 
 def test_two_processes_learning_at_once(tmp_path: Path) -> None:
     db_path = tmp_path / "news.db"
-    store.open_db(db_path).close()
+    open_store(db_path).close()
     workers = [in_another_process(db_path, 0, 40, 2), in_another_process(db_path, 1, 40, 2)]
     assert [w.wait(90) for w in workers] == [0, 0]
-    db = store.open_db(db_path)
-    assert db.execute("SELECT pages FROM boilerplate_sources WHERE source = 'gazette'").fetchone() == (40,)
-    assert db.execute("SELECT count(*) FROM boilerplate_pages").fetchone() == (40,)
-    appeal = db.execute("SELECT pages, learned_at FROM boilerplate WHERE sample = ?", [APPEAL]).fetchone()
+    db = open_store(db_path)
+    assert db.db.execute("SELECT pages FROM boilerplate_sources WHERE source = 'gazette'").fetchone() == (40,)
+    assert db.db.execute("SELECT count(*) FROM boilerplate_pages").fetchone() == (40,)
+    appeal = db.db.execute("SELECT pages, learned_at FROM boilerplate WHERE sample = ?", [APPEAL]).fetchone()
     assert appeal[0] == 40
     assert appeal[1] is not None
     db.close()
@@ -159,16 +160,16 @@ def test_a_page_cleaned_again_counts_once(tmp_path: Path) -> None:
     db_path = tmp_path / "news.db"
     learn_pages(db_path, 0, 3)
     learn_pages(db_path, 0, 3)  # the same three pages again (a revisit, a reclean)
-    db = store.open_db(db_path)
-    assert db.execute("SELECT pages FROM boilerplate_sources").fetchone() == (3,)
-    assert db.execute("SELECT pages FROM boilerplate WHERE sample = ?", [APPEAL]).fetchone() == (3,)
+    db = open_store(db_path)
+    assert db.db.execute("SELECT pages FROM boilerplate_sources").fetchone() == (3,)
+    assert db.db.execute("SELECT pages FROM boilerplate WHERE sample = ?", [APPEAL]).fetchone() == (3,)
     db.close()
 
 
 def test_pins_keep_and_junk(tmp_path: Path) -> None:
     db_path = tmp_path / "news.db"
     learn_pages(db_path, 0, 40)
-    db = store.open_db(db_path)
+    db = open_store(db_path)
     pinned = learn.learned(db, "gazette", keep=["keep the Gazette going"], junk=["Jane Doe"])
     db.close()
     adapter = get_adapter("generic")
@@ -182,21 +183,21 @@ def test_pins_keep_and_junk(tmp_path: Path) -> None:
 
 
 def test_stale_keys_of_single_pages_are_pruned(tmp_path: Path) -> None:
-    db = store.open_db(tmp_path / "news.db")
+    db = open_store(tmp_path / "news.db")
     from ingest.models import BlockKey
 
-    with store.transaction(db):
+    with db.batch():
         for n in range(learn.PRUNE_AFTER + learn.PRUNE_EVERY):
             keys = [BlockKey(f"t:story{n}", "text", f"story {n}"), BlockKey("t:appeal", "text", APPEAL)]
-            learn.observe(db, "gazette", f"https://gazette.example/{n}", keys)
+            db.observe_blocks("gazette", f"https://gazette.example/{n}", keys)
     # The prune at page 1250 dropped the single-page keys not seen since page 250; the rest stay for now.
-    left = db.execute("SELECT count(*) FROM boilerplate WHERE key LIKE 't:story%'").fetchone()[0]
+    left = db.db.execute("SELECT count(*) FROM boilerplate WHERE key LIKE 't:story%'").fetchone()[0]
     assert left == learn.PRUNE_AFTER + 1
-    assert db.execute("SELECT 1 FROM boilerplate WHERE key = 't:story0'").fetchone() is None
-    assert db.execute("SELECT pages FROM boilerplate WHERE key = 't:appeal'").fetchone() == (
+    assert db.db.execute("SELECT 1 FROM boilerplate WHERE key = 't:story0'").fetchone() is None
+    assert db.db.execute("SELECT pages FROM boilerplate WHERE key = 't:appeal'").fetchone() == (
         learn.PRUNE_AFTER + learn.PRUNE_EVERY,)
     # A page keeps a record of the keys it counted: counting it again adds nothing, pruned keys included.
-    with store.transaction(db):
-        learn.observe(db, "gazette", "https://gazette.example/0", [BlockKey("t:story0", "text", "story 0")])
-    assert db.execute("SELECT 1 FROM boilerplate WHERE key = 't:story0'").fetchone() is None
+    with db.batch():
+        db.observe_blocks("gazette", "https://gazette.example/0", [BlockKey("t:story0", "text", "story 0")])
+    assert db.db.execute("SELECT 1 FROM boilerplate WHERE key = 't:story0'").fetchone() is None
     db.close()

@@ -55,12 +55,13 @@ import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 import sqlite_utils
+
+from ingest.models import Fingerprint as Fingerprint  # re-exported: made here
 
 SHINGLE = 5  # words per shingle
 NUM_PERM = 32  # MinHash permutations
@@ -90,14 +91,6 @@ Hashes = npt.NDArray[np.uint64]
 _BUCKET, _BUCKET_NEWER = ((" UNION ALL ".join(f"SELECT article_id FROM {table} WHERE band = ?1 AND hash = ?2"
                                                for table in levels) + " ORDER BY 1 LIMIT ?3")
                            for levels in (LEVELS, LEVELS[:-1]))
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """A text's shingles and its LSH band hashes (empty when the text is too short to judge)."""
-
-    shingles: frozenset[int]
-    bands: tuple[int, ...]
 
 
 def tokens(text: str) -> list[str]:

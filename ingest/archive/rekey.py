@@ -30,7 +30,7 @@ from ingest.urls import ascii_host, url_key
 log = logging.getLogger("ingest")
 
 _BATCH: Final = 5000  # rows re-keyed per fetch: memory stays flat on an archive of millions
-# boilerplate_pages.keys as schema 8 found it: 8-byte hashes of a page's block keys (clean/learn.py writes them).
+# boilerplate_pages.keys as schema 8 found it: 8-byte hashes of a page's block keys (archive/learn.py writes them).
 # The migration keeps its own copy of the format it migrates: the archive never imports the cleaning stage, and a
 # later change of learn's format would need a migration of its own.
 PAGE_KEY_HASH_SIZE: Final = 8

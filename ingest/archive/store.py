@@ -5,10 +5,12 @@ row per fetch outcome, the frontier of discovered URLs, per-host robots/backoff 
 validators for feeds and sitemaps. A page's writes are never split across transactions, so a crash
 leaves either all of a page or none of it. WAL mode lets Datasette and sqlite3 read while we write.
 
-Deduplication (save_article): one row per canonical URL key; an article's earlier texts go to `revisions`
-when it changes; the keys of the URLs it was fetched at go to `url_aliases`, so is_known() skips them before
-fetching; a new URL whose text is an exact (content hash) or near (neardup.py) copy of a stored original is
-stored with duplicate_of -> that original, never dropped.
+Deduplication (dedup.judge decides, record_article stores what it decided): one row per canonical URL key;
+an article's earlier texts go to `revisions` when it changes; the keys of the URLs it was fetched at go to
+`url_aliases`, so is_known() skips them before fetching; a new URL whose text is an exact (content hash) or near
+(neardup.py) copy of a stored original is stored with duplicate_of -> that original, never dropped.
+
+These functions take the connection and are SqliteStore's (archive/sqlite.py) internals; stages use the Store.
 """
 
 from __future__ import annotations
@@ -19,20 +21,20 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import sqlite_utils
 
-from ingest.archive import neardup, rekey, views
+from ingest.archive import boilerplate, dedup, neardup, rekey, views
 from ingest.archive.db import immediate, iso_utc, transaction, utcnow
 from ingest.archive.dedup import content_hash
-from ingest.archive.warc import WarcRef
-from ingest.clean import learn
-from ingest.models import Article, HostState, Link, Turn, holder_alive
+from ingest.models import Article, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
+from ingest.storage import CLAIM_SECONDS as CLAIM_SECONDS  # re-exported: the claims' contract is storage's
+from ingest.storage import Saved as Saved  # re-exported: what save_article returns
+from ingest.storage import Stored, Verdict
 from ingest.urls import url_key
 
 SCHEMA_VERSION = 9  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
@@ -46,9 +48,9 @@ ADDED_COLUMNS = {"date_source": str, "learned_rev": int, "warc_file": str, "warc
                  "truncated": int}
 HOST_TURN_COLUMNS = {"next_request_at": float, "lease_holder": str, "lease_until": float, "waiter": str}
 CLAIM_COLUMNS = {"claimed_by": str, "claimed_until": float}
-BUSY_TIMEOUT_MS = 30_000
-WAL_CHECKPOINT_PAGES = 10_000
-CACHE_MIB = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
+BUSY_TIMEOUT_MS: Final = 30_000
+WAL_CHECKPOINT_PAGES: Final = 10_000
+CACHE_MIB: Final = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -244,7 +246,7 @@ def _migrate(db: sqlite_utils.Database) -> None:
         db.execute("CREATE INDEX IF NOT EXISTS idx_frontier_claimed_by ON frontier (claimed_by)"
                    " WHERE claimed_by IS NOT NULL")  # the few links being fetched, not the whole frontier
         _create_dedup_tables(db)
-        learn.create_tables(db)
+        boilerplate.create_tables(db)
         db.table("reclean_cursors").create({"source": str, "scope": str, "last_id": int, "updated_at": str},
                                            pk=("source", "scope"), if_not_exists=True)
         if version < 8:
@@ -287,59 +289,79 @@ def _backfill_dedup(db: sqlite_utils.Database) -> None:
 
 # --- articles -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Saved:
-    """What save_article did: outcome is new, duplicate, updated or unchanged."""
-
-    outcome: str
-    article_id: int
-    duplicate_of: int | None = None
+def stored_at(db: sqlite_utils.Database, key: str) -> Stored | None:
+    """The article stored under this canonical URL key, as the dedup stage compares a new fetch of it."""
+    row = db.execute("SELECT id, content_hash, duplicate_of, title, text, fetched_at FROM articles"
+                     " WHERE url_key = ?", [key]).fetchone()
+    return Stored(*row) if row else None
 
 
-def save_article(db: sqlite_utils.Database, article: Article, fingerprint: neardup.Fingerprint | None = None, *,
+def exact_copy(db: sqlite_utils.Database, digest: str) -> int | None:
+    """The earliest original with this content hash."""
+    row = db.execute("SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+                     [digest]).fetchone()
+    return int(row[0]) if row else None
+
+
+class Lookups:
+    """storage.DedupLookups on one connection: what dedup.judge asks, for callers holding a database."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def stored_at(self, url_key: str) -> Stored | None:
+        """See storage.DedupLookups.stored_at."""
+        return stored_at(self.db, url_key)
+
+    def exact_copy(self, digest: str) -> int | None:
+        """See storage.DedupLookups.exact_copy."""
+        return exact_copy(self.db, digest)
+
+    def near_copy(self, fingerprint: Fingerprint) -> int | None:
+        """See storage.DedupLookups.near_copy."""
+        return neardup.find_original(self.db, fingerprint)
+
+
+def save_article(db: sqlite_utils.Database, article: Article, fingerprint: Fingerprint | None = None, *,
                  raw: WarcRef | None = None, digest: str | None = None) -> Saved:
-    """Insert or update one article; call inside transaction(db) together with its fetch log row.
+    """The dedup stage and the save of one article in one transaction (joining the caller's): how scripts and
+    tests store an article. The pipeline calls the two itself, dedup.judge then SqliteStore.save_article."""
+    with transaction(db):
+        return record_article(db, article, dedup.judge(Lookups(db), article, fingerprint, digest), raw=raw)
 
-    `raw` is where the page's bytes were archived (ingest/warc.py), kept for `ingest reclean`; `digest` is
-    content_hash(article.text) when a parse worker computed it already.
 
-    `fingerprint` is neardup.fingerprint(article.text) when the caller has it already (a parse worker made it).
+def record_article(db: sqlite_utils.Database, article: Article, verdict: Verdict, *,
+                   raw: WarcRef | None = None) -> Saved:
+    """Store `article` as dedup.judge found it, in the transaction the verdict's lookups were made in.
+
+    `raw` is where the page's bytes were archived (ingest/warc.py), kept for `ingest reclean`.
 
     Same URL key: unchanged text is left alone (no FTS re-index); changed text replaces the stored one,
     which becomes a row of `revisions`. A new URL whose text is an exact or near copy of a stored original
     (any outlet, any earlier run or process) is stored with duplicate_of -> the earliest such original.
     """
     with transaction(db):  # joins the caller's page transaction
-        key = url_key(article.url)
-        digest = digest or content_hash(article.text)
-        row = _article_row(article, key, digest)
+        key = verdict.url_key
+        row = _article_row(article, key, verdict.digest)
         if raw is not None:
             row.update(warc_file=raw.file, warc_offset=raw.offset, warc_length=raw.length)
-        existing = db.execute("SELECT id, content_hash, duplicate_of, title, text, fetched_at FROM articles"
-                              " WHERE url_key = ?", [key]).fetchone()
-        if existing:
-            article_id, old_hash, duplicate_of, old_title, old_text, old_fetched_at = existing
-            _alias(db, article, key, article_id)
-            if old_hash == digest:
-                return Saved("unchanged", article_id, duplicate_of)
+        stored = verdict.stored
+        if stored is not None:
+            _alias(db, article, key, stored.article_id)
+            if verdict.kind == "same":
+                return Saved("unchanged", stored.article_id, stored.duplicate_of)
             row.pop("first_seen_at")
-            _insert(db, "revisions", {"article_id": article_id, "content_hash": old_hash, "title": old_title,
-                                      "text": old_text, "fetched_at": old_fetched_at, "replaced_at": utcnow()})
-            db.table("articles").update(article_id, row)
-            if duplicate_of is None:  # originals stay findable by their current text
-                neardup.unindex(db, article_id, neardup.fingerprint(old_text).bands)
-                neardup.index(db, article_id, (fingerprint or neardup.fingerprint(article.text)).bands)
-            return Saved("updated", article_id, duplicate_of)
-        exact = db.execute(
-            "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL ORDER BY id LIMIT 1",
-            [digest]).fetchone()
-        if exact is None and fingerprint is None:
-            fingerprint = neardup.fingerprint(article.text)
-        original = exact[0] if exact else neardup.find_original(db, fingerprint) if fingerprint else None
+            _insert(db, "revisions", {"article_id": stored.article_id, "content_hash": stored.content_hash,
+                                      "title": stored.title, "text": stored.text, "fetched_at": stored.fetched_at,
+                                      "replaced_at": utcnow()})
+            db.table("articles").update(stored.article_id, row)
+            neardup.unindex(db, stored.article_id, verdict.unindex)  # an original: its index follows its text
+            neardup.index(db, stored.article_id, verdict.bands)
+            return Saved("updated", stored.article_id, stored.duplicate_of)
+        original = verdict.original
         row["duplicate_of"] = original
         article_id = _insert(db, "articles", row)
-        if exact is None and fingerprint is not None and original is None:  # copies point at originals: not indexed
-            neardup.index(db, article_id, fingerprint.bands)
+        neardup.index(db, article_id, verdict.bands)  # a new original's; copies point at originals: not indexed
         neardup.maintain(db, article_id)
         _alias(db, article, key, article_id)
         return Saved("duplicate" if original else "new", article_id, original)
@@ -352,7 +374,7 @@ CLEANED_COLUMNS = ("title", "authors", "published_at", "modified_at", "date_sour
 
 
 def replace_cleaning(db: sqlite_utils.Database, article_id: int, article: Article,
-                     fingerprint: neardup.Fingerprint | None = None) -> bool:
+                     fingerprint: Fingerprint | None = None) -> bool:
     """Store a new cleaning of a stored article's page (`ingest reclean`); True when anything a reader sees
     changed. The FTS row follows by trigger, an original's near-duplicate bands follow its new text; no
     revision is recorded (the page is the same). Call inside the article's transaction."""
@@ -427,7 +449,7 @@ def log_fetch(db: sqlite_utils.Database, *, url: str, source: str, outcome: str,
 # --- frontier -----------------------------------------------------------------------------------
 
 DONE_STATES = ("done", "rejected")
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS: Final = 3
 
 
 def add_links(db: sqlite_utils.Database, links: Iterable[Link]) -> int:
@@ -497,7 +519,6 @@ def settle_link(db: sqlite_utils.Database, url: str, state: str, reason: str | N
 
 # --- claims: which process fetches a link -------------------------------------------------------------
 
-CLAIM_SECONDS = 600.0  # a claim lapses this long after it was taken or renewed: a killed process's links return
 _FETCHABLE = "(state = 'pending' OR (state = 'failed' AND attempts < ?))"
 
 

@@ -47,6 +47,7 @@ from warcio.warcwriter import WARCWriter
 
 from ingest import __version__
 from ingest.models import Page
+from ingest.models import WarcRef as WarcRef  # re-exported: the archive's files are read by it
 
 if sys.platform != "win32":
     import fcntl
@@ -63,15 +64,6 @@ _PATH_SAFE: Final = "!#$%&'()*+,/:;=?@[]~"  # kept as they are in a request targ
 
 class WarcError(Exception):
     """A WARC file or record is missing or unreadable; the message names the file."""
-
-
-@dataclass(frozen=True)
-class WarcRef:
-    """Where a page's response record is: `file` relative to the archive root, its gzip member's byte range."""
-
-    file: str  # e.g. "ukrinform_uk-2026-05.warc.gz"
-    offset: int
-    length: int
 
 
 @dataclass(frozen=True)

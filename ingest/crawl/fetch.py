@@ -6,8 +6,8 @@ httpx would inflate a decompression bomb in one piece; a wall-clock deadline per
 connect, headers and body (deadline.py), because httpx has none. Politeness is per host
 (hostname[:port]): one request in flight, a delay between request starts, Retry-After, backoff and
 a circuit breaker whose state lives in HostState. Requests go to a host only while this fetcher holds the
-host's lease (models.Turn) in the HostStateStore: on the database, the processes writing it (the daemon, a
-backfill) take turns, so together they never exceed the host's rate nor send it two requests at once.
+host's lease (models.Turn) in the HostStateStore (ingest/storage.py): on the database, the processes writing
+it (the daemon, a backfill) take turns, so together they never exceed the host's rate nor send it two requests at once.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Final, Protocol
+from typing import Final
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
@@ -33,6 +33,7 @@ from ingest.crawl.deadline import deadline, install
 from ingest.crawl.decompress import BadEncoding, TooLarge, decompress
 from ingest.crawl.robots import MAX_ROBOTS_BYTES, Robots, cached_policy, remember_policy, robots_ttl
 from ingest.models import TURN_POLL, FetchError, HostState, Page, Turn, holder_name
+from ingest.storage import HostStateStore as HostStateStore  # re-exported: the Fetcher takes one
 from ingest.urls import ascii_host
 
 ACCEPT: Final = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -50,32 +51,6 @@ LEASE_MARGIN: Final = 5.0  # seconds a request's lease on its host outlives its 
 BACKOFF_BASE: Final = 0.5  # seconds before the first retry of a failed request; doubled at each further one
 _CANCEL_CHECK_EVERY: Final = 0.2  # seconds between looks at the cancel flag while waiting for a host's turn
 _DELTA_SECONDS: Final = re.compile(r"^\s*\d+(\.\d+)?\s*$")
-
-
-class HostStateStore(Protocol):
-    """Where per-host state survives restarts and is shared by processes (store.py keeps it in the database)."""
-
-    def load_host(self, host: str) -> HostState | None: ...
-
-    def save_host(self, state: HostState) -> None: ...
-
-    def take_turn(self, host: str, holder: str, *, hold: float) -> tuple[bool, float, float]:
-        """Take the host's lease (Turn) for `hold` seconds if it is free and the host is not backed off, else
-        leave word that `holder` waits: (taken, next_request_at, backoff_until)."""
-        ...
-
-    def renew_turn(self, host: str, holder: str, *, hold: float) -> bool:
-        """Extend `holder`'s lease by `hold` seconds from now; False when it lapsed and another took it."""
-        ...
-
-    def turn_wanted(self, host: str, holder: str) -> bool:
-        """Is another process waiting for the lease `holder` holds?"""
-        ...
-
-    def end_turn(self, host: str, holder: str, next_request_at: float) -> None:
-        """Give the lease back, to the waiting process if there is one (Turn.given_back); nobody's next request
-        starts before `next_request_at` (epoch)."""
-        ...
 
 
 class MemoryHostStates:
@@ -128,6 +103,9 @@ class MemoryHostStates:
             turn = self._turns.get(host)
             if turn is not None and turn.holder == holder:
                 self._turns[host] = turn.given_back(next_request_at, time.time())
+
+    def close(self) -> None:
+        """Nothing to close: the states live and die with the process."""
 
 
 @dataclass

@@ -19,51 +19,32 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
-import sqlite_utils
-
-from ingest.archive import store
-from ingest.archive.db import transaction, utcnow
-from ingest.clean.adapters.base import Adapter
 from ingest.config import Source
 from ingest.crawl import discover
 from ingest.crawl.fetch import Fetcher
 from ingest.decoding import page_text
 from ingest.logs import fields
 from ingest.models import FetchError, Link, Page, Window, local_day
+from ingest.storage import Store
 from ingest.urls import without_userinfo
 
+
+class ArticleUrls(Protocol):
+    """What discovery asks of an adapter (clean/adapters): which of a listing's links are articles."""
+
+    def is_article_url(self, url: str) -> bool: ...
+
+
 log = logging.getLogger("ingest")
-# A feed, sitemap or listing page's ETag and Last-Modified, as store.save_validators takes them.
+# A feed, sitemap or listing page's ETag and Last-Modified, as Store.save_validators takes them.
 Validators = dict[str, Any]
 
-MAX_CHILD_SITEMAPS = 3  # per daemon pass; a backfill walks every one (with a window: every overlapping one)
-MAX_SITEMAP_DEPTH = 8  # indexes of indexes: a loop or a runaway generator ends here
-MAX_BACKFILL_PAGES = 100_000  # listing pages a backfill walks back through: a listing that never ends ends here
-
-
-def create_cursors(db: sqlite_utils.Database) -> None:
-    """The resume cursors' table (source, window, stage) -> value; also the WARC replay's (ingest/replay.py)."""
-    if not db.table("cursors").exists():
-        with transaction(db):
-            db.table("cursors").create({"source": str, "window": str, "stage": str, "value": str,
-                                        "updated_at": str}, pk=("source", "window", "stage"), if_not_exists=True)
-
-
-def save_cursor(db: sqlite_utils.Database, source: str, window: str, stage: str, value: str) -> None:
-    """Record how far `stage` of a backfill of `window` got (inside the caller's transaction)."""
-    db.execute("INSERT INTO cursors (source, window, stage, value, updated_at) VALUES (?, ?, ?, ?, ?)"
-               " ON CONFLICT(source, window, stage) DO UPDATE SET value = excluded.value,"
-               " updated_at = excluded.updated_at", [source, window, stage, value, utcnow()])
-
-
-def read_cursor(db: sqlite_utils.Database, source: str, window: str, stage: str) -> str | None:
-    """How far an interrupted backfill of `window` got with `stage`, if it did."""
-    row = db.execute("SELECT value FROM cursors WHERE source = ? AND window = ? AND stage = ?",
-                     [source, window, stage]).fetchone()
-    return str(row[0]) if row else None
+MAX_CHILD_SITEMAPS: Final = 3  # per daemon pass; a backfill walks every one (with a window: every overlapping one)
+MAX_SITEMAP_DEPTH: Final = 8  # indexes of indexes: a loop or a runaway generator ends here
+MAX_BACKFILL_PAGES: Final = 100_000  # listing pages a backfill walks back through: a listing that never ends ends here
 
 
 def window_key(window: Window) -> str:
@@ -76,7 +57,7 @@ def window_key(window: Window) -> str:
 class Harvest:
     """Where discovered links go: the frontier (with a cursor), or a list for a dry run."""
 
-    db: sqlite_utils.Database
+    store: Store
     source: Source
     window: Window
     persist: bool = True
@@ -91,10 +72,6 @@ class Harvest:
     failures: Counter[str] = field(default_factory=Counter)  # feeds, sitemaps, listing pages not read, by reason
     links: list[Link] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        if self.resume:
-            create_cursors(self.db)
 
     @property
     def resume(self) -> bool:
@@ -114,18 +91,18 @@ class Harvest:
         fresh = [lk for lk in found if lk.url not in self.seen and self.source.wants(lk.url)
                  and self.window.contains(lk.published_at, self.source.zone)]  # undated: the page's date decides
         self.seen.update(lk.url for lk in fresh)
-        unknown = [lk for lk in fresh if not store.is_known(self.db, lk.url)]
+        unknown = [lk for lk in fresh if not self.store.is_known(lk.url)]
         self.read += 1
         if not self.persist:
             self.links += unknown
             self._report()
             return
-        with transaction(self.db):
-            self.added += store.add_links(self.db, unknown)
+        with self.store.batch():
+            self.added += self.store.add_links(unknown)
             if validators is not None:
-                store.save_validators(self.db, **validators)
+                self.store.save_validators(**validators)
             if stage and self.resume:
-                save_cursor(self.db, self.source.slug, self.key, stage, value)
+                self.store.save_cursor(self.source.slug, self.key, stage, value)
         self._report()
 
     def _report(self) -> None:
@@ -136,16 +113,15 @@ class Harvest:
         """What an earlier, interrupted run of this window recorded for `stage`."""
         if not self.resume:
             return None
-        return read_cursor(self.db, self.source.slug, self.key, stage)
+        return self.store.read_cursor(self.source.slug, self.key, stage)
 
     def finish(self) -> None:
         """Discovery of this window completed: forget the cursor, the next run starts afresh."""
         if self.resume and not self.stop.is_set():
-            with transaction(self.db):
-                self.db.execute("DELETE FROM cursors WHERE source = ? AND window = ?", [self.source.slug, self.key])
+            self.store.clear_cursors(self.source.slug, self.key)
 
 
-def discover_links(harvest: Harvest, fetcher: Fetcher, adapter: Adapter) -> Harvest:
+def discover_links(harvest: Harvest, fetcher: Fetcher, adapter: ArticleUrls) -> Harvest:
     """Read every feed, sitemap and listing page of the source into `harvest`; returns it."""
     source, stop = harvest.source, harvest.stop
     conditional = harvest.persist and not harvest.backfill
@@ -195,7 +171,7 @@ def _walk_sitemaps(harvest: Harvest, fetcher: Fetcher, conditional: bool) -> Non
         queue += [(child.url, depth + 1) for child in children]
 
 
-def _walk_listing(harvest: Harvest, fetcher: Fetcher, adapter: Adapter, template: str, conditional: bool) -> None:
+def _walk_listing(harvest: Harvest, fetcher: Fetcher, adapter: ArticleUrls, template: str, conditional: bool) -> None:
     """Page through a listing: `max_pages` for the daemon; for a backfill, until the listing ends or its pages
     are older than the window."""
     source, since = harvest.source, harvest.window.since
@@ -237,8 +213,8 @@ def _fetch_resource(harvest: Harvest, fetcher: Fetcher, url: str, kind: str,
                     conditional: bool) -> tuple[Page, Validators | None] | None:
     """Fetch a feed, sitemap or listing page: the page and the validators to save with its links (take), or
     None when unchanged (304) or failed (logged)."""
-    db, source = harvest.db, harvest.source
-    etag, modified = store.validators(db, url) if conditional else (None, None)
+    source = harvest.source
+    etag, modified = harvest.store.validators(url) if conditional else (None, None)
     try:
         page = fetcher.fetch(url, allowed=source.allows, etag=etag, last_modified=modified)
     except FetchError as exc:
@@ -262,12 +238,12 @@ def _log_resource_error(harvest: Harvest, url: str, reason: str, detail: str, st
     log.warning("%s failed %s (%s %s)", harvest.source.slug, url, reason, detail,
                 extra=fields(source=harvest.source.slug, outcome="failed", url=url, reason=reason))
     if harvest.persist:
-        with transaction(harvest.db):
-            store.log_fetch(harvest.db, url=url, source=harvest.source.slug, outcome="failed", status=status,
-                            reason=reason, detail=detail)
+        with harvest.store.batch():
+            harvest.store.log_fetch(url=url, source=harvest.source.slug, outcome="failed", status=status,
+                                    reason=reason, detail=detail)
 
 
-def planned(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, adapter: Adapter, window: Window,
+def planned(store: Store, fetcher: Fetcher, source: Source, adapter: ArticleUrls, window: Window,
             stop: threading.Event | None = None, on_read: Callable[[int, int], None] | None = None) -> Counter[str]:
     """What a backfill of `window` would fetch, per month of the outlet's calendar ("YYYY-MM", or "undated"),
     fetching no article.
@@ -275,10 +251,10 @@ def planned(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, adapter
     Walks feeds, sitemaps and listings as the backfill would, unconditionally, and writes nothing: not the
     frontier, not a cursor.
     """
-    harvest = discover_links(Harvest(db, source, window, persist=False, backfill=True,
+    harvest = discover_links(Harvest(store, source, window, persist=False, backfill=True,
                                      stop=stop or threading.Event(), on_read=on_read), fetcher, adapter)
     start, end = window.bounds(source.zone)
-    links = {lk.url: lk for lk in [*store.pending_links(db, source.slug, start=start, end=end), *harvest.links]}
+    links = {lk.url: lk for lk in [*store.pending_links(source.slug, start=start, end=end), *harvest.links]}
     zone = ZoneInfo(source.zone)
     return Counter(f"{lk.published_at.astimezone(zone):%Y-%m}" if lk.published_at else "undated"
                    for lk in links.values())

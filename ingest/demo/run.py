@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ingest.archive import store
+from ingest.archive.sqlite import open_store
 from ingest.config import Config, Source
 from ingest.crawl.deadline import install
 from ingest.demo.outlet import PAGES, OutletSite, Reply, read_pages, serve_http
@@ -136,8 +136,8 @@ def run_demo(db_path: Path, config: Config, *, keep_serving: bool = False) -> st
     server: ThreadingHTTPServer = serve_http(lambda path, request: respond(by_host, path, request),
                                              name="demo-outlets")
     demo = demo_config(config, by_host)
-    db = store.open_db(db_path)
-    hosts = store.HostStore(db_path)
+    db = open_store(db_path)
+    hosts = db.host_states()
     summaries: list[Summary] = []
     try:
         routes = LoopbackRoutes(frozenset(by_host), server.server_address[1])

@@ -5,8 +5,9 @@ to the frontier in the database first, so a crash between discovery and fetching
 the next pass fetches what is still pending. Fetching runs in a small thread pool (the fetcher
 keeps per-host politeness); each page is parsed in a worker process under a deadline (parse.py),
 so a page that takes longer than `parse_timeout` is rejected as `parse-timeout` and cannot hang
-the daemon. Every database write happens on the calling thread: the pages that finished together are
-written in one transaction, each page all or nothing.
+the daemon. Every write to the archive (a storage.Store) happens on the calling thread: the pages that finished
+together are written in one batch (one transaction), each page all or nothing, the dedup stage (archive/dedup.py)
+judging each article inside it just before it is saved.
 """
 
 from __future__ import annotations
@@ -22,15 +23,11 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
-import sqlite_utils
-
-from ingest.archive import store
-from ingest.archive.db import transaction
-from ingest.archive.neardup import Fingerprint
-from ingest.archive.topics import match_topics, save_topics
-from ingest.archive.warc import Packed, WarcArchive, WarcRef
-from ingest.clean import learn
+from ingest.archive import dedup, learn
+from ingest.archive.topics import match_topics
+from ingest.archive.warc import Packed, WarcArchive
 from ingest.clean.adapters import get_adapter
 from ingest.clean.adapters.base import Adapter
 from ingest.clean.parse import parse_page as parse_page  # re-exported: `ingest extract` parses one page
@@ -44,24 +41,27 @@ from ingest.models import (
     Article,
     BlockKey,
     FetchError,
+    Fingerprint,
     Learned,
     Link,
     Rejected,
+    WarcRef,
     holder_name,
 )
 from ingest.models import Window as Window  # re-exported: callers build windows for run_source
 from ingest.run.parsing import PARSE_TIMEOUT, parse_isolated, parse_pool
 from ingest.run.workers import WorkerPool
+from ingest.storage import CLAIM_SECONDS, Store
 from ingest.urls import url_key
 
 log = logging.getLogger("ingest")
 
 # Finished pages are written together, in one transaction, once WRITE_BATCH are waiting or the first of them
 # has waited WRITE_EVERY seconds: a commit per page took a tenth of the writing process's CPU.
-WRITE_BATCH = 8
-WRITE_EVERY = 0.25
-CLAIM_BATCH = 16  # links claimed in one transaction (a claim per link took a commit per page)
-RELEASE_EVERY = 1.0  # a pass gives back the leases of hosts it has not used for this long, this often
+WRITE_BATCH: Final = 8
+WRITE_EVERY: Final = 0.25
+CLAIM_BATCH: Final = 16  # links claimed in one transaction (a claim per link took a commit per page)
+RELEASE_EVERY: Final = 1.0  # a pass gives back the leases of hosts it has not used for this long, this often
 
 
 @dataclass
@@ -212,9 +212,10 @@ def is_transient(error: Rejected) -> bool:
     return not (error.reason.startswith("http-4") and error.reason not in ("http-408", "http-429"))
 
 
-def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary,
+def record(store: Store, outcome: Outcome, summary: Summary,
            topics: Mapping[str, Topic] | None = None) -> str:
-    """Store one outcome: article, its topics, fetch log row and frontier state in one transaction.
+    """Store one outcome: dedup stage, article, its topics, fetch log row and frontier state in one transaction
+    (the dedup stage's lookups and the save in the same one, so no other process stores the URL or text between).
 
     A link deferred because its host is backing off was never requested: it keeps its attempts and
     gets no fetch-log row (a host down for a day would add one per pending link per pass); the pass
@@ -222,24 +223,24 @@ def record(db: sqlite_utils.Database, outcome: Outcome, summary: Summary,
     """
     link, source = outcome.link, outcome.link.source
     deferred = outcome.error is not None and outcome.error.reason == "host-backoff"
-    with transaction(db):
+    with store.batch():
         if outcome.article is not None:
-            saved = store.save_article(db, outcome.article, outcome.fingerprint, raw=outcome.raw,
-                                       digest=outcome.digest or None)
+            verdict = dedup.judge(store, outcome.article, outcome.fingerprint, outcome.digest or None)
+            saved = store.save_article(outcome.article, verdict, raw=outcome.raw)
             result, reason, article_id = saved.outcome, None, saved.article_id
-            summary.learned += learn.observe(db, source, url_key(outcome.article.url), outcome.blocks)
+            summary.learned += store.observe_blocks(source, url_key(outcome.article.url), outcome.blocks)
             if topics:
-                save_topics(db, article_id, match_topics(outcome.article.title, outcome.article.text, topics))
-            store.settle_link(db, link.url, "done")
+                store.save_topics(article_id, match_topics(outcome.article.title, outcome.article.text, topics))
+            store.settle_link(link.url, "done")
         else:
             assert outcome.error is not None
             reason, article_id = outcome.error.reason, None
             transient = is_transient(outcome.error)
             result = "failed" if transient else "rejected"
             state = "skipped" if reason == "out-of-window" else ("failed" if transient else "rejected")
-            store.settle_link(db, link.url, state, reason, attempted=not deferred)
+            store.settle_link(link.url, state, reason, attempted=not deferred)
         if not deferred:
-            store.log_fetch(db, url=link.url, source=source, outcome=result, status=outcome.status,
+            store.log_fetch(url=link.url, source=source, outcome=result, status=outcome.status,
                             reason=reason, detail=outcome.error.detail if outcome.error else None,
                             article_id=article_id)
     summary.add(result, reason)
@@ -257,7 +258,7 @@ def raw_archive(db_path: str | os.PathLike[str], settings: Settings) -> WarcArch
     return WarcArchive(Path(db_path).parent / "warc", enabled=settings.warc)
 
 
-def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, kind: str = "run",
+def run_source(store: Store, fetcher: Fetcher, source: Source, *, kind: str = "run",
                window: Window = OPEN_WINDOW, limit: int | None = None,
                stop: threading.Event | None = None, workers: int = 4,
                on_outcome: Callable[[str], None] | None = None,
@@ -277,23 +278,23 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
     stop = stop or threading.Event()
     adapter = get_adapter(source.adapter)
     summary = Summary(source.slug)
-    run_id = store.start_run(db, source.slug, kind)
+    run_id = store.start_run(source.slug, kind)
     status = "error"
     own_pool = pool is None
     parser = pool or parse_pool(min(max(1, workers), os.cpu_count() or 1))
     parser.warm()  # workers start while discovery fetches
     try:
-        harvest = Harvest(db, source, window, backfill=kind == "backfill", stop=stop, on_read=on_discovered)
+        harvest = Harvest(store, source, window, backfill=kind == "backfill", stop=stop, on_read=on_discovered)
         discover_links(harvest, fetcher, adapter)
         summary.discovered, summary.unread = harvest.added, harvest.failures
         summary.read = harvest.read + harvest.not_modified
         start, end = window.bounds(source.zone)
-        store.release_dead_claims(db)
-        pending = store.pending_links(db, source.slug, start=start, end=end, limit=limit)
+        store.release_dead_claims()
+        pending = store.pending_links(source.slug, start=start, end=end, limit=limit)
         if on_total:
             on_total(len(pending))
-        task = _Task(fetcher, parser, adapter, source, window, parse_timeout, LearnedCache(db, source), archive)
-        _fetch_all(db, task, pending, stop, workers, summary, on_outcome, topics)
+        task = _Task(fetcher, parser, adapter, source, window, parse_timeout, LearnedCache(store, source), archive)
+        _fetch_all(store, task, pending, stop, workers, summary, on_outcome, topics)
         if summary.failed["host-backoff"]:
             log.warning("%s deferred %d links: their host is backing off (hosts.backoff_until)",
                         source.slug, summary.failed["host-backoff"])
@@ -302,7 +303,7 @@ def run_source(db: sqlite_utils.Database, fetcher: Fetcher, source: Source, *, k
     finally:
         if own_pool:
             parser.close()
-        store.finish_run(db, run_id, summary.counts(), status)
+        store.finish_run(run_id, summary.counts(), status)
     return summary
 
 
@@ -310,14 +311,14 @@ class LearnedCache:
     """The source's learned boilerplate as the pass's pages are cleaned with it: read from the store at the
     start and again whenever a page makes a block boilerplate (or another process did, seen at that time)."""
 
-    def __init__(self, db: sqlite_utils.Database, source: Source) -> None:
+    def __init__(self, store: Store, source: Source) -> None:
         self.source = source
         self.current = NOTHING_LEARNED
-        self.refresh(db)
+        self.refresh(store)
 
-    def refresh(self, db: sqlite_utils.Database) -> None:
+    def refresh(self, store: Store) -> None:
         """Read the source's learned keys and pins again (one attribute swap: fetch threads read it)."""
-        self.current = learn.learned(db, self.source.slug, keep=self.source.keep, junk=self.source.junk)
+        self.current = learn.learned(store, self.source.slug, keep=self.source.keep, junk=self.source.junk)
 
 
 @dataclass(frozen=True)
@@ -338,13 +339,13 @@ class _Task:
                              self.parse_timeout, self.learned.current, self.archive)
 
 
-def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], stop: threading.Event,
+def _fetch_all(store: Store, task: _Task, links: Iterable[Link], stop: threading.Event,
                workers: int, summary: Summary, on_outcome: Callable[[str], None] | None,
                topics: Mapping[str, Topic] | None) -> None:
     prefix = f"fetch-{task.source.slug}"
     held: list[Outcome] = []  # finished, not yet written
     first_held = 0.0
-    claims = _Claims(db, links)
+    claims = _Claims(store, links)
     released = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=prefix) as threads:
@@ -376,7 +377,7 @@ def _fetch_all(db: sqlite_utils.Database, task: _Task, links: Iterable[Link], st
                 if not held:
                     continue
                 outcomes, held = held, []
-                _write(db, task, outcomes, summary, on_outcome, topics)
+                _write(store, task, outcomes, summary, on_outcome, topics)
     finally:
         claims.release()
         task.fetcher.release_idle()
@@ -387,8 +388,8 @@ class _Claims:
     database (the daemon beside a backfill) skips them. A claim ends when its link is settled (record), or in
     release() when the pass stops; renew() keeps the pass's claims from lapsing."""
 
-    def __init__(self, db: sqlite_utils.Database, links: Iterable[Link]) -> None:
-        self.db = db
+    def __init__(self, store: Store, links: Iterable[Link]) -> None:
+        self.store = store
         self.holder = holder_name()
         self._todo = iter(links)
         self._ready: deque[Link] = deque()  # claimed, not yet taken
@@ -405,30 +406,30 @@ class _Claims:
         if room > len(self._ready) and not self._exhausted:
             wanted = list(itertools.islice(self._todo, CLAIM_BATCH))
             self._exhausted = len(wanted) < CLAIM_BATCH
-            self._ready.extend(store.claim_links(self.db, wanted, self.holder) if wanted else [])
+            self._ready.extend(self.store.claim_links(wanted, self.holder) if wanted else [])
         return [self._ready.popleft() for _ in range(min(max(room, 0), len(self._ready)))]
 
     def renew(self) -> None:
         """Renew the claims every third of their life."""
-        if time.monotonic() - self._renewed > store.CLAIM_SECONDS / 3:
-            store.renew_claims(self.db, self.holder)
+        if time.monotonic() - self._renewed > CLAIM_SECONDS / 3:
+            self.store.renew_claims(self.holder)
             self._renewed = time.monotonic()
 
     def release(self) -> None:
         """Free the links claimed and not settled."""
-        store.release_claims(self.db, self.holder)
+        self.store.release_claims(self.holder)
 
 
-def _write(db: sqlite_utils.Database, task: _Task, outcomes: list[Outcome], summary: Summary,
+def _write(store: Store, task: _Task, outcomes: list[Outcome], summary: Summary,
            on_outcome: Callable[[str], None] | None, topics: Mapping[str, Topic] | None) -> None:
     """Store finished pages in one transaction, each page still all or nothing inside it."""
     learned_before = summary.learned
-    with transaction(db):
-        results = [record(db, outcome, summary, topics) for outcome in outcomes]
+    with store.batch():
+        results = [record(store, outcome, summary, topics) for outcome in outcomes]
     # A block became boilerplate here, or in another process writing the same database.
-    newest = learn.revision(db, task.source.slug)
+    newest = store.learned_revision(task.source.slug)
     if summary.learned != learned_before or newest != task.learned.current.revision:
-        task.learned.refresh(db)
+        task.learned.refresh(store)
     if on_outcome:
         for result in results:
             on_outcome(result)

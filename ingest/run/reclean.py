@@ -1,6 +1,6 @@
 """Re-cleaning stored articles from their raw pages, with today's adapter and what the source learned since.
 
-Contract: `reclean_source(db, archive, source, ...)` re-extracts a source's stored articles from the raw pages
+Contract: `reclean_source(store, archive, source, ...)` re-extracts a source's stored articles from the raw pages
 kept in the WARC archive (ingest/warc.py): by default the stale ones (cleaned by an older adapter version,
 or before the source's learned boilerplate last changed), with `since` those published on or after a day,
 with `everything` all of them. Each article keeps its id, URL and `duplicate_of`; its text, metadata, FTS
@@ -21,25 +21,22 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
-import sqlite_utils
-
-from ingest.archive import store
-from ingest.archive.db import transaction, utcnow
-from ingest.archive.topics import match_topics, save_topics
-from ingest.archive.warc import WarcArchive, WarcError, WarcRef
-from ingest.clean import learn
+from ingest.archive import learn
+from ingest.archive.topics import match_topics
+from ingest.archive.warc import WarcArchive, WarcError
 from ingest.clean.adapters import ADAPTERS, get_adapter
 from ingest.config import Source, Topic
 from ingest.models import Learned, Rejected
 from ingest.run.parsing import parse_isolated
 from ingest.run.workers import WorkerPool
+from ingest.storage import Recleaning, Store, StoredPage
 from ingest.urls import url_key
 
 log = logging.getLogger("ingest")
 
-BATCH = 32  # articles read, cleaned and written together
+BATCH: Final = 32  # articles read, cleaned and written together
 
 
 @dataclass
@@ -62,13 +59,12 @@ class RecleanSummary:
                 + (" (stopped: run it again to continue)" if self.stopped else ""))
 
 
-def stale_count(db: sqlite_utils.Database, source: Source) -> int:
+def stale_count(store: Store, source: Source) -> int:
     """Articles of `source` with a raw page that an older adapter or older learned boilerplate cleaned."""
-    sql, params = _selection(db, source, None, False)
-    return int(db.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
+    return store.count_pages(_selection(store, source, None, False))
 
 
-def reclean_source(db: sqlite_utils.Database, archive: WarcArchive, source: Source, pool: WorkerPool, *,
+def reclean_source(store: Store, archive: WarcArchive, source: Source, pool: WorkerPool, *,
                    since: date | None = None, everything: bool = False, topics: Mapping[str, Topic] | None = None,
                    stop: threading.Event | None = None, on_total: Callable[[int], None] | None = None,
                    on_done: Callable[[str], None] | None = None, workers: int = 2) -> RecleanSummary:
@@ -76,66 +72,55 @@ def reclean_source(db: sqlite_utils.Database, archive: WarcArchive, source: Sour
     stop = stop or threading.Event()
     summary = RecleanSummary(source.slug)
     scope = "all" if everything else f"since:{since.isoformat()}" if since else ""
-    sql, params = _selection(db, source, since, everything)
-    after = _cursor(db, source.slug, scope) if scope else 0
-    summary.candidates = int(db.execute(f"SELECT count(*) FROM ({sql}) WHERE id > ?", [*params, after]).fetchone()[0])
-    summary.no_raw_page = int(db.execute(
-        "SELECT count(*) FROM articles WHERE source = ? AND warc_file IS NULL", [source.slug]).fetchone()[0])
+    selection = _selection(store, source, since, everything)
+    after = store.read_reclean_cursor(source.slug, scope) if scope else 0
+    summary.candidates = store.count_pages(selection, after)
+    summary.no_raw_page = store.count_without_raw_page(source.slug)
     if on_total:
         on_total(summary.candidates)
     adapter = get_adapter(source.adapter)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"reclean-{source.slug}") as threads:
         while not stop.is_set():
-            rows = db.execute(f"SELECT id, url, warc_file, warc_offset, warc_length FROM ({sql}) WHERE id > ?"
-                              f" ORDER BY id LIMIT {BATCH}", [*params, after]).fetchall()
-            if not rows:
+            pages = store.stored_pages(selection, after, BATCH)
+            if not pages:
                 break
-            learned = learn.learned(db, source.slug, keep=source.keep, junk=source.junk)
-            results = list(threads.map(functools.partial(_clean, archive, pool, adapter, source, learned), rows))
-            with transaction(db):
-                for row, result in zip(rows, results, strict=True):
-                    outcome = _store(db, source, row, result, topics, summary)
+            learned = learn.learned(store, source.slug, keep=source.keep, junk=source.junk)
+            results = list(threads.map(functools.partial(_clean, archive, pool, adapter, source, learned), pages))
+            with store.batch():
+                for page, result in zip(pages, results, strict=True):
+                    outcome = _store(store, source, page, result, topics, summary)
                     if on_done:
                         on_done(outcome)
-                after = rows[-1][0]
+                after = pages[-1].article_id
                 if scope:
-                    _save_cursor(db, source.slug, scope, after)
+                    store.save_reclean_cursor(source.slug, scope, after)
         summary.stopped = stop.is_set()
     if scope and not summary.stopped:
-        db.execute("DELETE FROM reclean_cursors WHERE source = ? AND scope = ?", [source.slug, scope])
-        db.conn.commit()
+        store.clear_reclean_cursor(source.slug, scope)
     return summary
 
 
-def _selection(db: sqlite_utils.Database, source: Source, since: date | None,
-               everything: bool) -> tuple[str, list[Any]]:
-    """The articles to re-clean, as a query of (id, url, warc_file, warc_offset, warc_length)."""
-    sql = ("SELECT id, url, warc_file, warc_offset, warc_length FROM articles"
-           " WHERE source = ? AND warc_file IS NOT NULL")
-    params: list[Any] = [source.slug]
-    if since is not None:
-        sql += " AND substr(published_at, 1, 10) >= ?"
-        params.append(since.isoformat())
-    elif not everything:
-        sql += " AND (coalesce(adapter_version, 0) < ? OR coalesce(learned_rev, 0) < ?)"
-        params += [ADAPTERS[source.adapter].version, learn.revision(db, source.slug)]
-    return sql, params
+def _selection(store: Store, source: Source, since: date | None, everything: bool) -> Recleaning:
+    """The articles to re-clean: since a day, all, or those an older adapter or older learned boilerplate cleaned."""
+    if since is not None or everything:
+        return Recleaning(source.slug, since=since, everything=everything)
+    return Recleaning(source.slug, adapter_version=ADAPTERS[source.adapter].version,
+                      learned_rev=store.learned_revision(source.slug))
 
 
 def _clean(archive: WarcArchive, pool: WorkerPool, adapter: Any, source: Source, learned: Learned,
-           row: tuple[Any, ...]) -> Any:
+           stored: StoredPage) -> Any:
     """A raw page cleaned again: the Parsed result, or the Rejected / WarcError that stopped it."""
-    _, _, file, offset, length = row
     try:
-        page = archive.read(WarcRef(file, int(offset), int(length)))
+        page = archive.read(stored.raw)
         return parse_isolated(pool, adapter, source, page, learned=learned)
     except (Rejected, WarcError) as exc:
         return exc
 
 
-def _store(db: sqlite_utils.Database, source: Source, row: tuple[Any, ...], result: Any,
+def _store(store: Store, source: Source, stored: StoredPage, result: Any,
            topics: Mapping[str, Topic] | None, summary: RecleanSummary) -> str:
-    article_id, url = row[0], row[1]
+    article_id, url = stored.article_id, stored.url
     if isinstance(result, WarcError):
         log.warning("%s reclean: no raw page for %s (%s)", source.slug, url, result)
         summary.no_raw_page += 1
@@ -145,23 +130,12 @@ def _store(db: sqlite_utils.Database, source: Source, row: tuple[Any, ...], resu
         summary.rejected[result.reason] += 1
         return "rejected"
     article = result.article
-    changed = store.replace_cleaning(db, article_id, article, result.fingerprint)
-    learn.observe(db, source.slug, url_key(article.url), result.blocks)
+    changed = store.replace_cleaning(article_id, article, result.fingerprint)
+    store.observe_blocks(source.slug, url_key(article.url), result.blocks)
     if topics:
-        save_topics(db, article_id, match_topics(article.title, article.text, topics))
+        store.save_topics(article_id, match_topics(article.title, article.text, topics))
     if changed:
         summary.recleaned += 1
         return "recleaned"
     summary.unchanged += 1
     return "unchanged"
-
-
-def _cursor(db: sqlite_utils.Database, source: str, scope: str) -> int:
-    row = db.execute("SELECT last_id FROM reclean_cursors WHERE source = ? AND scope = ?", [source, scope]).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _save_cursor(db: sqlite_utils.Database, source: str, scope: str, last_id: int) -> None:
-    db.execute("INSERT INTO reclean_cursors (source, scope, last_id, updated_at) VALUES (?, ?, ?, ?)"
-               " ON CONFLICT(source, scope) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at",
-               [source, scope, last_id, utcnow()])

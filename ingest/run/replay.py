@@ -1,6 +1,6 @@
 """WARC records -> the pipeline: a backfill from web archives (CC-NEWS, our own db/warc files, any WARC).
 
-Contract: `replay(db, paths, sources, pool=...)` reads each file's records (warcscan.py) and keeps the responses
+Contract: `replay(store, paths, sources, pool=...)` reads each file's records (warcscan.py) and keeps the responses
 whose URL belongs to one of `sources` (the first that `wants` it; `forced` takes every URL). Each goes through
 the stages a fetched page does: the adapter in the parse pool under its deadline (window check included), then
 pipeline.record (dedup, store, topics, fetch log, frontier), with the record's WARC-Date as the fetch time: history
@@ -31,24 +31,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
 
-import sqlite_utils
-
-from ingest.archive import store
-from ingest.archive.db import transaction
 from ingest.archive.warc import MAX_BODY, WarcArchive, WarcError, WarcRef
 from ingest.archive.warcscan import Scanned, scan
-from ingest.clean import learn
 from ingest.clean.adapters import get_adapter
 from ingest.clean.adapters.base import Adapter
 from ingest.clean.parse import HTML_TYPES
 from ingest.config import Source, Topic
-from ingest.crawl.harvest import create_cursors, read_cursor, save_cursor, window_key
+from ingest.crawl.harvest import window_key
 from ingest.logs import fields
 from ingest.models import OPEN_WINDOW, Link, Page, Rejected, Window
 from ingest.run.parsing import PARSE_TIMEOUT, parse_isolated
 from ingest.run.pipeline import WRITE_BATCH, WRITE_EVERY, LearnedCache, Outcome, Summary, elapsed_ms, keep_raw, record
 from ingest.run.warcplan import ReplayStats, Router, early
 from ingest.run.workers import WorkerPool
+from ingest.storage import Store
 
 log = logging.getLogger("ingest")
 
@@ -68,7 +64,7 @@ class Replayed:
     stats: ReplayStats
 
 
-def replay(db: sqlite_utils.Database, paths: Sequence[Path], sources: Sequence[Source], *, pool: WorkerPool,
+def replay(store: Store, paths: Sequence[Path], sources: Sequence[Source], *, pool: WorkerPool,
            forced: Source | None = None, window: Window = OPEN_WINDOW, limit: int | None = None,
            stop: threading.Event | None = None, topics: Mapping[str, Topic] | None = None,
            archive: WarcArchive | None = None, parse_timeout: float = PARSE_TIMEOUT, max_bytes: int = MAX_BODY,
@@ -76,10 +72,9 @@ def replay(db: sqlite_utils.Database, paths: Sequence[Path], sources: Sequence[S
            on_bytes: Callable[[int], None] | None = None) -> Replayed:
     """Send the records of `paths` through the pipeline; see the module docstring. WarcError when a file cannot
     be opened. `on_file(path, size, start)` and `on_bytes(position)` report progress in bytes."""
-    create_cursors(db)
     # Two threads per parse worker: one waits for it, so a worker gets its next page the moment it is free.
     with ThreadPoolExecutor(max_workers=2 * pool.size, thread_name_prefix="replay") as threads:
-        run = _Replay(db, sources, forced, pool, threads, window, limit, stop or threading.Event(), topics,
+        run = _Replay(store, sources, forced, pool, threads, window, limit, stop or threading.Event(), topics,
                       archive, parse_timeout, max_bytes, on_file, on_bytes)
         try:
             for path in paths:
@@ -117,7 +112,7 @@ class _Item:
 
 @dataclass
 class _Replay:
-    db: sqlite_utils.Database
+    store: Store
     sources: Sequence[Source]
     forced: Source | None
     pool: WorkerPool
@@ -183,7 +178,7 @@ class _Replay:
         self._pump(drain=True)
         for run in self.runs.values():
             run.summary.stopped = self.stats.stopped
-            store.finish_run(self.db, run.run_id, run.summary.counts(), "stopped" if self.stats.stopped else "ok")
+            self.store.finish_run(run.run_id, run.summary.counts(), "stopped" if self.stats.stopped else "ok")
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -218,7 +213,7 @@ class _Replay:
         if early(rec, self.window):
             self.stats.early += 1
             return True
-        if rec.date is not None and store.stored_after(self.db, rec.url, rec.date):
+        if rec.date is not None and self.store.stored_after(rec.url, rec.date):
             self.stats.older += 1  # an old snapshot: the newer text stays the article's
             return True
         run = self._run(source)
@@ -299,7 +294,7 @@ class _Replay:
     def _write(self, items: list[_Item], *, finished: bool = False) -> None:
         """Store `items` and move the file's cursor past them (or clear it), in one transaction."""
         stage, position = self.cursor
-        with transaction(self.db):
+        with self.store.batch():
             for n, item in enumerate(items):
                 outcome = item.result.result()
                 if outcome.error is not None and outcome.error.reason == "stopped":  # the pool was closed
@@ -312,7 +307,7 @@ class _Replay:
                     item.run.in_flight -= 1
                 if item.log_only:
                     assert outcome.error is not None
-                    store.log_fetch(self.db, url=outcome.link.url, source=outcome.link.source, outcome="rejected",
+                    self.store.log_fetch(url=outcome.link.url, source=outcome.link.source, outcome="rejected",
                                     status=outcome.status, reason=outcome.error.reason, detail=outcome.error.detail)
                     if item.run is not None:
                         item.run.summary.add("rejected", outcome.error.reason)
@@ -320,20 +315,19 @@ class _Replay:
                              outcome.error.reason, outcome.error.detail,
                              extra=fields(source=outcome.link.source, outcome="rejected", url=outcome.link.url,
                                           reason=outcome.error.reason))
-                elif item.run is not None and record(self.db, outcome, item.run.summary, self.topics) in _STORED:
+                elif item.run is not None and record(self.store, outcome, item.run.summary, self.topics) in _STORED:
                     item.run.stored += 1
             if self.queue:
                 position = min(position, self.queue[0].start)
             if stage and finished:
-                self.db.execute("DELETE FROM cursors WHERE source = ? AND window = ? AND stage = ?",
-                                [self._scope(), window_key(self.window), stage])
+                self.store.clear_cursors(self._scope(), window_key(self.window), stage)
             elif stage:
                 value = f"{position} {self._mark(position)}"
-                save_cursor(self.db, self._scope(), window_key(self.window), stage, value)
+                self.store.save_cursor(self._scope(), window_key(self.window), stage, value)
         self.written = self.saved = time.monotonic()
         for run in {id(i.run): i.run for i in items if i.run is not None}.values():
-            if learn.revision(self.db, run.source.slug) != run.learned.current.revision:
-                run.learned.refresh(self.db)  # a block became boilerplate here, or in another process
+            if self.store.learned_revision(run.source.slug) != run.learned.current.revision:
+                run.learned.refresh(self.store)  # a block became boilerplate here, or in another process
 
     # --- bookkeeping ---------------------------------------------------------------------------------
 
@@ -342,7 +336,7 @@ class _Replay:
             return None
         if source.slug not in self.runs:
             self.runs[source.slug] = _Run(source, get_adapter(source.adapter), Summary(source.slug),
-                                          LearnedCache(self.db, source), store.start_run(self.db, source.slug, "warc"))
+                                          LearnedCache(self.store, source), self.store.start_run(source.slug, "warc"))
         return self.runs[source.slug]
 
     def _scope(self) -> str:
@@ -350,7 +344,7 @@ class _Replay:
 
     def _resume(self, path: Path, stage: str, size: int) -> int:
         """Where an interrupted replay of this file stopped, if the file still has the same bytes before it."""
-        value = read_cursor(self.db, self._scope(), window_key(self.window), stage)
+        value = self.store.read_cursor(self._scope(), window_key(self.window), stage)
         if value is None:
             return 0
         offset, _, mark = value.partition(" ")

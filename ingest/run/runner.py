@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from ingest.archive import store
+from ingest.archive.sqlite import open_store
 from ingest.config import Config, Source
 from ingest.crawl.fetch import Fetcher
 from ingest.models import OPEN_WINDOW, Window
@@ -69,7 +69,7 @@ class InProcessRunner:
                  on_total: Callable[[int], None] | None = None,
                  on_outcome: Callable[[str], None] | None = None) -> Summary:
         """pipeline.run_source on a connection of the pass's own (sqlite3's are per thread)."""
-        db = store.open_db(self.db_path)
+        db = open_store(self.db_path)
         try:
             return run_source(db, self.fetcher, source, kind=kind, window=window, limit=limit, stop=self.stopping,
                               workers=self.config.settings.concurrency, on_outcome=on_outcome, on_total=on_total,
@@ -81,7 +81,7 @@ class InProcessRunner:
     def reclean(self, source: Source, *, on_total: Callable[[int], None] | None = None,
                 on_done: Callable[[str], None] | None = None) -> reclean.RecleanSummary:
         """reclean.reclean_source of the stale pages, through the same parse pool."""
-        db = store.open_db(self.db_path)
+        db = open_store(self.db_path)
         try:
             return reclean.reclean_source(db, self.archive, source, self.pool, topics=self.config.topics,
                                           stop=self.stopping, on_total=on_total, on_done=on_done)

@@ -12,21 +12,20 @@ from __future__ import annotations
 import logging
 import random
 import signal
-import sqlite3
 import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Final
 
-import sqlite_utils
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from ingest.archive import retention, store
+from ingest.archive.sqlite import database_trouble, open_store
 from ingest.config import Config, Source
 from ingest.run.pipeline import raw_archive
 from ingest.run.runner import Runner
+from ingest.storage import Store
 
 log = logging.getLogger("ingest")
 
@@ -61,11 +60,11 @@ class Daemon:
             return
         with self._idle:
             self._running += 1
-        db: sqlite_utils.Database | None = None
+        db: Store | None = None
         try:
             summary = self.runner.run_pass(source, kind="run", limit=PAGES_PER_PASS)
             self.prune_archive()
-            db = store.open_db(self.db_path)
+            db = open_store(self.db_path)
             self.prune_fetches(db, source)
             counts = (source.slug, summary.new, summary.duplicate, summary.updated,
                       sum(summary.rejected.values()), sum(summary.failed.values()))
@@ -75,14 +74,15 @@ class Daemon:
                             "%d failed; feeds, sitemaps, listing pages unread: %s", *counts, unread)
             else:
                 log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed", *counts)
-        except sqlite3.DatabaseError as exc:
-            trouble = store.database_trouble(exc)
-            log.error("%s pass failed: %s: %s", source.slug, self.db_path, trouble)
-            if "damaged" in trouble:  # writing on would spread the damage: stop, and say why
-                self.failure = f"{self.db_path}: {trouble}; the daemon stopped"
-                self.stop()
-        except Exception:
-            log.exception("%s pass failed", source.slug)
+        except Exception as exc:
+            trouble = database_trouble(exc)
+            if trouble is None:
+                log.exception("%s pass failed", source.slug)
+            else:
+                log.error("%s pass failed: %s: %s", source.slug, self.db_path, trouble)
+                if "damaged" in trouble:  # writing on would spread the damage: stop, and say why
+                    self.failure = f"{self.db_path}: {trouble}; the daemon stopped"
+                    self.stop()
         finally:
             if db is not None:
                 db.close()
@@ -97,10 +97,10 @@ class Daemon:
             for path in self.archive.prune(keep, today=date.today()):
                 log.info("deleted %s: older than warc_keep_months = %d", path, keep)
 
-    def prune_fetches(self, db: sqlite_utils.Database, source: Source) -> None:
+    def prune_fetches(self, db: Store, source: Source) -> None:
         """Delete the source's fetch-log rows older than `keep_fetches_days` (0: keep them all)."""
         days = self.config.settings.keep_fetches_days
-        deleted = retention.prune_fetches(db, source.slug, days, stop=self.stopping)
+        deleted = db.prune_fetches(source.slug, days, stop=self.stopping)
         if deleted:
             log.info("%s deleted %d fetches rows older than keep_fetches_days = %d", source.slug, deleted, days)
 

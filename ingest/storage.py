@@ -1,0 +1,279 @@
+"""The archive as every stage sees it: one interface, whatever database is behind it.
+
+Stages (discovery, the pipeline, the WARC replay, re-cleaning, the daemon) talk to the archive only through
+`Store`: plain values in and out (models.* dataclasses, str, int, datetime, tuples), no database types and no
+SQL. ingest/archive/sqlite.py is today's implementation (SqliteStore, all of its SQL inside ingest/archive/); a
+second one (PostgreSQL) is another module implementing the same methods.
+
+Writes happen in batches: `with store.batch():` is one write transaction that takes the write lock up front,
+so a read-then-write inside it (the dedup stage's lookups, then the save) is race-free across processes. Nested
+batches join the outer one; an exception leaving the outermost rolls all of it back. A method that writes
+outside any batch is its own transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Final, Protocol
+
+from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, WarcRef
+
+CLAIM_SECONDS: Final = 600.0  # a claim lapses this long after it was taken or renewed: a killed process's links return
+
+
+# --- values that cross the interface -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stored:
+    """The article stored under a URL key, as the dedup stage compares a new fetch of it."""
+
+    article_id: int
+    content_hash: str
+    duplicate_of: int | None
+    title: str
+    text: str
+    fetched_at: str | None  # ISO 8601 UTC, as stored
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the dedup stage (archive/dedup.judge) decided an article is; save_article records exactly that.
+
+    kind: "new" (an original), "same" (the stored text again: nothing to write), "changed" (the stored article's
+    new text: the old one becomes a revision), "exact" or "near" (a new URL whose text copies the stored original
+    `original`). `bands` are the band hashes to index for the article (an original's), `unindex` those of the text
+    a changed original had.
+    """
+
+    kind: str
+    url_key: str
+    digest: str  # content_hash of the text
+    stored: Stored | None = None  # same, changed
+    original: int | None = None  # exact, near
+    bands: tuple[int, ...] = ()
+    unindex: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What save_article did: outcome is new, duplicate, updated or unchanged."""
+
+    outcome: str
+    article_id: int
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """A stored article whose raw page is archived: what re-cleaning reads."""
+
+    article_id: int
+    url: str
+    raw: WarcRef
+
+
+@dataclass(frozen=True)
+class Recleaning:
+    """Which of a source's articles with a raw page to clean again: since a day, all, or (neither) the stale ones,
+    cleaned by an adapter older than `adapter_version` or before learned-set revision `learned_rev`."""
+
+    source: str
+    since: date | None = None
+    everything: bool = False
+    adapter_version: int = 0
+    learned_rev: int = 0
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What was learned for one source, for `ingest boilerplate`."""
+
+    source: str
+    pages: int  # distinct pages of the source counted
+    revision: int
+    # kind, block (the sample text), pages, first_seen, last_seen, learned_at
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- the interfaces ----------------------------------------------------------------------------------------
+
+class HostStateStore(Protocol):
+    """Where per-host state survives restarts and is shared by processes (the fetcher's threads call it)."""
+
+    def load_host(self, host: str) -> HostState | None: ...
+
+    def save_host(self, state: HostState) -> None: ...
+
+    def take_turn(self, host: str, holder: str, *, hold: float) -> tuple[bool, float, float]:
+        """Take the host's lease (Turn) for `hold` seconds if it is free and the host is not backed off, else
+        leave word that `holder` waits: (taken, next_request_at, backoff_until)."""
+        ...
+
+    def renew_turn(self, host: str, holder: str, *, hold: float) -> bool:
+        """Extend `holder`'s lease by `hold` seconds from now; False when it lapsed and another took it."""
+        ...
+
+    def turn_wanted(self, host: str, holder: str) -> bool:
+        """Is another process waiting for the lease `holder` holds?"""
+        ...
+
+    def end_turn(self, host: str, holder: str, next_request_at: float) -> None:
+        """Give the lease back, to the waiting process if there is one (Turn.given_back); nobody's next request
+        starts before `next_request_at` (epoch)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class DedupLookups(Protocol):
+    """What the dedup stage asks the archive: is this URL stored, is this text (or nearly it) stored?"""
+
+    def stored_at(self, url_key: str) -> Stored | None:
+        """The article stored under this URL key (its canonical key, not an alias)."""
+        ...
+
+    def exact_copy(self, digest: str) -> int | None:
+        """The earliest original (duplicate_of unset) with this content hash."""
+        ...
+
+    def near_copy(self, fingerprint: Fingerprint) -> int | None:
+        """The earliest original whose text the fingerprinted one nearly copies (archive/neardup.py)."""
+        ...
+
+
+class Store(DedupLookups, Protocol):
+    """The archive: articles, the frontier, crawl state and what was learned, for every stage."""
+
+    # transactions
+    def batch(self) -> AbstractContextManager[None]:
+        """One write transaction for everything inside (nested: joins the outer one)."""
+        ...
+
+    def close(self) -> None: ...
+
+    # articles
+    def save_article(self, article: Article, verdict: Verdict, *, raw: WarcRef | None = None) -> Saved:
+        """Record `article` as the dedup stage judged it (in the batch its lookups were made in). `raw` is where
+        its page's bytes are archived."""
+        ...
+
+    def replace_cleaning(self, article_id: int, article: Article, fingerprint: Fingerprint | None = None) -> bool:
+        """A stored article's page cleaned again (`ingest reclean`): same id, URL and dedup links, no revision;
+        True when anything a reader sees changed."""
+        ...
+
+    def save_topics(self, article_id: int, names: Iterable[str]) -> None:
+        """Make `names` the article's set of topics (writes nothing when unchanged)."""
+        ...
+
+    # the fetch log
+    def log_fetch(self, *, url: str, source: str, outcome: str, status: int | None = None, reason: str | None = None,
+                  detail: str | None = None, article_id: int | None = None) -> None:
+        """One row per fetch outcome: new, duplicate, updated, unchanged, rejected, failed."""
+        ...
+
+    def prune_fetches(self, source: str, days: int, *, stop: threading.Event | None = None) -> int:
+        """Delete `source`'s fetch-log rows older than `days` days (0: none), in short transactions that never
+        stall the other writers; how many went."""
+        ...
+
+    # the frontier: links to fetch, and which process fetches each
+    def add_links(self, links: Iterable[Link]) -> int:
+        """Put new links in the frontier as pending (known ones stay as they are); how many were new."""
+        ...
+
+    def pending_links(self, source: str, *, start: datetime | None = None, end: datetime | None = None,
+                      limit: int | None = None) -> list[Link]:
+        """Links of `source` still to fetch and not claimed by another process, newest hint first; with
+        `start`/`end`, those hinted in [start, end) or undated."""
+        ...
+
+    def claim_links(self, links: Iterable[Link], holder: str) -> list[Link]:
+        """Of `links`, those `holder` may fetch now, claimed for it (for CLAIM_SECONDS) in one transaction."""
+        ...
+
+    def renew_claims(self, holder: str) -> None: ...
+
+    def release_claims(self, holder: str) -> None:
+        """Claims `holder` took and did not settle (a stopped pass) are free again."""
+        ...
+
+    def release_dead_claims(self) -> int:
+        """End the claims of processes of this machine that are gone; how many links."""
+        ...
+
+    def settle_link(self, url: str, state: str, reason: str | None = None, *, attempted: bool = True) -> None:
+        """Mark a link done, rejected, failed (retried later) or skipped and end its claim; `attempted=False`
+        (no request was sent) does not use up one of its attempts."""
+        ...
+
+    def is_known(self, url: str) -> bool:
+        """This URL (any variant) is stored, was fetched for a stored article, or was settled."""
+        ...
+
+    def stored_after(self, url: str, moment: datetime) -> bool:
+        """The article at `url` (or an alias) was stored from a fetch later than `moment`."""
+        ...
+
+    # feeds and sitemaps: validators for conditional GET
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """(etag, last_modified) last seen for a feed, sitemap or listing URL."""
+        ...
+
+    def save_validators(self, url: str, *, source: str, kind: str, status: int, etag: str | None,
+                        last_modified: str | None) -> None: ...
+
+    # runs
+    def start_run(self, source: str, kind: str) -> int: ...
+
+    def finish_run(self, run_id: int, counts: Mapping[str, int], status: str) -> None: ...
+
+    # resume cursors: backfills per (source, window, stage), WARC replays per file, re-cleaning per scope
+    def read_cursor(self, source: str, window: str, stage: str) -> str | None: ...
+
+    def save_cursor(self, source: str, window: str, stage: str, value: str) -> None: ...
+
+    def clear_cursors(self, source: str, window: str, stage: str | None = None) -> None:
+        """Forget a finished window's cursors (one stage's, or all of them)."""
+        ...
+
+    def read_reclean_cursor(self, source: str, scope: str) -> int:
+        """The last article id an interrupted re-cleaning of `scope` finished (0: none)."""
+        ...
+
+    def save_reclean_cursor(self, source: str, scope: str, last_id: int) -> None: ...
+
+    def clear_reclean_cursor(self, source: str, scope: str) -> None: ...
+
+    # re-cleaning: stored articles with raw pages
+    def count_pages(self, selection: Recleaning, after: int = 0) -> int:
+        """How many articles of the selection have an id above `after`."""
+        ...
+
+    def stored_pages(self, selection: Recleaning, after: int, limit: int) -> list[StoredPage]:
+        """The next `limit` articles of the selection by id, above `after`."""
+        ...
+
+    def count_without_raw_page(self, source: str) -> int: ...
+
+    # learned boilerplate (the rules are archive/learn.py's)
+    def observe_blocks(self, source: str, url_key: str, keys: Iterable[BlockKey]) -> bool:
+        """Count one page's block keys for `source`; True when a key just became boilerplate."""
+        ...
+
+    def learned_keys(self, source: str) -> frozenset[str]: ...
+
+    def learned_revision(self, source: str) -> int:
+        """Goes up each time one of the source's keys becomes boilerplate."""
+        ...
+
+    def boilerplate_listing(self, source: str, *, candidates: bool = False) -> Listing: ...
+
+    # host state, shared by the fetcher's threads and every process
+    def host_states(self) -> HostStateStore:
+        """Per-host state on its own connection (fetcher threads); the caller closes it (`close()`) when done."""
+        ...
