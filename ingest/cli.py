@@ -23,17 +23,19 @@ from urllib.parse import urlsplit
 
 import click
 
-from ingest.archive import learn, report, store
-from ingest.archive.export import FORMATS
 from ingest.archive.sqlite import (
+    DatabaseTrouble,
     SchemaError,
     StoreError,
+    check_database,
+    check_writable,
     database_trouble,
+    open_for_reading,
+    open_host_states,
     open_readonly_store,
     open_store,
     quick_check,
 )
-from ingest.archive.warc import WarcError
 from ingest.clean.adapters import ADAPTERS, adapter_for_url, get_adapter
 from ingest.clean.parse import own_url, page_from_bytes
 from ingest.config import Config, ConfigError, Settings, Source, check_timezone, load_config
@@ -43,9 +45,11 @@ from ingest.logs import setup_logging
 from ingest.models import Article, Learned, Page, Rejected
 from ingest.run import reclean, replay, warcplan
 from ingest.run.parsing import parse_pool
-from ingest.run.pipeline import Window, format_summaries, parse_page, raw_archive
+from ingest.run.pipeline import Window, format_summaries, learned_for, parse_page, raw_archive
 from ingest.run.runner import InProcessRunner
 from ingest.run.scheduler import Daemon
+from ingest.run.warcplan import WarcError
+from ingest.storage import EXPORT_FORMATS, ExportError, export_format, output_file
 
 log = logging.getLogger("ingest")
 _FIXTURE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
@@ -87,7 +91,7 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except store.DatabaseTrouble as exc:
+        except DatabaseTrouble as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
         except StoreError as exc:
@@ -102,10 +106,10 @@ class _Commands(click.Group):
 
 
 def _check_for_writing(db_path: Path, *, create: bool) -> None:
-    """Before a writer starts: `store.check_database` (with `create`, a missing file is one to make), then an
+    """Before a writer starts: `check_database` (with `create`, a missing file is one to make), then an
     existing database must pass PRAGMA quick_check and take a write transaction, else the command ends with one
     line (damaged, read-only, locked), exit 2, the file untouched."""
-    store.check_database(db_path, create=create)
+    check_database(db_path, create=create)
     if not db_path.exists():
         return
     problems = quick_check(db_path)
@@ -113,7 +117,7 @@ def _check_for_writing(db_path: Path, *, create: bool) -> None:
         click.echo(f"Error: {db_path}: damaged (PRAGMA quick_check: {'; '.join(problems)}); not writing into it. "
                    "Restore a backup, or recover it with `sqlite3 news.db .recover`.", err=True)
         sys.exit(2)
-    store.check_writable(db_path)  # StoreError ("readonly", "locked"): one line from _Commands
+    check_writable(db_path)  # StoreError ("readonly", "locked"): one line from _Commands
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -142,7 +146,7 @@ def main() -> None:
 
 @contextmanager
 def _fetcher(settings: Settings, db_path: Path | None) -> Iterator[Fetcher]:
-    hosts = store.HostStore(db_path) if db_path else None  # fetcher threads' own connection
+    hosts = open_host_states(db_path) if db_path else None  # fetcher threads' own connection
     fetcher = Fetcher(settings, hosts or MemoryHostStates())
     try:
         yield fetcher
@@ -530,7 +534,7 @@ def _load_and_parse(obj: Context, file_or_url: str, url: str | None, slug: str |
     """Fetch or read one page and run its adapter: (page, source, article or the rejection)."""
     config = obj.config(required=False)
     if obj.db_path.exists():  # optional (its learned boilerplate), but one that is there must be readable
-        store.check_database(obj.db_path, create=False)
+        check_database(obj.db_path, create=False)
     is_url = urlsplit(file_or_url).scheme in ("http", "https")
     page_url = file_or_url if is_url else (url or Path(file_or_url).resolve().as_uri())
     saved: Page | None = None
@@ -571,7 +575,7 @@ def _learned_readonly(db_path: Path, source: Source) -> Learned:
     except (FileNotFoundError, StoreError):
         return pins
     try:
-        return learn.learned(db, source.slug, keep=source.keep, junk=source.junk)
+        return learned_for(db, source)
     except StoreError:  # not an ingest database, or one from before learning
         return pins
     finally:
@@ -602,7 +606,7 @@ def _extract_source(config: Config, slug: str | None, url: str | None) -> Source
 @click.pass_obj
 def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> None:
     """What ingest learned to remove from SOURCE's pages: each block, pages seen, first and last seen."""
-    store.check_database(obj.db_path, create=False)
+    check_database(obj.db_path, create=False)
     db = open_readonly_store(obj.db_path)
     try:
         found = db.boilerplate_listing(source, candidates=candidates)
@@ -625,10 +629,10 @@ def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> N
 def sources(obj: Context, as_json: bool) -> None:
     """List each source: its adapter, schedule, last run and counts."""
     config = obj.config()
-    store.check_database(obj.db_path, create=False)
-    db = store.open_for_reading(obj.db_path)
+    check_database(obj.db_path, create=False)
+    db = open_for_reading(obj.db_path)
     try:
-        _print_rows(report.source_rows(db, config), as_json)
+        _print_rows(db.source_rows(config), as_json)
     finally:
         db.close()
 
@@ -640,10 +644,10 @@ def sources(obj: Context, as_json: bool) -> None:
 def stats(obj: Context, days: int, as_json: bool) -> None:
     """Per-source health: last success, errors by reason, layout fallbacks, articles per day."""
     config = obj.config()
-    store.check_database(obj.db_path, create=False)
-    db = store.open_for_reading(obj.db_path)
+    check_database(obj.db_path, create=False)
+    db = open_for_reading(obj.db_path)
     try:
-        data = report.stats(db, config, days=days)
+        data = db.stats(config, days=days)
     finally:
         db.close()
     if as_json:
@@ -682,13 +686,11 @@ def health_command(obj: Context, max_lag: float | None) -> None:
 
     For cron, systemd timers and container health checks; reads the database only.
     """
-    from ingest.archive import health
-
     config = obj.config()
-    store.check_database(obj.db_path, create=False)
-    db = store.open_readonly(obj.db_path)
+    check_database(obj.db_path, create=False)
+    db = open_readonly_store(obj.db_path)
     try:
-        verdicts = health.check(db, config, max_lag=max_lag)
+        verdicts = db.health(config, max_lag=max_lag)
     except SchemaError as exc:
         click.echo(f"Error: {obj.db_path} is not an ingest database ({exc})", err=True)
         sys.exit(2)
@@ -756,7 +758,7 @@ def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None
     """Browse, search and query the database in Datasette, read-only, while the daemon keeps writing."""
     from ingest.archive import serve
 
-    store.check_database(obj.db_path, create=False)
+    check_database(obj.db_path, create=False)
     try:
         metadata, metadata_path = serve.prepare(obj.db_path, metadata_file)
     except serve.ServeError as exc:
@@ -772,7 +774,7 @@ def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None
 
 
 @cli.command("export")
-@click.option("--format", "fmt", type=click.Choice(FORMATS),
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS),
               help="Output format.  [default: from --output's suffix, else jsonl]")
 @click.option("--since", callback=_parse_day, metavar="YYYY-MM-DD", help="Published on or after this day (UTC).")
 @click.option("--source", "slug", metavar="SLUG", help="Only this source's articles.")
@@ -783,26 +785,27 @@ def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None
 def export_command(obj: Context, fmt: str | None, since: date | None, slug: str | None, query: str | None,
                    output: Path | None) -> None:
     """Stream articles (oldest first) as JSON lines, CSV or Parquet, for pandas and other tools."""
-    from ingest.archive import export
-
-    fmt = fmt or export.format_for(output)
-    store.check_database(obj.db_path, create=False)
+    fmt = fmt or export_format(output)
+    check_database(obj.db_path, create=False)
     try:
-        db = export.open_readonly(obj.db_path)
+        try:  # read-only: an export never takes a lock the daemon waits on
+            db = open_readonly_store(obj.db_path)
+        except FileNotFoundError:
+            raise ExportError(f"no database at {obj.db_path}") from None
         try:
-            export.check(db, fmt, query)
+            db.check_export(fmt, query)
             if output is None:
                 stdout = sys.stdout.buffer  # click.get_binary_stream is deprecated from Click 8.2
                 if fmt == "parquet" and stdout.isatty():
-                    raise export.ExportError("parquet is binary: give --output FILE or redirect stdout")
-                export.export_articles(db, stdout, fmt, since=since, source=slug, query=query)
+                    raise ExportError("parquet is binary: give --output FILE or redirect stdout")
+                db.export_articles(stdout, fmt, since=since, source=slug, query=query)
                 stdout.flush()
                 return
-            with export.output_file(output) as out:
-                count = export.export_articles(db, out, fmt, since=since, source=slug, query=query)
+            with output_file(output) as out:
+                count = db.export_articles(out, fmt, since=since, source=slug, query=query)
         finally:
             db.close()
-    except export.ExportError as exc:
+    except ExportError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     click.echo(f"{count} articles written to {output}", err=True)
@@ -814,19 +817,17 @@ def export_command(obj: Context, fmt: str | None, since: date | None, slug: str 
 @click.pass_obj
 def topics_command(obj: Context, retag: bool, as_json: bool) -> None:
     """List the configured topics and the articles each tags; --retag re-applies changed rules."""
-    from ingest.archive import topics
-
     config = obj.config()
     if retag:
         _check_for_writing(obj.db_path, create=False)
     else:
-        store.check_database(obj.db_path, create=False)
-    db = store.open_db(obj.db_path) if retag else store.open_for_reading(obj.db_path)
+        check_database(obj.db_path, create=False)
+    db = open_store(obj.db_path) if retag else open_for_reading(obj.db_path)
     try:
         if retag:
-            read = topics.retag(db, config.topics)
+            read = db.retag(config.topics)
             click.echo(f"retagged {read} articles with {len(config.topics)} topics", err=True)
-        counts = topics.topic_counts(db)
+        counts = db.topic_counts()
     finally:
         db.close()
     rows: list[dict[str, Any]] = [

@@ -5,6 +5,11 @@ Stages (discovery, the pipeline, the WARC replay, re-cleaning, the daemon) talk 
 SQL. ingest/archive/sqlite.py is today's implementation (SqliteStore, all of its SQL inside ingest/archive/); a
 second one (PostgreSQL) is another module implementing the same methods.
 
+Reports (`ingest sources`, `stats`, `health`, `topics`, `boilerplate`, `export`) read through `Reports`, the read
+side: the same plain values, so a read-only opening of the archive (which never creates or changes a file) is
+one as well. Export streams the matching articles into a binary file object in JSON lines, CSV or Parquet;
+`output_file` and `export_format` are the file side every implementation shares.
+
 Writes happen in batches: `with store.batch():` is one write transaction that takes the write lock up front,
 so a read-then-write inside it (the dedup stage's lookups, then the save) is race-free across processes. Nested
 batches join the outer one; an exception leaving the outermost rolls all of it back. A method that writes
@@ -13,16 +18,21 @@ outside any batch is its own transaction.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Final, Protocol
+from pathlib import Path
+from typing import IO, Any, Final, Protocol
 
+from ingest.config import Config, Topic
 from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, WarcRef
 
 CLAIM_SECONDS: Final = 600.0  # a claim lapses this long after it was taken or renewed: a killed process's links return
+EXPORT_FORMATS: Final = ("jsonl", "csv", "parquet")
+EXPORT_SUFFIXES: Final = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
 # --- values that cross the interface -------------------------------------------------------------------------
@@ -99,6 +109,43 @@ class Listing:
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Health:
+    """One source's health (`ingest health`): `ok`, and a line saying why."""
+
+    source: str
+    ok: bool
+    line: str
+
+
+class ExportError(ValueError):
+    """The export cannot run as asked (bad FTS query, unknown format, pyarrow missing)."""
+
+
+def export_format(output: Path | None) -> str:
+    """The format an output file's suffix implies (.jsonl, .ndjson, .csv, .parquet); jsonl otherwise."""
+    return EXPORT_SUFFIXES.get(output.suffix.lower(), "jsonl") if output is not None else "jsonl"
+
+
+@contextmanager
+def output_file(path: Path) -> Iterator[IO[bytes]]:
+    """A file to export into: written as PATH.partial, renamed to PATH on success, removed on failure.
+
+    A FIFO or a device (/dev/stdout) is written in place.
+    """
+    direct = path.exists() and not path.is_file()
+    target = path if direct else path.with_name(path.name + ".partial")
+    try:
+        with open(target, "wb") as out:
+            yield out
+    except BaseException:
+        if not direct:
+            target.unlink(missing_ok=True)
+        raise
+    if not direct:
+        os.replace(target, path)
+
+
 # --- the interfaces ----------------------------------------------------------------------------------------
 
 class HostStateStore(Protocol):
@@ -145,7 +192,51 @@ class DedupLookups(Protocol):
         ...
 
 
-class Store(DedupLookups, Protocol):
+class Reports(Protocol):
+    """The archive read: what the reports show (`ingest sources`, `stats`, `health`, `topics`, `boilerplate`,
+    `export`) and what cleaning reads of the learned boilerplate. Nothing here writes."""
+
+    def close(self) -> None: ...
+
+    def source_rows(self, config: Config) -> list[dict[str, Any]]:
+        """One row per configured source: adapter, schedule, last run, article counts, `failing`."""
+        ...
+
+    def stats(self, config: Config, *, days: int = 7) -> dict[str, Any]:
+        """Totals, per-source health (last success, lag, errors by reason, layout drift), per-day counts over the
+        last `days` days."""
+        ...
+
+    def health(self, config: Config, *, max_lag: float | None = None) -> list[Health]:
+        """A verdict per enabled source: healthy when it succeeded within its lag (`max_lag` seconds, else a
+        multiple of its interval)."""
+        ...
+
+    def topic_counts(self) -> dict[str, int]:
+        """Articles per stored topic, most first (empty when nothing was ever tagged)."""
+        ...
+
+    def learned_keys(self, source: str) -> frozenset[str]: ...
+
+    def learned_revision(self, source: str) -> int:
+        """Goes up each time one of the source's keys becomes boilerplate."""
+        ...
+
+    def boilerplate_listing(self, source: str, *, candidates: bool = False) -> Listing: ...
+
+    def check_export(self, fmt: str, query: str | None) -> None:
+        """Raise ExportError for an unknown format, a missing pyarrow or a bad full-text query; writes nothing."""
+        ...
+
+    def export_articles(self, out: IO[bytes], fmt: str, *, since: date | None = None, source: str | None = None,
+                        query: str | None = None) -> int:
+        """Write the matching articles (published on or after `since`, of `source`, matching the full-text
+        `query`) to `out` in `fmt` (EXPORT_FORMATS), oldest first; how many. ExportError before anything is
+        written when the export cannot run as asked."""
+        ...
+
+
+class Store(DedupLookups, Reports, Protocol):
     """The archive: articles, the frontier, crawl state and what was learned, for every stage."""
 
     # transactions
@@ -168,6 +259,11 @@ class Store(DedupLookups, Protocol):
 
     def save_topics(self, article_id: int, names: Iterable[str]) -> None:
         """Make `names` the article's set of topics (writes nothing when unchanged)."""
+        ...
+
+    def retag(self, topics: Mapping[str, Topic]) -> int:
+        """Re-apply the `topics` rules to every stored article in short write transactions (`ingest topics
+        --retag`); how many articles were read."""
         ...
 
     # the fetch log
@@ -264,14 +360,6 @@ class Store(DedupLookups, Protocol):
     def observe_blocks(self, source: str, url_key: str, keys: Iterable[BlockKey]) -> bool:
         """Count one page's block keys for `source`; True when a key just became boilerplate."""
         ...
-
-    def learned_keys(self, source: str) -> frozenset[str]: ...
-
-    def learned_revision(self, source: str) -> int:
-        """Goes up each time one of the source's keys becomes boilerplate."""
-        ...
-
-    def boilerplate_listing(self, source: str, *, candidates: bool = False) -> Listing: ...
 
     # host state, shared by the fetcher's threads and every process
     def host_states(self) -> HostStateStore:

@@ -8,6 +8,8 @@ batches and go out as they come: memory stays flat however large the archive. Fi
 are JSON arrays in JSON lines and Parquet (list<string>), JSON strings in CSV; Parquet also gets
 typed timestamps (UTC) and booleans. Parquet needs pyarrow (the `parquet` extra). Bad input
 (a malformed FTS query, a missing pyarrow) raises ExportError before anything is written.
+storage.Reports.export_articles is this over SQLite; the file it writes to (storage.output_file) and the
+format a suffix implies (storage.export_format) are the interface's.
 """
 
 from __future__ import annotations
@@ -15,20 +17,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 from typing import IO, Any
 
 import sqlite_utils
 
-from ingest.archive import store
+from ingest.storage import EXPORT_FORMATS
+from ingest.storage import ExportError as ExportError  # re-exported: what the export raises
 
-FORMATS = ("jsonl", "csv", "parquet")
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+FORMATS = EXPORT_FORMATS
 BATCH_ROWS = 1000
 PARQUET_INSTALL = "pip install 'ingest[parquet]'  (or: pip install 'pyarrow>=15')"
 
@@ -39,42 +38,6 @@ JSON_COLUMNS = ("authors", "tags", "topics")
 BOOL_COLUMNS = ("fallback", "paywalled", "truncated")
 INT_COLUMNS = ("id", "words", "duplicate_of", "adapter_version")
 TIME_COLUMNS = ("published_at", "modified_at", "fetched_at", "first_seen_at")
-
-
-class ExportError(ValueError):
-    """The export cannot run as asked (bad FTS query, unknown format, pyarrow missing)."""
-
-
-def open_readonly(path: Path) -> sqlite_utils.Database:
-    """The database opened read-only (store.open_readonly): an export never takes a lock the daemon waits on."""
-    try:
-        return store.open_readonly(path)
-    except FileNotFoundError:
-        raise ExportError(f"no database at {path}") from None
-
-
-def format_for(output: Path | None) -> str:
-    """The format an output file's suffix implies (.jsonl, .ndjson, .csv, .parquet); jsonl otherwise."""
-    return SUFFIXES.get(output.suffix.lower(), "jsonl") if output is not None else "jsonl"
-
-
-@contextmanager
-def output_file(path: Path) -> Iterator[IO[bytes]]:
-    """A file to export into: written as PATH.partial, renamed to PATH on success, removed on failure.
-
-    A FIFO or a device (/dev/stdout) is written in place.
-    """
-    direct = path.exists() and not path.is_file()
-    target = path if direct else path.with_name(path.name + ".partial")
-    try:
-        with open(target, "wb") as out:
-            yield out
-    except BaseException:
-        if not direct:
-            target.unlink(missing_ok=True)
-        raise
-    if not direct:
-        os.replace(target, path)
 
 
 def check(db: sqlite_utils.Database, fmt: str, query: str | None) -> None:

@@ -9,26 +9,20 @@ polite per-host delay can outlast a short interval). Only reads: works on a read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
 from ingest.archive.report import failed_streak, format_lag
 from ingest.config import Config, Source
+from ingest.storage import Health
 
 LAG_INTERVALS = 3  # the default lag: this many of the source's intervals without a success
 MIN_LAG = 3600.0  # seconds; the default lag is never shorter
 STORED_OUTCOMES = ("new", "duplicate", "updated", "unchanged")
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """One source's health: `ok`, and a line saying why."""
-
-    source: str
-    ok: bool
-    line: str
+Verdict = Health  # one source's health: `ok`, and a line saying why (storage.Health)
 
 
 def last_success(db: sqlite_utils.Database, slug: str) -> str | None:

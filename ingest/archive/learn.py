@@ -22,7 +22,7 @@ from typing import Final
 
 from ingest.models import Learned
 from ingest.storage import Listing as Listing  # re-exported: what `ingest boilerplate` shows
-from ingest.storage import Store
+from ingest.storage import Reports
 
 # Measured with bench/thresholds.py (README, "Learned boilerplate"): MIN_SHARE x MIN_SPAN = 20 repeats is the
 # least that tells a site's block from a burst of follow-ups reusing a paragraph (16 in a row were learned at
@@ -44,7 +44,7 @@ def is_boilerplate(pages: int, first_serial: int, serial: int, variants: int = 0
     return pages >= MIN_PAGES and pages >= MIN_SHARE * span and variants <= MAX_VARIANTS
 
 
-def learned(store: Store, source: str, *, keep: Iterable[str] = (), junk: Iterable[str] = ()) -> Learned:
+def learned(store: Reports, source: str, *, keep: Iterable[str] = (), junk: Iterable[str] = ()) -> Learned:
     """What cleaning `source`'s pages removes besides the adapter's rules: its learned keys and its pins."""
     return Learned(store.learned_keys(source), tuple(k.casefold() for k in keep), tuple(j.casefold() for j in junk),
                    store.learned_revision(source))

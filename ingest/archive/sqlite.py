@@ -1,6 +1,9 @@
 """storage.Store in SQLite: the archive's one implementation today, over store.py and its neighbours.
 
-path -> SqliteStore (open_store: WAL, migrations, FTS; open_readonly_store: the file as it is, nothing written).
+path -> SqliteStore (open_store: WAL, migrations, FTS; open_readonly_store: the file as it is, nothing written;
+open_for_reading: what the read-only reports open, see store.open_for_reading). The reports (storage.Reports)
+delegate to report, health, topics and export, which keep their SQL. The CLI reaches SQLite only through this
+module: the openers, check_database / check_writable / quick_check before it opens, and the errors it reports.
 Each method is a thin call into the module that owns the table (store, boilerplate, cursors, recleaning, topics,
 neardup), so their SQL stays in ingest/archive/ and the writer's hot path costs one method call more than before.
 `.db` is the sqlite-utils connection, for the archive's reports and for tests that inspect with SQL; stages never
@@ -13,16 +16,20 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Final
+from typing import IO, Any, Final
 
 import sqlite_utils
 
-from ingest.archive import boilerplate, cursors, neardup, recleaning, retention, store, topics
+from ingest.archive import boilerplate, cursors, export, health, neardup, recleaning, report, retention, store, topics
 from ingest.archive.db import transaction
+from ingest.archive.store import DatabaseTrouble as DatabaseTrouble  # re-exported: a --db that cannot be used
+from ingest.archive.store import check_database as check_database  # re-exported: before a command opens the file
+from ingest.archive.store import check_writable as check_writable  # re-exported: before a writer starts
+from ingest.config import Config, Topic
 from ingest.models import Article, BlockKey, Fingerprint, Link, WarcRef
-from ingest.storage import Listing, Recleaning, Saved, Store, Stored, StoredPage, Verdict
+from ingest.storage import Health, Listing, Recleaning, Reports, Saved, Store, Stored, StoredPage, Verdict
 
 # What a database that cannot be used raises (damaged, locked, read-only, not SQLite): callers that report such
 # trouble in one line (the CLI, the daemon) catch this name, not sqlite3's.
@@ -75,6 +82,10 @@ class SqliteStore:
     def save_topics(self, article_id: int, names: Iterable[str]) -> None:
         """See storage.Store.save_topics."""
         topics.save_topics(self.db, article_id, names)
+
+    def retag(self, rules: Mapping[str, Topic]) -> int:
+        """See storage.Store.retag."""
+        return topics.retag(self.db, rules)
 
     def log_fetch(self, *, url: str, source: str, outcome: str, status: int | None = None, reason: str | None = None,
                   detail: str | None = None, article_id: int | None = None) -> None:
@@ -208,6 +219,32 @@ class SqliteStore:
         """See storage.Store.boilerplate_listing."""
         return boilerplate.listing(self.db, source, candidates=candidates)
 
+    # reports
+    def source_rows(self, config: Config) -> list[dict[str, Any]]:
+        """See storage.Reports.source_rows."""
+        return report.source_rows(self.db, config)
+
+    def stats(self, config: Config, *, days: int = 7) -> dict[str, Any]:
+        """See storage.Reports.stats."""
+        return report.stats(self.db, config, days=days)
+
+    def health(self, config: Config, *, max_lag: float | None = None) -> list[Health]:
+        """See storage.Reports.health."""
+        return health.check(self.db, config, max_lag=max_lag)
+
+    def topic_counts(self) -> dict[str, int]:
+        """See storage.Reports.topic_counts."""
+        return topics.topic_counts(self.db)
+
+    def check_export(self, fmt: str, query: str | None) -> None:
+        """See storage.Reports.check_export."""
+        export.check(self.db, fmt, query)
+
+    def export_articles(self, out: IO[bytes], fmt: str, *, since: date | None = None, source: str | None = None,
+                        query: str | None = None) -> int:
+        """See storage.Reports.export_articles."""
+        return export.export_articles(self.db, out, fmt, since=since, source=source, query=query)
+
     # host state
     def host_states(self) -> store.HostStore:
         """See storage.Store.host_states: on a connection of its own to the same file."""
@@ -226,6 +263,17 @@ def open_readonly_store(path: str | Path) -> SqliteStore:
     return SqliteStore(store.open_readonly(path), path)
 
 
+def open_for_reading(path: str | Path) -> SqliteStore:
+    """What the read-only reports (sources, stats, topics) open (store.open_for_reading): the file read-only; one
+    made by an older ingest upgraded first; with no file, an empty archive in memory (nothing created on disk)."""
+    return SqliteStore(store.open_for_reading(path), path)
+
+
+def open_host_states(path: str | Path) -> store.HostStore:
+    """Per-host state for the fetcher's threads, on a connection of its own to the database at `path`."""
+    return store.HostStore(path)
+
+
 def quick_check(path: str | Path) -> list[str]:
     """PRAGMA quick_check of the existing database, read-only: ["ok"], or the first problems found."""
     with closing(store.open_readonly(path)) as db:
@@ -239,4 +287,9 @@ def database_trouble(exc: BaseException) -> str | None:
 
 def _conforms(candidate: SqliteStore) -> Store:
     """mypy checks here that SqliteStore implements storage.Store."""
+    return candidate
+
+
+def _reports(candidate: SqliteStore) -> Reports:
+    """... and storage.Reports, what a read-only opening is used as."""
     return candidate

@@ -51,7 +51,7 @@ from ingest.models import (
 from ingest.models import Window as Window  # re-exported: callers build windows for run_source
 from ingest.run.parsing import PARSE_TIMEOUT, parse_isolated, parse_pool
 from ingest.run.workers import WorkerPool
-from ingest.storage import CLAIM_SECONDS, Store
+from ingest.storage import CLAIM_SECONDS, Reports, Store
 from ingest.urls import url_key
 
 log = logging.getLogger("ingest")
@@ -307,6 +307,11 @@ def run_source(store: Store, fetcher: Fetcher, source: Source, *, kind: str = "r
     return summary
 
 
+def learned_for(store: Reports, source: Source) -> Learned:
+    """What cleaning `source`'s pages removes besides its adapter's rules: its learned keys and its pins."""
+    return learn.learned(store, source.slug, keep=source.keep, junk=source.junk)
+
+
 class LearnedCache:
     """The source's learned boilerplate as the pass's pages are cleaned with it: read from the store at the
     start and again whenever a page makes a block boilerplate (or another process did, seen at that time)."""
@@ -318,7 +323,7 @@ class LearnedCache:
 
     def refresh(self, store: Store) -> None:
         """Read the source's learned keys and pins again (one attribute swap: fetch threads read it)."""
-        self.current = learn.learned(store, self.source.slug, keep=self.source.keep, junk=self.source.junk)
+        self.current = learned_for(store, self.source)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from ingest.archive.warc import WarcError
+from ingest.archive.warc import WarcError as WarcError  # re-exported: what a WARC path that fails raises
 from ingest.archive.warcscan import Scanned, scan
 from ingest.clean.parse import HTML_TYPES
 from ingest.config import Source
