@@ -43,9 +43,8 @@ from ingest.crawl.fetch import Fetcher, MemoryHostStates
 from ingest.crawl.harvest import planned
 from ingest.logs import setup_logging
 from ingest.models import Article, Learned, Page, Rejected
-from ingest.run import reclean, replay, warcplan
-from ingest.run.parsing import parse_pool
-from ingest.run.pipeline import Window, format_summaries, learned_for, parse_page, raw_archive
+from ingest.run import reclean, warcplan
+from ingest.run.pipeline import Window, format_summaries, learned_for, parse_page
 from ingest.run.runner import InProcessRunner
 from ingest.run.scheduler import Daemon
 from ingest.run.warcplan import WarcError
@@ -295,18 +294,17 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
         db = open_store(obj.db_path)
         recleaned: list[reclean.RecleanSummary] = []
         try:
-            archive = raw_archive(obj.db_path, config.settings)
             with _byte_progress() as progress, \
-                    parse_pool(min(config.settings.concurrency, os.cpu_count() or 1)) as pool:
-                done = replay.replay(db, paths, chosen, pool=pool, forced=source, window=window, limit=limit,
-                                     stop=stop, topics=config.topics, archive=archive,
-                                     max_bytes=config.settings.max_bytes, on_file=progress.file,
-                                     on_bytes=progress.advance)
+                    InProcessRunner(config, obj.db_path, pool_size=min(config.settings.concurrency,
+                                                                       os.cpu_count() or 1)) as runner:
+                for sig in previous:
+                    signal.signal(sig, _stop_handler(stop, runner.stop))
+                done = runner.replay(paths, chosen, forced=source, window=window, limit=limit,
+                                     on_file=progress.file, on_bytes=progress.advance)
                 for summary in done.summaries:
                     stored = config.sources[summary.source]
                     if not (stop.is_set() or no_reclean) and reclean.stale_count(db, stored):
-                        recleaned.append(reclean.reclean_source(db, archive, stored, pool, topics=config.topics,
-                                                                stop=stop))
+                        recleaned.append(runner.reclean(stored))
         except WarcError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(2)
@@ -373,22 +371,19 @@ def reclean_command(obj: Context, sources: tuple[str, ...], since: date | None, 
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
     stop = threading.Event()
     done: list[reclean.RecleanSummary] = []
-    db = open_store(obj.db_path)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        archive = raw_archive(obj.db_path, config.settings)
-        with _progress() as progress, parse_pool(min(config.settings.concurrency, os.cpu_count() or 1)) as pool:
+        with _progress() as progress, \
+                InProcessRunner(config, obj.db_path, pool_size=min(config.settings.concurrency,
+                                                                   os.cpu_count() or 1)) as runner:
             for sig in previous:
-                signal.signal(sig, _stop_handler(stop))
+                signal.signal(sig, _stop_handler(stop, runner.stop))
             for source in chosen:
                 if stop.is_set():
                     break
-                done.append(reclean.reclean_source(
-                    db, archive, source, pool, since=since, everything=everything, topics=config.topics, stop=stop,
-                    on_total=progress.start(source.slug), on_done=progress.advance,
-                    workers=config.settings.concurrency))
+                done.append(runner.reclean(source, since=since, everything=everything,
+                                           on_total=progress.start(source.slug), on_done=progress.advance))
     finally:
-        db.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("\n".join(d.line() for d in done))

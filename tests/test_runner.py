@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from ingest.config import Source, parse_config
 from ingest.models import OPEN_WINDOW, Window
 from ingest.run.pipeline import Summary
 from ingest.run.reclean import RecleanSummary
+from ingest.run.replay import Replayed
 from ingest.run.runner import Runner
 from ingest.run.scheduler import PAGES_PER_PASS, Daemon
+from ingest.run.warcplan import ReplayStats
 
 
 class RecordingRunner:
@@ -31,10 +34,18 @@ class RecordingRunner:
         summary.new = 3
         return summary
 
-    def reclean(self, source: Source, *, on_total: Callable[[int], None] | None = None,
+    def reclean(self, source: Source, *, since: date | None = None, everything: bool = False,
+                on_total: Callable[[int], None] | None = None,
                 on_done: Callable[[str], None] | None = None) -> RecleanSummary:
         self.calls.append(("reclean", source.slug))
         return RecleanSummary(source.slug)
+
+    def replay(self, paths: Sequence[Path], sources: Sequence[Source], *, forced: Source | None = None,
+               window: Window = OPEN_WINDOW, limit: int | None = None,
+               on_file: Callable[[Path, int, int], None] | None = None,
+               on_bytes: Callable[[int], None] | None = None) -> Replayed:
+        self.calls.append(("replay", *map(str, paths)))
+        return Replayed([], ReplayStats())
 
     def stop(self) -> None:
         self.calls.append(("stop",))

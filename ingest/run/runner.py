@@ -1,21 +1,25 @@
-"""The runner seam: what the daemon's schedule and `ingest backfill` ask of whatever executes passes.
+"""The runner seam: what the daemon's schedule and the CLI's `backfill` and `reclean` ask of whatever executes work.
 
 A pass is one source's discovery, then the fetching and cleaning of its pending links, into the archive:
 (source, kind, window, limit) -> pipeline.Summary. A reclean is the cleaning again of a source's stored
-pages: source -> reclean.RecleanSummary. The callers schedule passes, watch their progress through plain
-callbacks, and say when to stop; how the work is spread (threads and a local pool of parse processes
-today, one queued task per link with workers elsewhere later) is the runner's business, so `Runner`
-promises nothing about threads, processes or where a page is cleaned.
+pages: source -> reclean.RecleanSummary. A replay sends the records of WARC files through the same cleaning
+and dedup into the archive, with a cursor per file: paths -> replay.Replayed. The callers schedule the work,
+watch its progress through plain callbacks, and say when to stop; how the work is spread (threads and a
+local pool of parse processes today, one queued task per link or per WARC file with workers elsewhere
+later) is the runner's business, so `Runner` promises nothing about threads, processes or where a page is
+cleaned.
 
-`InProcessRunner` is today's runner: one Fetcher (the caller's, who closes it), one pool of parse worker
-processes (its own), `pipeline.run_source` on a connection of its own per pass, so the daemon's passes run
-in parallel from the scheduler's threads.
+`InProcessRunner` is today's runner: one Fetcher (the caller's, who closes it; none for a runner that only
+recleans or replays), one pool of parse worker processes (its own), and a connection of its own per call
+(`pipeline.run_source`, `reclean.reclean_source`, `replay.replay`), so the daemon's passes run in parallel
+from the scheduler's threads.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
@@ -23,9 +27,10 @@ from ingest.archive.sqlite import open_store
 from ingest.config import Config, Source
 from ingest.crawl.fetch import Fetcher
 from ingest.models import OPEN_WINDOW, Window
-from ingest.run import reclean
+from ingest.run import reclean, replay
 from ingest.run.parsing import parse_pool
 from ingest.run.pipeline import Summary, raw_archive, run_source
+from ingest.run.replay import Replayed
 
 
 class Runner(Protocol):
@@ -38,9 +43,18 @@ class Runner(Protocol):
         """One pass over `source` (see pipeline.run_source for `kind`, `window`, `limit` and the callbacks)."""
         ...
 
-    def reclean(self, source: Source, *, on_total: Callable[[int], None] | None = None,
+    def reclean(self, source: Source, *, since: date | None = None, everything: bool = False,
+                on_total: Callable[[int], None] | None = None,
                 on_done: Callable[[str], None] | None = None) -> reclean.RecleanSummary:
-        """Clean again the source's stored pages cleaned before what has been learned since."""
+        """Clean again the source's stored pages: the stale ones (cleaned before what has been learned since, or
+        by an older adapter), else those published since `since`, or all of them (`everything`)."""
+        ...
+
+    def replay(self, paths: Sequence[Path], sources: Sequence[Source], *, forced: Source | None = None,
+               window: Window = OPEN_WINDOW, limit: int | None = None,
+               on_file: Callable[[Path, int, int], None] | None = None,
+               on_bytes: Callable[[int], None] | None = None) -> Replayed:
+        """The records of WARC files through the pipeline (see replay.replay), resumable per file."""
         ...
 
     def stop(self) -> None:
@@ -56,7 +70,8 @@ class InProcessRunner:
     """Passes in this process: the fetcher's threads and a pool of parse workers (`pool_size`, default one per
     CPU), on the database at `db_path`."""
 
-    def __init__(self, config: Config, db_path: Path, fetcher: Fetcher, *, pool_size: int | None = None) -> None:
+    def __init__(self, config: Config, db_path: Path, fetcher: Fetcher | None = None, *,
+                 pool_size: int | None = None) -> None:
         self.config = config
         self.db_path = db_path
         self.fetcher = fetcher
@@ -69,6 +84,8 @@ class InProcessRunner:
                  on_total: Callable[[int], None] | None = None,
                  on_outcome: Callable[[str], None] | None = None) -> Summary:
         """pipeline.run_source on a connection of the pass's own (sqlite3's are per thread)."""
+        if self.fetcher is None:
+            raise ValueError("a pass needs a fetcher: this runner was made without one")
         db = open_store(self.db_path)
         try:
             return run_source(db, self.fetcher, source, kind=kind, window=window, limit=limit, stop=self.stopping,
@@ -78,20 +95,36 @@ class InProcessRunner:
         finally:
             db.close()
 
-    def reclean(self, source: Source, *, on_total: Callable[[int], None] | None = None,
+    def reclean(self, source: Source, *, since: date | None = None, everything: bool = False,
+                on_total: Callable[[int], None] | None = None,
                 on_done: Callable[[str], None] | None = None) -> reclean.RecleanSummary:
-        """reclean.reclean_source of the stale pages, through the same parse pool."""
+        """reclean.reclean_source through the same parse pool, fed by `concurrency` threads."""
         db = open_store(self.db_path)
         try:
-            return reclean.reclean_source(db, self.archive, source, self.pool, topics=self.config.topics,
-                                          stop=self.stopping, on_total=on_total, on_done=on_done)
+            return reclean.reclean_source(db, self.archive, source, self.pool, since=since, everything=everything,
+                                          topics=self.config.topics, stop=self.stopping, on_total=on_total,
+                                          on_done=on_done, workers=self.config.settings.concurrency)
+        finally:
+            db.close()
+
+    def replay(self, paths: Sequence[Path], sources: Sequence[Source], *, forced: Source | None = None,
+               window: Window = OPEN_WINDOW, limit: int | None = None,
+               on_file: Callable[[Path, int, int], None] | None = None,
+               on_bytes: Callable[[int], None] | None = None) -> Replayed:
+        """replay.replay through the same parse pool; WarcError when a file cannot be opened."""
+        db = open_store(self.db_path)
+        try:
+            return replay.replay(db, paths, sources, pool=self.pool, forced=forced, window=window, limit=limit,
+                                 stop=self.stopping, topics=self.config.topics, archive=self.archive,
+                                 max_bytes=self.config.settings.max_bytes, on_file=on_file, on_bytes=on_bytes)
         finally:
             db.close()
 
     def stop(self) -> None:
         """Set the passes' stop; fetches waiting out a politeness delay give up at once."""
         self.stopping.set()
-        self.fetcher.cancel()
+        if self.fetcher is not None:
+            self.fetcher.cancel()
 
     def close(self) -> None:
         """Close the parse pool (the fetcher is the caller's)."""
