@@ -8,7 +8,7 @@ per-page time and the ratio:
   outlet's first pages: the blocks are cut and keyed, nothing is taken out);
 - outlets: the generated outlets of bench/outlets.py with what a backfill of them learned (read from a
   database the bench fills first): blocks are cut, keyed, and the learned ones taken out of the text.
-"without" is today's cleaning with the learning steps (ingest/adapters/blocks.py: segment, junk_blocks,
+"without" is today's cleaning with the learning steps (ingest/clean/adapters/blocks.py: segment, junk_blocks,
 drop_junk, observe) replaced by no-ops, so the difference is what learning adds to a page. The writer's side
 (counting the keys in SQLite) is measured by bench/throughput.py, which runs the whole pass.
 """

@@ -3,7 +3,7 @@
     python bench/thresholds.py [--pages 60] [--quick]
 
 Backfills the generated outlets of bench/outlets.py (served on 127.0.0.1, generic adapter, raw pages kept)
-into a fresh database for each setting of ingest/learn.py's MIN_PAGES, MIN_SHARE and MIN_SPAN, in this
+into a fresh database for each setting of ingest/archive/learn.py's MIN_PAGES, MIN_SHARE and MIN_SPAN, in this
 process (the settings are the module's constants, patched here), then re-cleans as the backfill command does.
 Besides the four outlets it backfills two stress outlets whose story arc is a burst of 16 follow-ups on
 consecutive pages reusing one background paragraph (pages = 2 x --pages, so the arc fits), the case most

@@ -257,7 +257,7 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
 
 def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], forced: str | None, window: Window,
                    limit: int | None, dry_run: bool, no_reclean: bool) -> None:
-    """`backfill --warc`: the records of WARC files through the pipeline (ingest/replay.py), resumable per file."""
+    """`backfill --warc`: the records of WARC files through the pipeline (ingest/run/replay.py), resumable per file."""
     config = obj.config()
     if not warc:
         raise click.UsageError("--source goes with --warc PATH")

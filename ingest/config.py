@@ -49,7 +49,7 @@ class Settings:
     max_redirects: int = 5
     max_retries: int = 2  # extra attempts on connection errors, 5xx, 429
     max_backoff: float = 600.0  # longest wait honoured from Retry-After, in seconds
-    # Keep the raw bytes of every fetched page in WARC files under db/warc/ (ingest/warc.py), so pages can be
+    # Keep the raw bytes of every fetched page in WARC files under db/warc/ (ingest/archive/warc.py), so pages can be
     # cleaned again later and read by any WARC tool; false: keep only the cleaned articles.
     warc: bool = True
     # How many of the most recent calendar months of WARC files to keep (this month included); older files
@@ -124,7 +124,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Topic:
-    """One [topics.<name>] table: keywords that tag an article with this topic (see ingest/topics.py)."""
+    """One [topics.<name>] table: keywords that tag an article with this topic (see ingest/archive/topics.py)."""
 
     name: str
     keywords: tuple[str, ...]  # each matches case-insensitively at a word start; CJK ones anywhere

@@ -91,7 +91,7 @@ class Page:
 
 @dataclass(frozen=True)
 class BlockKey:
-    """A key a page's text block is known by across its source's pages (ingest/adapters/blocks.py)."""
+    """A key a page's text block is known by across its source's pages (ingest/clean/adapters/blocks.py)."""
 
     key: str  # "t:<hash>", "l:<lead-in words>", "p:<tag/class path>" or "b:<tag/class path>"
     kind: str  # "text", "lead", "path" or "box"
@@ -102,7 +102,7 @@ class BlockKey:
 @dataclass(frozen=True)
 class Learned:
     """What cleaning a source's pages removes besides the adapter's rules: the block keys its pages repeat
-    (learned by ingest/learn.py) and the source's pins from sources.toml. Small: it goes with every page."""
+    (learned by ingest/archive/learn.py) and the source's pins from sources.toml. Small: it goes with every page."""
 
     keys: frozenset[str] = frozenset()
     keep: tuple[str, ...] = ()  # casefolded phrases: a block holding one is never removed

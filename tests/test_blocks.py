@@ -1,4 +1,4 @@
-"""A page's text blocks and their keys, and removing what a source learned (ingest/adapters/blocks.py)."""
+"""A page's text blocks and their keys, and removing what a source learned (ingest/clean/adapters/blocks.py)."""
 
 from __future__ import annotations
 

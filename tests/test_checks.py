@@ -1,4 +1,4 @@
-"""Page checks (ingest/adapters/checks.py) and the too-short rescue: no real article refused, short ones
+"""Page checks (ingest/clean/adapters/checks.py) and the too-short rescue: no real article refused, short ones
 included, while challenges, listings and empty pages still are."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Date strings -> datetimes (ingest/adapters/dates.py): machine stamps and dates written for readers."""
+"""Date strings -> datetimes (ingest/clean/adapters/dates.py): machine stamps and dates written for readers."""
 
 from __future__ import annotations
 

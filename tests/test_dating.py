@@ -1,4 +1,4 @@
-"""A page's publication date, step by step (ingest/adapters/dating.py, dateline.py), on real pages.
+"""A page's publication date, step by step (ingest/clean/adapters/dating.py, dateline.py), on real pages.
 
 Each step of the chain is shown on a page from ../shared/corpus where it is the one that answers, or on a
 fixture built from such a page by taking the earlier steps' evidence out. `date_source` says which step it was.

@@ -182,7 +182,7 @@ def test_readability_shortcut_is_in_place_and_changes_no_text(monkeypatch: pytes
 
     from ingest.clean import extract
 
-    assert extract.SHORTCUT, "this trafilatura lacks the stage ingest/extract.py shortcuts: cleaning got slower"
+    assert extract.SHORTCUT, "this trafilatura lacks the stage ingest/clean/extract.py shortcuts: cleaning got slower"
     assert trafilatura.core._extract_and_compare is extract._extract_and_compare
     files = sorted(corpus_path("wcxb-dev/html").iterdir())[:40]
     pages = [page_from_bytes(gzip.decompress(f.read_bytes()), f"https://example.com/{f.name}") for f in files]

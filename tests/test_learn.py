@@ -1,4 +1,4 @@
-"""Boilerplate learned per source, in the store (ingest/learn.py's rules, ingest/archive/boilerplate.py's tables),
+"""Boilerplate learned per source, in the store (archive/learn.py's rules, archive/boilerplate.py's tables),
 on a real SQLite file and real pages.
 
 The pages are an outlet of our own: a story container holding story paragraphs and, as ordinary blocks, a

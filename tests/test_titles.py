@@ -1,4 +1,4 @@
-"""The headline (ingest/adapters/titles.py) on real pages of the shared corpus and on snippets of real markup."""
+"""The headline (ingest/clean/adapters/titles.py) on real pages of the shared corpus and on snippets of real markup."""
 
 from __future__ import annotations
 

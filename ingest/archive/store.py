@@ -334,7 +334,7 @@ def record_article(db: sqlite_utils.Database, article: Article, verdict: Verdict
                    raw: WarcRef | None = None) -> Saved:
     """Store `article` as dedup.judge found it, in the transaction the verdict's lookups were made in.
 
-    `raw` is where the page's bytes were archived (ingest/warc.py), kept for `ingest reclean`.
+    `raw` is where the page's bytes were archived (ingest/archive/warc.py), kept for `ingest reclean`.
 
     Same URL key: unchanged text is left alone (no FTS re-index); changed text replaces the stored one,
     which becomes a row of `revisions`. A new URL whose text is an exact or near copy of a stored original

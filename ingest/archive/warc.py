@@ -321,7 +321,7 @@ def _utc(moment: datetime) -> datetime:
 
 def response_page(record: Any, max_bytes: int | None = MAX_BODY) -> Page | None:
     """A warcio response record as a Page, its body decoded as iter_pages does; None for any other record and
-    for a body over `max_bytes` once decoded (ingest/warcscan.py reads records one at a time)."""
+    for a body over `max_bytes` once decoded (ingest/archive/warcscan.py reads records one at a time)."""
     return _page(record, max_bytes)
 
 

@@ -2,7 +2,7 @@
 
 folder of <slug>/<name>.html + <name>.json -> one HTTP server per outlet on 127.0.0.1 serving
 robots.txt, an RSS feed, a sitemap, a paginated listing and the article pages at their real paths.
-The end-to-end tests serve them so; `ingest demo` (ingest/demo_run.py) serves the same pages at their
+The end-to-end tests serve them so; `ingest demo` (ingest/demo/run.py) serves the same pages at their
 outlets' URLs, so a newcomer without internet sees the real fetch, clean and store path at work.
 """
 

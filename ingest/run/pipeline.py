@@ -157,7 +157,7 @@ def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: 
                   learned: Learned = NOTHING_LEARNED, archive: WarcArchive | None = None) -> Outcome:
     """Fetch and clean one article page; never raises for a bad page, returns the reason instead.
 
-    With an `archive`, the bytes of a page that cleans into an article are kept (ingest/warc.py; the parse
+    With an `archive`, the bytes of a page that cleans into an article are kept (ingest/archive/warc.py; the parse
     worker builds the records), so `ingest reclean` can clean it again with what is learned later.
     The outcome's `ms` is the wall time of the fetch and the parse (waits for the host's turn included).
     """

@@ -1,7 +1,7 @@
 """Re-cleaning stored articles from their raw pages, with today's adapter and what the source learned since.
 
 Contract: `reclean_source(store, archive, source, ...)` re-extracts a source's stored articles from the raw pages
-kept in the WARC archive (ingest/warc.py): by default the stale ones (cleaned by an older adapter version,
+kept in the WARC archive (ingest/archive/warc.py): by default the stale ones (cleaned by an older adapter version,
 or before the source's learned boilerplate last changed), with `since` those published on or after a day,
 with `everything` all of them. Each article keeps its id, URL and `duplicate_of`; its text, metadata, FTS
 row, near-duplicate fingerprint, topics and `learned_rev` follow the new cleaning, all in the article's

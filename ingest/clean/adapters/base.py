@@ -93,7 +93,7 @@ class Adapter:
         """Page -> the Article and the keys of its text blocks; raises Rejected like `parse`.
 
         `timezone` (IANA) reads the page's times that have no offset; default: the adapter's, else by language.
-        `learned`: the source's boilerplate (ingest/learn.py) and pins, removed before extraction.
+        `learned`: the source's boilerplate (ingest/archive/learn.py) and pins, removed before extraction.
         """
         text, truncated = checks.cut_html(page_text(page))
         checks.check_nesting(text)

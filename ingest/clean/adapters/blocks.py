@@ -10,7 +10,7 @@ on the source's other pages:
                      most two on its path on the page (a teaser box whose title varies);
   box   `b:<path>`   the same for a block of prose: learned only when it says few different things across
                      pages (an appeal in two wordings; not a standfirst, new on every page).
-`junk_blocks(blocks, learned)` names the blocks whose key the source has learned (ingest/learn.py counts
+`junk_blocks(blocks, learned)` names the blocks whose key the source has learned (ingest/archive/learn.py counts
 them across pages) or that hold a `junk` phrase of the source, never one holding a `keep` phrase, and by
 lead-in or box never more than half of the page's words; `drop_junk(text, junk, learned)` takes their text
 out of the extracted text (the page itself is extracted as it is).
