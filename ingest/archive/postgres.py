@@ -328,6 +328,10 @@ def open_postgres_store(dsn: str) -> PostgresStore:
     """Connect to the database at `dsn` (postgresql://user@host/dbname) and make the archive's tables when they
     are missing (pgschema.create_schema). Idempotent."""
     conn: Conn = psycopg.connect(dsn, autocommit=True)
-    conn.execute("SET TIME ZONE 'UTC'")
-    pgschema.create_schema(conn)
+    try:
+        conn.execute("SET TIME ZONE 'UTC'")  # timestamptz read back as UTC, the archive's one time zone
+        pgschema.create_schema(conn)
+    except BaseException:
+        conn.close()
+        raise
     return PostgresStore(conn)
