@@ -18,6 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from pg import pg_dsn as pg_dsn  # the PostgreSQL fixtures (tests/pg.py)
+from pg import pg_server as pg_server
 
 # The shared folder (real pages of fundus, wcxb-dev and our outlets in corpus/, seed dumps in seeds/) sits next to
 # the checkout (../shared), never at a fixed path; INGEST_SHARED points elsewhere.

@@ -160,7 +160,8 @@ class SqliteStore:
         """The cursors table is made on first use (a database that never resumed anything has none)."""
         if not self._cursors_ready:
             cursors.create_cursors(self.db)
-            self._cursors_ready = True
+            # made inside a batch, the table goes if the batch is rolled back: look again next time
+            self._cursors_ready = not self.db.conn.in_transaction
 
     def read_cursor(self, source: str, window: str, stage: str) -> str | None:
         """See storage.Store.read_cursor."""

@@ -342,7 +342,7 @@ def record_article(db: sqlite_utils.Database, article: Article, verdict: Verdict
     """
     with transaction(db):  # joins the caller's page transaction
         key = verdict.url_key
-        row = _article_row(article, key, verdict.digest)
+        row = article_row(article, key, verdict.digest)
         if raw is not None:
             row.update(warc_file=raw.file, warc_offset=raw.offset, warc_length=raw.length)
         stored = verdict.stored
@@ -384,7 +384,7 @@ def replace_cleaning(db: sqlite_utils.Database, article_id: int, article: Articl
         if old is None:
             return False
         duplicate_of, before = old[0], dict(zip(CLEANED_COLUMNS, old[1:], strict=True))
-        row = _article_row(article, url_key(article.url), content_hash(article.text))
+        row = article_row(article, url_key(article.url), content_hash(article.text))
         after = {name: row[name] for name in CLEANED_COLUMNS}
         if after == before:
             return False
@@ -421,7 +421,8 @@ def _alias(db: sqlite_utils.Database, article: Article, key: str, article_id: in
         db.execute("INSERT OR IGNORE INTO url_aliases (url_key, article_id) VALUES (?, ?)", [alias, article_id])
 
 
-def _article_row(article: Article, key: str, digest: str) -> dict[str, Any]:
+def article_row(article: Article, key: str, digest: str) -> dict[str, Any]:
+    """An article as the columns of its row (both stores: archive/postgres.py too)."""
     now = utcnow()
     return {
         "url": article.url, "url_key": key, "source": article.source, "title": article.title,

@@ -1,0 +1,337 @@
+"""storage.Store in PostgreSQL (psycopg 3): the same archive as archive/sqlite.py, on a server.
+
+DSN (postgresql://user@host/dbname) -> PostgresStore (open_postgres_store: tables made when missing, pgschema.py).
+Every method answers as SqliteStore's does (tests/test_store_contract.py runs both); the SQL is here, next to
+the tables' definitions in pgschema.py. psycopg is an optional extra (`pip install 'ingest[postgres]'`), imported
+only by this module and pgschema.py, which nothing imports unless a PostgreSQL archive is asked for.
+
+Transactions: the connection is in autocommit, so a method outside a batch is its own transaction. `batch()`
+begins one and takes the archive's write lock (a transaction-level advisory lock) up front, as SQLite's BEGIN
+IMMEDIATE does: the dedup stage's lookups and the save after them see no other writer's article in between. Nested
+batches join the outer one. Frontier claims need no lock of their own: an UPDATE waits for a row another
+transaction changes and re-checks its WHERE, so two processes never claim one link.
+
+Not yet here (see docs/postgres-progress.md): host state and leases, learned boilerplate, topics, re-cleaning
+selection, retention, the reports and the export. Until they are, PostgresStore is not a storage.Store for mypy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Final
+
+import psycopg
+from psycopg import sql
+
+from ingest.archive import neardup, pgschema
+from ingest.archive.db import iso_utc, utcnow
+from ingest.archive.store import DONE_STATES, MAX_ATTEMPTS, article_row
+from ingest.models import Article, Fingerprint, Link, WarcRef, holder_alive
+from ingest.storage import CLAIM_SECONDS, Saved, Stored, Verdict
+from ingest.urls import url_key
+
+WRITE_LOCK: Final = 0x1_6E6765_7377  # pg_advisory_xact_lock key a batch holds: one writer at a time
+_FETCHABLE: Final = "(state = 'pending' OR (state = 'failed' AND attempts < %(max)s))"
+RUN_COUNTS: Final = ("discovered", "new", "duplicate", "updated", "unchanged", "rejected", "failed")
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+Query = str | sql.SQL | sql.Composed
+
+
+class PostgresStore:
+    """The archive in a PostgreSQL database: one connection, used from the thread that writes."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self._depth = 0
+
+    # transactions
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One write transaction holding the archive's write lock; nested: joins the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def _one(self, query: Query, params: Any = ()) -> tuple[Any, ...] | None:
+        return self.conn.execute(query, params).fetchone()
+
+    # articles and the dedup stage's lookups
+    def stored_at(self, url_key: str) -> Stored | None:
+        """See storage.DedupLookups.stored_at."""
+        row = self._one("SELECT id, content_hash, duplicate_of, title, text, fetched_at FROM articles"
+                        " WHERE url_key = %s", [url_key])
+        return Stored(row[0], row[1], row[2], row[3], row[4], iso_utc(row[5])) if row else None
+
+    def exact_copy(self, digest: str) -> int | None:
+        """See storage.DedupLookups.exact_copy."""
+        row = self._one("SELECT id FROM articles WHERE content_hash = %s AND duplicate_of IS NULL ORDER BY id"
+                        " LIMIT 1", [digest])
+        return int(row[0]) if row else None
+
+    def near_copy(self, fingerprint: Fingerprint) -> int | None:
+        """See storage.DedupLookups.near_copy: neardup.find_original's rule over the one band table."""
+        if not fingerprint.bands:
+            return None
+        rows = self.conn.execute(
+            "SELECT q.band, a.article_id FROM unnest(%s::smallint[], %s::bigint[]) AS q (band, hash)"
+            " CROSS JOIN LATERAL (SELECT article_id FROM article_bands b WHERE b.band = q.band AND b.hash = q.hash"
+            " ORDER BY article_id LIMIT %s) a",
+            [list(range(len(fingerprint.bands))), list(fingerprint.bands), neardup.PER_BAND]).fetchall()
+        shared = Counter(article_id for _, article_id in rows)
+        candidates = sorted(shared, key=lambda article_id: (-shared[article_id], article_id))[:neardup.CANDIDATES]
+        texts = self.conn.execute("SELECT id, text FROM articles WHERE id = ANY(%s)", [candidates]).fetchall()
+        confirmed = [article_id for article_id, text in texts
+                     if neardup.overlap(fingerprint.shingles, neardup.shingles(text)) >= neardup.THRESHOLD]
+        return min(confirmed) if confirmed else None
+
+    def save_article(self, article: Article, verdict: Verdict, *, raw: WarcRef | None = None) -> Saved:
+        """See storage.Store.save_article (store.record_article's rules)."""
+        with self.batch():
+            key = verdict.url_key
+            row = article_row(article, key, verdict.digest)
+            if raw is not None:
+                row.update(warc_file=raw.file, warc_offset=raw.offset, warc_length=raw.length)
+            stored = verdict.stored
+            if stored is not None:
+                self._alias(article, key, stored.article_id)
+                if verdict.kind == "same":
+                    return Saved("unchanged", stored.article_id, stored.duplicate_of)
+                row.pop("first_seen_at")
+                self.conn.execute("INSERT INTO revisions (article_id, content_hash, title, text, fetched_at,"
+                                  " replaced_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                                  [stored.article_id, stored.content_hash, stored.title, stored.text,
+                                   stored.fetched_at, utcnow()])
+                self._update("articles", stored.article_id, row)
+                self._unindex(stored.article_id, verdict.unindex)
+                self._index(stored.article_id, verdict.bands)
+                return Saved("updated", stored.article_id, stored.duplicate_of)
+            row["duplicate_of"] = verdict.original
+            article_id = self._insert("articles", row)
+            self._index(article_id, verdict.bands)  # a new original's; copies are not indexed
+            self._alias(article, key, article_id)
+            return Saved("duplicate" if verdict.original else "new", article_id, verdict.original)
+
+    def _insert(self, table: str, row: Mapping[str, Any]) -> int:
+        query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING id").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, row)),
+            sql.SQL(", ").join(sql.Placeholder() * len(row)))
+        found = self._one(query, list(row.values()))
+        assert found is not None
+        return int(found[0])
+
+    def _update(self, table: str, row_id: int, row: Mapping[str, Any]) -> int:
+        query = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
+            sql.Identifier(table), sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in row))
+        return self.conn.execute(query, [*row.values(), row_id]).rowcount
+
+    def _alias(self, article: Article, key: str, article_id: int) -> None:
+        """Remember the key of the URL the article was fetched at, when it is not its canonical key."""
+        if article.fetched_url and (alias := url_key(article.fetched_url)) != key:
+            self.conn.execute("INSERT INTO url_aliases (url_key, article_id) VALUES (%s, %s)"
+                              " ON CONFLICT (url_key) DO NOTHING", [alias, article_id])
+
+    def _index(self, article_id: int, bands: Iterable[int]) -> None:
+        rows = [(band, value, article_id) for band, value in enumerate(bands)]
+        if rows:
+            with self.conn.cursor() as cursor:
+                cursor.executemany("INSERT INTO article_bands (band, hash, article_id) VALUES (%s, %s, %s)"
+                                   " ON CONFLICT DO NOTHING", rows)
+
+    def _unindex(self, article_id: int, bands: Iterable[int]) -> None:
+        rows = [(band, value, article_id) for band, value in enumerate(bands)]
+        if rows:
+            with self.conn.cursor() as cursor:
+                cursor.executemany("DELETE FROM article_bands WHERE band = %s AND hash = %s AND article_id = %s",
+                                   rows)
+
+    # the fetch log
+    def log_fetch(self, *, url: str, source: str, outcome: str, status: int | None = None, reason: str | None = None,
+                  detail: str | None = None, article_id: int | None = None) -> None:
+        """See storage.Store.log_fetch."""
+        self.conn.execute("INSERT INTO fetches (url, source, status, outcome, reason, detail, article_id, time)"
+                          " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                          [url, source, status, outcome, reason, (detail or "")[:500] or None, article_id, utcnow()])
+
+    # the frontier
+    def add_links(self, links: Iterable[Link]) -> int:
+        """See storage.Store.add_links."""
+        rows = [(url_key(link.url), link.url, link.source, link.via, iso_utc(link.published_at)) for link in links]
+        if not rows:
+            return 0
+        now = utcnow()
+        with self.batch():
+            return self.conn.execute(
+                "INSERT INTO frontier (url_key, url, source, via, published_hint, state, attempts, discovered_at,"
+                " updated_at) SELECT k, u, s, v, h::timestamptz, 'pending', 0, %s, %s"
+                " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) AS l (k, u, s, v, h)"
+                " ON CONFLICT (url_key) DO NOTHING", [now, now, *map(list, zip(*rows, strict=True))]).rowcount
+
+    def pending_links(self, source: str, *, start: datetime | None = None, end: datetime | None = None,
+                      limit: int | None = None) -> list[Link]:
+        """See storage.Store.pending_links."""
+        query = ("SELECT url, source, via, published_hint FROM frontier WHERE source = %(source)s"
+                 f" AND {_FETCHABLE} AND (claimed_until IS NULL OR claimed_until < %(now)s)")
+        params: dict[str, Any] = {"source": source, "max": MAX_ATTEMPTS, "now": time.time()}
+        if start:
+            query += " AND (published_hint IS NULL OR published_hint >= %(start)s)"
+            params["start"] = start
+        if end:
+            query += " AND (published_hint IS NULL OR published_hint < %(end)s)"
+            params["end"] = end
+        query += " ORDER BY published_hint DESC NULLS LAST"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        return [Link(url=u, source=s, via=v, published_at=p)
+                for u, s, v, p in self.conn.execute(query, params).fetchall()]
+
+    def claim_links(self, links: Iterable[Link], holder: str) -> list[Link]:
+        """See storage.Store.claim_links: one UPDATE; a link another transaction is claiming is re-checked
+        once that one ends, so it is claimed by one process only."""
+        links = list(links)
+        now = time.time()
+        with self.batch():
+            claimed = {row[0] for row in self.conn.execute(
+                f"UPDATE frontier SET claimed_by = %(holder)s, claimed_until = %(until)s WHERE url_key = ANY(%(keys)s)"
+                f" AND {_FETCHABLE} AND (claimed_by IS NULL OR claimed_by = %(holder)s OR claimed_until < %(now)s)"
+                " RETURNING url_key",
+                {"holder": holder, "until": now + CLAIM_SECONDS, "keys": [url_key(link.url) for link in links],
+                 "max": MAX_ATTEMPTS, "now": now})}
+        return [link for link in links if url_key(link.url) in claimed]
+
+    def renew_claims(self, holder: str) -> None:
+        """See storage.Store.renew_claims."""
+        self.conn.execute("UPDATE frontier SET claimed_until = %s WHERE claimed_by = %s",
+                          [time.time() + CLAIM_SECONDS, holder])
+
+    def release_claims(self, holder: str) -> None:
+        """See storage.Store.release_claims."""
+        self.conn.execute("UPDATE frontier SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = %s",
+                          [holder])
+
+    def release_dead_claims(self) -> int:
+        """See storage.Store.release_dead_claims."""
+        holders = [row[0] for row in self.conn.execute(
+            "SELECT DISTINCT claimed_by FROM frontier WHERE claimed_by IS NOT NULL")]
+        return sum(self.conn.execute("UPDATE frontier SET claimed_by = NULL, claimed_until = NULL"
+                                     " WHERE claimed_by = %s", [holder]).rowcount
+                   for holder in holders if not holder_alive(holder))
+
+    def settle_link(self, url: str, state: str, reason: str | None = None, *, attempted: bool = True) -> None:
+        """See storage.Store.settle_link."""
+        self.conn.execute("UPDATE frontier SET state = %s, reason = %s, attempts = attempts + %s, updated_at = %s,"
+                          " claimed_by = NULL, claimed_until = NULL WHERE url_key = %s",
+                          [state, reason, int(attempted), utcnow(), url_key(url)])
+
+    def is_known(self, url: str) -> bool:
+        """See storage.Store.is_known."""
+        key = url_key(url)
+        if self._one("SELECT 1 FROM articles WHERE url_key = %s UNION ALL SELECT 1 FROM url_aliases"
+                     " WHERE url_key = %s", [key, key]):
+            return True
+        row = self._one("SELECT state FROM frontier WHERE url_key = %s", [key])
+        return bool(row and row[0] in DONE_STATES)
+
+    def stored_after(self, url: str, moment: datetime) -> bool:
+        """See storage.Store.stored_after (to the second, as SQLite's stored times are)."""
+        key = url_key(url)
+        row = self._one("SELECT max(fetched_at) FROM articles WHERE url_key = %s OR id IN"
+                        " (SELECT article_id FROM url_aliases WHERE url_key = %s)", [key, key])
+        return bool(row and row[0] and row[0] > datetime.fromisoformat(str(iso_utc(moment))))
+
+    # validators
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """See storage.Store.validators."""
+        row = self._one("SELECT etag, last_modified FROM resources WHERE url = %s", [url])
+        return (row[0], row[1]) if row else (None, None)
+
+    def save_validators(self, url: str, *, source: str, kind: str, status: int, etag: str | None,
+                        last_modified: str | None) -> None:
+        """Remember a resource's ETag and Last-Modified for the next conditional GET."""
+        self.conn.execute(
+            "INSERT INTO resources (url, source, kind, etag, last_modified, status, fetched_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (url) DO UPDATE SET source = excluded.source,"
+            " kind = excluded.kind, etag = excluded.etag, last_modified = excluded.last_modified,"
+            " status = excluded.status, fetched_at = excluded.fetched_at",
+            [url, source, kind, etag, last_modified, status, utcnow()])
+
+    # runs
+    def start_run(self, source: str, kind: str) -> int:
+        """Record that a run of a source started; returns its id."""
+        return self._insert("runs", {"source": source, "kind": kind, "started_at": utcnow(), "status": "running"})
+
+    def finish_run(self, run_id: int, counts: Mapping[str, int], status: str) -> None:
+        """Record a run's counts and how it ended."""
+        unknown = set(counts) - set(RUN_COUNTS)
+        if unknown:
+            raise ValueError(f"not a run count: {', '.join(sorted(unknown))}")
+        self._update("runs", run_id, {**counts, "finished_at": utcnow(), "status": status})
+
+    # cursors
+    def read_cursor(self, source: str, window: str, stage: str) -> str | None:
+        """See storage.Store.read_cursor."""
+        row = self._one('SELECT value FROM cursors WHERE source = %s AND "window" = %s AND stage = %s',
+                        [source, window, stage])
+        return str(row[0]) if row else None
+
+    def save_cursor(self, source: str, window: str, stage: str, value: str) -> None:
+        """See storage.Store.save_cursor."""
+        self.conn.execute('INSERT INTO cursors (source, "window", stage, value, updated_at)'
+                          ' VALUES (%s, %s, %s, %s, %s) ON CONFLICT (source, "window", stage) DO UPDATE SET'
+                          " value = excluded.value, updated_at = excluded.updated_at",
+                          [source, window, stage, value, utcnow()])
+
+    def clear_cursors(self, source: str, window: str, stage: str | None = None) -> None:
+        """See storage.Store.clear_cursors."""
+        if stage is None:
+            self.conn.execute('DELETE FROM cursors WHERE source = %s AND "window" = %s', [source, window])
+        else:
+            self.conn.execute('DELETE FROM cursors WHERE source = %s AND "window" = %s AND stage = %s',
+                              [source, window, stage])
+
+    def read_reclean_cursor(self, source: str, scope: str) -> int:
+        """See storage.Store.read_reclean_cursor."""
+        row = self._one("SELECT last_id FROM reclean_cursors WHERE source = %s AND scope = %s", [source, scope])
+        return int(row[0]) if row else 0
+
+    def save_reclean_cursor(self, source: str, scope: str, last_id: int) -> None:
+        """See storage.Store.save_reclean_cursor."""
+        self.conn.execute("INSERT INTO reclean_cursors (source, scope, last_id, updated_at) VALUES (%s, %s, %s, %s)"
+                          " ON CONFLICT (source, scope) DO UPDATE SET last_id = excluded.last_id,"
+                          " updated_at = excluded.updated_at", [source, scope, last_id, utcnow()])
+
+    def clear_reclean_cursor(self, source: str, scope: str) -> None:
+        """See storage.Store.clear_reclean_cursor."""
+        self.conn.execute("DELETE FROM reclean_cursors WHERE source = %s AND scope = %s", [source, scope])
+
+
+def open_postgres_store(dsn: str) -> PostgresStore:
+    """Connect to the database at `dsn` (postgresql://user@host/dbname) and make the archive's tables when they
+    are missing (pgschema.create_schema). Idempotent."""
+    conn: Conn = psycopg.connect(dsn, autocommit=True)
+    try:
+        conn.execute("SET TIME ZONE 'UTC'")  # timestamptz read back as UTC, the archive's one time zone
+        pgschema.create_schema(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return PostgresStore(conn)

@@ -1,0 +1,292 @@
+"""Both stores answer alike: every test runs on SqliteStore (a file) and PostgresStore (tests/pg.py's server).
+
+What each test checks goes through the Store's methods; what got stored (revisions, aliases, band rows, runs,
+the fetch log) is read with SQL through `rows`, the one place that knows each store's connection.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.archive import dedup, neardup
+from ingest.archive.db import iso_utc
+from ingest.archive.sqlite import SqliteStore, open_store
+from ingest.models import Article, Link, holder_name
+from ingest.storage import Saved, Verdict
+from ingest.urls import url_key
+
+AnyStore = Any  # SqliteStore or PostgresStore (which is not yet all of storage.Store)
+Opener = Callable[[], AnyStore]
+
+WORDS = " ".join(f"w{i}" for i in range(300))  # 296 distinct shingles: well above neardup.MIN_SHINGLES
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens another store (another connection) on the test's one archive; all are closed at the end."""
+    opened: list[AnyStore] = []
+    if request.param == "sqlite":
+        def make() -> AnyStore:
+            return open_store(tmp_path / "archive.db")
+    else:
+        from ingest.archive.postgres import open_postgres_store
+
+        dsn = request.getfixturevalue("pg_dsn")
+
+        def make() -> AnyStore:
+            return open_postgres_store(dsn)
+
+    def tracked() -> AnyStore:
+        opened.append(make())
+        return opened[-1]
+
+    yield tracked
+    for each in opened:
+        each.close()
+
+
+@pytest.fixture
+def archive(opener: Opener) -> AnyStore:
+    return opener()
+
+
+def rows(archive: AnyStore, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """A query (with ? placeholders) on the store's own connection."""
+    if isinstance(archive, SqliteStore):
+        return [tuple(row) for row in archive.db.execute(query, list(params)).fetchall()]
+    return [tuple(row) for row in archive.conn.execute(query.replace("?", "%s"), list(params)).fetchall()]
+
+
+def band_rows(archive: AnyStore, article_id: int) -> int:
+    tables = neardup.LEVELS if isinstance(archive, SqliteStore) else ("article_bands",)
+    return sum(rows(archive, f"SELECT count(*) FROM {table} WHERE article_id = ?", (article_id,))[0][0]
+               for table in tables)
+
+
+def article(url: str, text: str, **kw: Any) -> Article:
+    kw.setdefault("fetched_at", datetime(2025, 3, 1, 10, 0, tzinfo=UTC))
+    return Article(url=url, source=kw.pop("source", "s"), title=kw.pop("title", "A title"), text=text, **kw)
+
+
+def save(archive: AnyStore, item: Article) -> tuple[Verdict, Saved]:
+    """The dedup stage as the pipeline runs it: judge and save in one batch."""
+    with archive.batch():
+        verdict = dedup.judge(archive, item)
+        return verdict, archive.save_article(item, verdict)
+
+
+def test_dedup_verdicts_and_what_each_stores(archive: AnyStore) -> None:
+    first = article("https://a.example/1", WORDS, fetched_url="https://a.example/1?utm_source=x")
+    verdict, saved = save(archive, first)
+    assert (verdict.kind, saved) == ("new", Saved("new", 1, None))
+    assert band_rows(archive, 1) == neardup.BANDS
+    stored = archive.stored_at(url_key(first.url))
+    assert (stored.article_id, stored.text, stored.duplicate_of) == (1, WORDS, None)
+    assert stored.fetched_at == "2025-03-01T10:00:00+00:00"
+    assert archive.exact_copy(dedup.content_hash(WORDS)) == 1
+    assert archive.is_known("https://a.example/1?utm_source=x")  # the alias of the URL it was fetched at
+
+    assert save(archive, first)[1] == Saved("unchanged", 1, None)
+
+    copy = article("https://b.example/copy", WORDS.upper() + "!")  # the same text under case and punctuation
+    verdict, saved = save(archive, copy)
+    assert (verdict.kind, saved) == ("exact", Saved("duplicate", 2, 1))
+    assert band_rows(archive, 2) == 0  # copies point at originals: not indexed
+
+    near = article("https://c.example/near", "Breaking from our wire: " + WORDS.replace("w150", "changed"))
+    verdict, saved = save(archive, near)
+    assert (verdict.kind, saved) == ("near", Saved("duplicate", 3, 1))
+
+    rewritten = " ".join(f"x{i}" for i in range(300))
+    verdict, saved = save(archive, article(first.url, rewritten, title="New title"))
+    assert (verdict.kind, saved) == ("changed", Saved("updated", 1, None))
+    assert archive.stored_at(url_key(first.url)).text == rewritten
+    assert rows(archive, "SELECT article_id, title, text FROM revisions") == [(1, "A title", WORDS)]
+    assert band_rows(archive, 1) == neardup.BANDS  # the old text's bands went, the new text's came
+    assert archive.near_copy(neardup.fingerprint(rewritten + " extra")) == 1
+    assert archive.near_copy(neardup.fingerprint(WORDS + " extra")) is None
+    assert rows(archive, "SELECT count(*) FROM articles") == [(3,)]
+
+
+def test_one_of_two_writers_storing_one_text_stores_the_original(opener: Opener) -> None:
+    """The batch's write lock: two connections saving the same text at once make one original, one copy."""
+    stores = [opener(), opener()]
+    start = threading.Barrier(2)
+    kinds: list[str] = []
+
+    def write(index: int) -> None:
+        start.wait()
+        kinds.append(save(stores[index], article(f"https://x.example/{index}", WORDS))[0].kind)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(kinds) == ["exact", "new"]
+
+
+def link(n: int, hint: datetime | None = None) -> Link:
+    return Link(url=f"https://a.example/{n}", source="s", via="feed", published_at=hint)
+
+
+def test_frontier_pending_claims_and_settling(opener: Opener) -> None:
+    archive, other = opener(), opener()
+    day = datetime(2025, 3, 1, tzinfo=UTC)
+    links = [link(1, day), link(2, day + timedelta(days=2)), link(3), link(4, day + timedelta(days=1))]
+    assert archive.add_links(links) == 4
+    assert archive.add_links([link(1), link(5)]) == 1  # known ones stay as they are
+    pending = archive.pending_links("s")
+    assert [x.url[-1] for x in pending[:3]] == ["2", "4", "1"]  # newest hint first, undated last
+    assert {x.url[-1] for x in pending[3:]} == {"3", "5"}
+    assert pending[0].published_at == day + timedelta(days=2)
+    window = archive.pending_links("s", start=day, end=day + timedelta(days=2), limit=10)
+    assert {x.url[-1] for x in window} == {"1", "3", "4", "5"}
+    assert len(archive.pending_links("s", limit=2)) == 2
+
+    me, them = holder_name(), holder_name()
+    assert archive.claim_links(links[:2], me) == links[:2]
+    assert other.claim_links(links, them) == links[2:]  # not the two claimed by another process
+    assert other.pending_links("s") == [link(5)]
+    assert archive.claim_links(links[:1], me) == links[:1]  # a holder may claim its own again
+    archive.release_claims(me)
+    assert other.claim_links(links[:2], them) == links[:2]
+
+    other.settle_link(links[0].url, "done")
+    assert archive.is_known(links[0].url)
+    assert not archive.is_known(links[1].url)
+    for _ in range(3):
+        other.settle_link(links[1].url, "failed", "timeout")
+    other.settle_link(links[2].url, "failed", "backed off", attempted=False)
+    for _ in range(3):
+        other.settle_link(links[3].url, "failed", "backed off", attempted=False)
+    other.release_claims(them)
+    assert {x.url[-1] for x in archive.pending_links("s")} == {"3", "4", "5"}  # 2 used up its attempts
+    assert rows(archive, "SELECT attempts, reason FROM frontier WHERE url_key = ?", (url_key(links[1].url),)) == [
+        (3, "timeout")]
+
+
+def test_a_dead_holders_claims_are_released(archive: AnyStore) -> None:
+    archive.add_links([link(1), link(2)])
+    archive.claim_links([link(1)], "nowhere-host:1:dead")  # another machine's: alive as far as we can tell
+    gone = f"{socket.gethostname()}:999999999:beef"  # no such pid here
+    archive.claim_links([link(2)], gone)
+    assert archive.release_dead_claims() == 1
+    assert archive.pending_links("s") == [link(2)]
+
+
+def test_renewed_and_lapsed_claims(archive: AnyStore) -> None:
+    archive.add_links([link(1)])
+    me = holder_name()
+    archive.claim_links([link(1)], me)
+    archive.renew_claims(me)
+    until = rows(archive, "SELECT claimed_until FROM frontier")[0][0]
+    assert until > datetime.now(UTC).timestamp() + 500
+    lapse = "UPDATE frontier SET claimed_until = 0"  # lapsed long ago: free for anyone
+    if isinstance(archive, SqliteStore):
+        archive.db.execute(lapse)
+    else:
+        archive.conn.execute(lapse)
+    assert archive.claim_links([link(1)], holder_name()) == [link(1)]
+
+
+def test_no_link_is_claimed_twice_by_two_processes_at_once(opener: Opener) -> None:
+    stores = [opener(), opener()]
+    links = [link(n) for n in range(300)]
+    stores[0].add_links(links)
+    start = threading.Barrier(2)
+    claimed: list[list[Link]] = [[], []]
+
+    def claim(index: int) -> None:
+        holder = holder_name()
+        start.wait()
+        order = links if index == 0 else links[::-1]
+        for first in range(0, len(order), 10):
+            claimed[index] += stores[index].claim_links(order[first:first + 10], holder)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not {x.url for x in claimed[0]} & {x.url for x in claimed[1]}
+    assert len(claimed[0]) + len(claimed[1]) == len(links)
+
+
+def test_runs(archive: AnyStore) -> None:
+    assert archive.start_run("s", "run") == 1
+    assert archive.start_run("t", "backfill") == 2
+    archive.finish_run(1, {"discovered": 5, "new": 3, "failed": 1}, "ok")
+    found = rows(archive, "SELECT source, kind, discovered, new, duplicate, failed, status, finished_at IS NOT NULL"
+                          " FROM runs ORDER BY id")
+    assert [tuple(row[:7]) for row in found] == [("s", "run", 5, 3, None, 1, "ok"),
+                                                   ("t", "backfill", None, None, None, None, "running")]
+    assert [bool(row[7]) for row in found] == [True, False]
+
+
+def test_cursors(archive: AnyStore) -> None:
+    assert archive.read_cursor("s", "2025-01", "sitemap") is None
+    archive.save_cursor("s", "2025-01", "sitemap", "page-3")
+    archive.save_cursor("s", "2025-01", "sitemap", "page-4")
+    archive.save_cursor("s", "2025-01", "archive", "7")
+    archive.save_cursor("s", "2025-02", "sitemap", "1")
+    assert archive.read_cursor("s", "2025-01", "sitemap") == "page-4"
+    archive.clear_cursors("s", "2025-01", "sitemap")
+    assert archive.read_cursor("s", "2025-01", "sitemap") is None
+    assert archive.read_cursor("s", "2025-01", "archive") == "7"
+    archive.clear_cursors("s", "2025-01")
+    assert archive.read_cursor("s", "2025-01", "archive") is None
+    assert archive.read_cursor("s", "2025-02", "sitemap") == "1"
+
+    assert archive.read_reclean_cursor("s", "stale") == 0
+    archive.save_reclean_cursor("s", "stale", 40)
+    archive.save_reclean_cursor("s", "stale", 41)
+    assert archive.read_reclean_cursor("s", "stale") == 41
+    archive.clear_reclean_cursor("s", "stale")
+    assert archive.read_reclean_cursor("s", "stale") == 0
+
+
+def test_a_cursor_moves_with_the_batch_it_was_written_in(archive: AnyStore) -> None:
+    def crash_mid_page() -> None:
+        with archive.batch():
+            archive.save_cursor("s", "w", "sitemap", "page-9")
+            save(archive, article("https://a.example/1", WORDS))
+            raise RuntimeError("crash mid-page")
+
+    with pytest.raises(RuntimeError):
+        crash_mid_page()
+    assert archive.read_cursor("s", "w", "sitemap") is None
+    assert archive.stored_at(url_key("https://a.example/1")) is None
+
+
+def test_fetch_log_and_validators(archive: AnyStore) -> None:
+    archive.log_fetch(url="https://a.example/1", source="s", outcome="new", status=200, article_id=1)
+    archive.log_fetch(url="https://a.example/2", source="s", outcome="failed", status=503, reason="http",
+                      detail="x" * 900)
+    archive.log_fetch(url="https://a.example/3", source="s", outcome="rejected", reason="junk", detail="")
+    logged = rows(archive, "SELECT url, status, outcome, reason, length(detail), article_id FROM fetches ORDER BY id")
+    assert logged == [("https://a.example/1", 200, "new", None, None, 1),
+                      ("https://a.example/2", 503, "failed", "http", 500, None),
+                      ("https://a.example/3", None, "rejected", "junk", None, None)]
+
+    feed = "https://a.example/feed"
+    assert archive.validators(feed) == (None, None)
+    archive.save_validators(feed, source="s", kind="feed", status=200, etag='"v1"', last_modified=None)
+    archive.save_validators(feed, source="s", kind="feed", status=200, etag='"v2"', last_modified="Mon, 01 Jan")
+    assert archive.validators(feed) == ('"v2"', "Mon, 01 Jan")
+
+
+def test_stored_after(archive: AnyStore) -> None:
+    fetched = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+    save(archive, article("https://a.example/1", WORDS, fetched_url="https://a.example/1?ref=x"))
+    assert archive.stored_after("https://a.example/1?ref=x", fetched - timedelta(seconds=1))
+    assert not archive.stored_after("https://a.example/1", fetched)
+    assert not archive.stored_after("https://a.example/other", fetched - timedelta(days=1))
+    assert iso_utc(fetched) == archive.stored_at(url_key("https://a.example/1")).fetched_at
