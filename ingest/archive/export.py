@@ -42,10 +42,7 @@ TIME_COLUMNS = ("published_at", "modified_at", "fetched_at", "first_seen_at")
 
 def check(db: sqlite_utils.Database, fmt: str, query: str | None) -> None:
     """Raise ExportError for an unknown format, a missing pyarrow or a bad FTS query; writes nothing."""
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    if fmt == "parquet":
-        require_pyarrow()
+    check_format(fmt)
     if query is not None:
         check_query(db, query)
 
@@ -54,7 +51,13 @@ def export_articles(db: sqlite_utils.Database, out: IO[bytes], fmt: str, *, sinc
                     source: str | None = None, query: str | None = None) -> int:
     """Write the matching articles to `out` in `fmt` (jsonl, csv or parquet); returns the row count."""
     check(db, fmt, query)
-    batches = _batches(db, since=since, source=source, query=query)
+    return write_batches(_batches(db, since=since, source=source, query=query), out, fmt)
+
+
+def write_batches(batches: Iterator[list[tuple[Any, ...]]], out: IO[bytes], fmt: str) -> int:
+    """Write batches of rows (tuples in COLUMNS order, as SQLite stores them: times ISO 8601 UTC text, authors,
+    tags and topics JSON text, flags 0/1) to `out` in `fmt`; the row count. Every store's export writes through
+    this (archive/pgreports.py feeds it PostgreSQL's rows in that form)."""
     if fmt == "parquet":
         return _write_parquet(batches, out)
     text = io.TextIOWrapper(out, encoding="utf-8", newline="" if fmt == "csv" else "\n", write_through=True)
@@ -63,6 +66,14 @@ def export_articles(db: sqlite_utils.Database, out: IO[bytes], fmt: str, *, sinc
     finally:
         text.flush()
         text.detach()  # the caller owns `out`: don't let the wrapper close it
+
+
+def check_format(fmt: str) -> None:
+    """Raise ExportError for an unknown format, or parquet without pyarrow (every store's export checks this)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    if fmt == "parquet":
+        require_pyarrow()
 
 
 def require_pyarrow() -> None:
