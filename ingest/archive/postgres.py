@@ -29,6 +29,7 @@ from psycopg import sql
 
 from ingest.archive import neardup, pgschema
 from ingest.archive.db import iso_utc, utcnow
+from ingest.archive.pgreports import PostgresReports
 from ingest.archive.store import DONE_STATES, MAX_ATTEMPTS, article_row
 from ingest.models import Article, Fingerprint, Link, WarcRef, holder_alive
 from ingest.storage import CLAIM_SECONDS, Saved, Stored, Verdict
@@ -42,7 +43,7 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 Query = str | sql.SQL | sql.Composed
 
 
-class PostgresStore:
+class PostgresStore(PostgresReports):
     """The archive in a PostgreSQL database: one connection, used from the thread that writes."""
 
     def __init__(self, conn: Conn) -> None:
