@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -76,8 +77,8 @@ ARTICLES: list[dict[str, Any]] = [
      "text": body("Japan", "and", "Ukraine", "signed", "a", "security", "agreement"),
      "published_at": NOW - timedelta(days=2)},
 ]
-TOPICS = [(1, "japan-ukraine"), (1, "Diplomacy"), (4, "japan-ukraine"), (6, "japan-ukraine"), (2, "ärger"), (3, "ärger"),
-          (5, "Diplomacy")]
+TOPICS = [(1, "japan-ukraine"), (1, "Diplomacy"), (4, "japan-ukraine"), (6, "japan-ukraine"), (2, "ärger"),
+          (3, "ärger"), (5, "Diplomacy")]
 RUNS = [  # source, started (from NOW), finished, status
     ("alpha", timedelta(hours=-2), timedelta(hours=-2, minutes=5), "failed"),
     ("alpha", timedelta(hours=-1), timedelta(minutes=-55), "ok"),
@@ -334,3 +335,13 @@ def test_what_the_translation_lacks_is_refused(pair: tuple[AnyStore, AnyStore], 
     _, pg = pair
     with pytest.raises(ExportError, match="not supported by the PostgreSQL store"):
         pg.check_export("jsonl", query)
+
+
+def test_the_readmes_example_queries_are_among_those_compared() -> None:
+    """Every query the README shows for `ingest export --query` is one QUERIES runs on both stores."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### `ingest export"):]
+    section = section[:section.index("\n### ")]
+    shown = set(re.findall(r"`'([^`]+)'`", section)) | set(re.findall(r"--query '([^']+)'", readme))
+    assert len(shown) >= 3
+    assert shown <= {query for query, _ in QUERIES}
