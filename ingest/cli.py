@@ -64,15 +64,16 @@ PG_SCHEMES: Final = ("postgresql", "postgres")
 ON_POSTGRES: Final = frozenset({"publish"})  # the commands that run on a PostgreSQL archive (issue 20: more to come)
 
 
-def parse_db(value: str) -> Path | str:
-    """--db: a postgresql:// URL keeps its string; anything else is a SQLite file's path. Another scheme
-    (mysql://, sqlite://) is refused rather than taken for a folder named "mysql:"."""
+def _parse_db(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
+    """--db: a postgresql:// URL keeps its string; anything else is a SQLite file's path (not a folder). Another
+    scheme (mysql://, sqlite://) is refused rather than taken for a folder named "mysql:"."""
     if _URL.match(value):
         scheme = value.split(":", 1)[0].lower()
         if scheme not in PG_SCHEMES:
             raise click.BadParameter(f"{scheme}:// is not a database ingest reads: give a SQLite file's path or a "
-                                     "postgresql://user@host/dbname URL", param_hint="--db")
+                                     "postgresql://user@host/dbname URL")
         return value
+    click.Path(dir_okay=False).convert(value, param, ctx)  # a folder: click's own "is a directory" line
     return Path(value)
 
 
@@ -153,16 +154,16 @@ def _check_for_writing(db_path: Path, *, create: bool) -> None:
               default=None, envvar="INGEST_CONFIG", show_envvar=True,
               help="Sources and settings file.  [default: ./sources.toml]")
 @click.option("--db", "db", default="db/news.db", envvar="INGEST_DB", show_envvar=True, show_default=True,
-              metavar="PATH|URL",
+              metavar="PATH|URL", callback=_parse_db,
               help="SQLite database (its folder is created on demand), or postgresql://user@host/dbname (`publish`).")
 @click.option("--log-json", is_flag=True, envvar="INGEST_LOG_JSON", help="Log one JSON object per line.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @click.version_option(package_name="ingest")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, db: str, log_json: bool, verbose: bool) -> None:
+def cli(ctx: click.Context, config_path: Path | None, db: Path | str, log_json: bool, verbose: bool) -> None:
     """Fetch, clean and store news articles from the outlets in sources.toml."""
     setup_logging(json_lines=log_json, level=logging.DEBUG if verbose else logging.INFO)
-    ctx.obj = Context(config_path or Path("sources.toml"), parse_db(db), config_given=config_path is not None)
+    ctx.obj = Context(config_path or Path("sources.toml"), db, config_given=config_path is not None)
     command = ctx.invoked_subcommand
     if ctx.obj.db_url is not None and command is not None and command not in ON_POSTGRES:
         _not_on_postgres(command)
@@ -888,6 +889,7 @@ def publish_command(obj: Context, target: Path, since: date | None, until: date 
                     force: bool) -> None:
     """Write a read-only SQLite snapshot of a PostgreSQL archive (--db postgresql://...) for Datasette and sharing."""
     if obj.db_url is None:
+        check_database(obj.db_path, create=False)  # a bad path is named as for every command, then the refusal
         click.echo(f"Error: publish copies a PostgreSQL archive (--db postgresql://user@host/dbname); {obj.db} is a "
                    "SQLite file already: `ingest backup FILE` copies it, `ingest serve` serves it.", err=True)
         sys.exit(2)

@@ -147,10 +147,13 @@ def test_publish_of_a_database_without_an_archive_says_so(pg_dsn: str, tmp_path:
 
 
 def test_publish_from_a_sqlite_database_is_refused_with_one_line(tmp_path: Path) -> None:
+    from ingest.archive.sqlite import open_store
+
+    open_store(tmp_path / "news.db").close()
     result = ingest("--db", str(tmp_path / "news.db"), "publish", "--to", str(tmp_path / "copy.db"))
     assert result.exit_code == 2
     assert "publish copies a PostgreSQL archive" in result.output
-    assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path / "copy.db").exists()
 
 
 SQLITE_ONLY = [["run"], ["backfill"], ["reclean"], ["extract", "page.html"], ["capture", "page.html", "--name", "x"],
