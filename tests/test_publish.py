@@ -108,7 +108,11 @@ def test_publish_writes_a_read_only_sqlite_archive_datasette_serves(pg_dsn: str,
     assert [h["id"] for h in hits] == [2]
 
 
-def test_publish_filters_by_day_and_source_and_keeps_the_originals_of_copies(pg_dsn: str, tmp_path: Path) -> None:
+def test_publish_filters_by_day_and_source_and_keeps_the_originals_of_copies(
+        pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest.archive import publish
+
+    monkeypatch.setattr(publish, "BATCH", 1)  # every row its own batch
     stored_archive(pg_dsn)
     target = tmp_path / "part.db"
     result = ingest("--db", pg_dsn, "publish", "--to", str(target), "--since", "2024-11-19", "--until", "2024-11-19")
@@ -194,3 +198,21 @@ def test_a_db_url_of_another_kind_is_refused(tmp_path: Path, monkeypatch: pytest
     assert result.exit_code == 2
     assert "mysql:// is not a database ingest reads" in result.output
     assert list(tmp_path.rglob("*")) == []
+
+
+def test_publish_copies_the_topics_when_the_archive_has_them(pg_dsn: str, tmp_path: Path) -> None:
+    """PostgreSQL's article_topics (topics in PostgresStore are in progress): the table's rows, as SQLite's."""
+    import psycopg
+
+    stored_archive(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE article_topics (article_id bigint NOT NULL REFERENCES articles (id),"
+                     " topic text NOT NULL, PRIMARY KEY (article_id, topic))")
+        conn.execute("INSERT INTO article_topics VALUES (1, 'japan-ukraine'), (3, 'japan-ukraine'), (2, 'energy')")
+    target = tmp_path / "news.db"
+    result = ingest("--db", pg_dsn, "publish", "--to", str(target), "--source", "ukrinform_en")
+    assert result.exit_code == 0, result.output
+    assert "1 topic tags" in result.output
+    db = sqlite3.connect(f"{target.as_uri()}?mode=ro", uri=True)
+    assert db.execute("SELECT id, topics FROM articles_with_topics").fetchall() == [(1, '["japan-ukraine"]')]
+    db.close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -212,8 +213,10 @@ def publish(dsn: str, target: Path, *, since: date | None = None, until: date | 
         except BaseException:
             _remove(partial)
             raise
-    except psycopg.OperationalError as exc:
+    except psycopg.Error as exc:  # the server went away, or a table is not what pgschema.py makes
         raise PublishError(f"PostgreSQL at {server_of(dsn)}: {_reason(exc)}") from None
+    except sqlite3.Error as exc:  # the disk filled up, the folder turned read-only
+        raise PublishError(f"{target}: {exc}") from None
     finally:
         conn.close()
     return Published(target, counts)
