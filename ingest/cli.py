@@ -59,14 +59,44 @@ MIN_LAG: Final = 60  # seconds: a --max-lag shorter than a minute is a number gi
 PIPED_WIDTH: Final = 200  # columns of a table written to a pipe or file, so rows are not wrapped at 80
 
 
+_URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+PG_SCHEMES: Final = ("postgresql", "postgres")
+ON_POSTGRES: Final = frozenset({"publish"})  # the commands that run on a PostgreSQL archive (issue 20: more to come)
+
+
+def _parse_db(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
+    """--db: a postgresql:// URL keeps its string; anything else is a SQLite file's path (not a folder). Another
+    scheme (mysql://, sqlite://) is refused rather than taken for a folder named "mysql:"."""
+    if _URL.match(value):
+        scheme = value.split(":", 1)[0].lower()
+        if scheme not in PG_SCHEMES:
+            raise click.BadParameter(f"{scheme}:// is not a database ingest reads: give a SQLite file's path or a "
+                                     "postgresql://user@host/dbname URL")
+        return value
+    click.Path(dir_okay=False).convert(value, param, ctx)  # a folder: click's own "is a directory" line
+    return Path(value)
+
+
 class Context:
     """What the global options resolve to; the config is loaded on first use, so errors name the file."""
 
-    def __init__(self, config_path: Path, db_path: Path, config_given: bool) -> None:
+    def __init__(self, config_path: Path, db: Path | str, config_given: bool) -> None:
         self.config_path = config_path
-        self.db_path = db_path
+        self.db = db  # a SQLite file's path, or a PostgreSQL URL (str)
         self.config_given = config_given
         self._config: Config | None = None
+
+    @property
+    def db_url(self) -> str | None:
+        """The PostgreSQL URL --db gives, or None for a SQLite file."""
+        return self.db if isinstance(self.db, str) else None
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file --db gives (the `cli` group refuses a PostgreSQL URL to every command that needs one)."""
+        if isinstance(self.db, str):
+            raise click.UsageError("this command needs a SQLite database file as --db")
+        return self.db
 
     def config(self, *, required: bool = True) -> Config:
         """Load and validate sources.toml, or exit 2 with file, key and reason."""
@@ -94,7 +124,7 @@ class _Commands(click.Group):
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
         except StoreError as exc:
-            where = ctx.obj.db_path if isinstance(ctx.obj, Context) else "the database"
+            where = ctx.obj.db if isinstance(ctx.obj, Context) else "the database"
             click.echo(f"Error: {where}: {database_trouble(exc)}", err=True)
             ctx.exit(2)
         except OSError as exc:
@@ -123,19 +153,33 @@ def _check_for_writing(db_path: Path, *, create: bool) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, envvar="INGEST_CONFIG", show_envvar=True,
               help="Sources and settings file.  [default: ./sources.toml]")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("db/news.db"),
-              envvar="INGEST_DB", show_envvar=True, show_default=True,
-              help="SQLite database; its folder is created on demand.")
+@click.option("--db", "db", default="db/news.db", envvar="INGEST_DB", show_envvar=True, show_default=True,
+              metavar="PATH|URL", callback=_parse_db,
+              help="SQLite database (its folder is created on demand), or postgresql://user@host/dbname (`publish`).")
 @click.option("--log-json", is_flag=True, envvar="INGEST_LOG_JSON", help="Log one JSON object per line.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @click.version_option(package_name="ingest")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, db_path: Path, log_json: bool, verbose: bool) -> None:
+def cli(ctx: click.Context, config_path: Path | None, db: Path | str, log_json: bool, verbose: bool) -> None:
     """Fetch, clean and store news articles from the outlets in sources.toml."""
     setup_logging(json_lines=log_json, level=logging.DEBUG if verbose else logging.INFO)
-    ctx.obj = Context(config_path or Path("sources.toml"), db_path, config_given=config_path is not None)
+    ctx.obj = Context(config_path or Path("sources.toml"), db, config_given=config_path is not None)
+    command = ctx.invoked_subcommand
+    if ctx.obj.db_url is not None and command is not None and command not in ON_POSTGRES:
+        _not_on_postgres(command)
     if config_path is not None:
         ctx.obj.config()  # a config named (--config, INGEST_CONFIG) must be valid, whether the command reads it or not
+
+
+def _not_on_postgres(command: str) -> None:
+    """A command that cannot run on a PostgreSQL archive yet: one line, exit 2, nothing connected or created."""
+    if command == "serve":
+        click.echo("Error: serve does not run on a PostgreSQL database: Datasette reads SQLite files: run "
+                   "`ingest --db URL publish --to FILE.db`, then `ingest --db FILE.db serve`.", err=True)
+    else:
+        click.echo(f"Error: {command} does not run on a PostgreSQL database yet (issue 20); give a SQLite file "
+                   "with --db, or `ingest --db URL publish --to FILE.db` for a SQLite copy to read.", err=True)
+    sys.exit(2)
 
 
 def main() -> None:
@@ -831,3 +875,37 @@ def topics_command(obj: Context, retag: bool, as_json: bool) -> None:
     rows += [{"topic": name, "keywords": 0, "articles": n, "configured": False}  # rules removed: run --retag
              for name, n in counts.items() if name not in config.topics]
     _print_rows(rows, as_json)
+
+
+@cli.command("publish")
+@click.option("--to", "target", required=True, type=click.Path(path_type=Path), metavar="FILE.db",
+              help="The SQLite file to write (read-only, for `ingest --db FILE.db serve` and for sharing).")
+@click.option("--since", callback=_parse_day, metavar="YYYY-MM-DD", help="Published on or after this day (UTC).")
+@click.option("--until", callback=_parse_day, metavar="YYYY-MM-DD", help="Published on or before this day (UTC).")
+@click.option("--source", "slug", metavar="SLUG", help="Only this source's articles.")
+@click.option("--force", is_flag=True, help="Replace FILE.db if it exists.")
+@click.pass_obj
+def publish_command(obj: Context, target: Path, since: date | None, until: date | None, slug: str | None,
+                    force: bool) -> None:
+    """Write a read-only SQLite snapshot of a PostgreSQL archive (--db postgresql://...) for Datasette and sharing."""
+    if obj.db_url is None:
+        check_database(obj.db_path, create=False)  # a bad path is named as for every command, then the refusal
+        click.echo(f"Error: publish copies a PostgreSQL archive (--db postgresql://user@host/dbname); {obj.db} is a "
+                   "SQLite file already: `ingest backup FILE` copies it, `ingest serve` serves it.", err=True)
+        sys.exit(2)
+    if since and until and since > until:
+        raise click.UsageError("--since is after --until")
+    try:
+        from ingest.archive.publish import PublishError, publish
+    except ImportError:
+        click.echo("Error: a PostgreSQL --db needs psycopg: pip install 'ingest[postgres]'", err=True)
+        sys.exit(2)
+    try:
+        done = publish(obj.db_url, target, since=since, until=until, source=slug, force=force)
+    except PublishError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    rows = done.rows
+    click.echo(f"published {rows.get('articles', 0)} articles ({rows.get('revisions', 0)} revisions, "
+               f"{rows.get('url_aliases', 0)} aliases, {rows.get('article_topics', 0)} topic tags) to {done.path}, "
+               f"read-only; browse it with `ingest --db {done.path} serve`")

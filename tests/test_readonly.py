@@ -212,6 +212,7 @@ def test_the_daemon_stops_when_its_database_turns_out_damaged(tmp_path: Path,
 # The arguments a command needs to get as far as its database; a command not listed gets none (a new one is run by
 # the matrix below all the same: give it its arguments here).
 ARGUMENTS: dict[str, list[str]] = {"boilerplate": ["x"], "extract": ["{page}"], "backup": ["{tmp}/copy.db"],
+                                   "publish": ["--to", "{tmp}/copy.db"],
                                    "capture": ["{page}", "--name", "probe", "--fixtures", "{tmp}/fixtures"]}
 VARIANTS = [["topics", "--retag"], ["backfill", "--dry-run"], ["reclean", "--all"], ["export", "--format", "csv"]]
 # A missing database, or a 0-byte file (SQLite's empty database), is made one (run would then go on): not a bad

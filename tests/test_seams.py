@@ -1,5 +1,6 @@
 """The CLI reaches the archive through the storage seam: of ingest.archive it imports only the SQLite opener
-module (ingest.archive.sqlite) and the two commands that are SQLite-file specific by nature (serve, backup)."""
+module (ingest.archive.sqlite) and the commands that are SQLite-file specific by nature (serve, backup, and
+publish, which writes a SQLite file from a PostgreSQL archive)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ALLOWED = {"ingest.archive.sqlite", "ingest.archive.serve", "ingest.archive.backup"}
+ALLOWED = {"ingest.archive.sqlite", "ingest.archive.serve", "ingest.archive.backup", "ingest.archive.publish"}
 
 
 def archive_imports(path: Path) -> set[str]:
