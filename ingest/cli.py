@@ -113,9 +113,18 @@ class Context:
         return self._config
 
 
+ASKS_HELP: Final = "ingest.asks_help"  # ctx.meta key: the subcommand was asked for --help
+
+
 class _Commands(click.Group):
     """The `ingest` group: a database or file that cannot be opened, read or written ends a command with one line
     and exit 2, never a traceback."""
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        # Seen before the group's callback runs, which parses nothing of the subcommand's own options.
+        ctx.meta[ASKS_HELP] = any(arg in ("-h", "--help") for arg in args[1:])
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -165,7 +174,8 @@ def cli(ctx: click.Context, config_path: Path | None, db: Path | str, log_json: 
     setup_logging(json_lines=log_json, level=logging.DEBUG if verbose else logging.INFO)
     ctx.obj = Context(config_path or Path("sources.toml"), db, config_given=config_path is not None)
     command = ctx.invoked_subcommand
-    if ctx.obj.db_url is not None and command is not None and command not in ON_POSTGRES:
+    asks_help = ctx.meta.get(ASKS_HELP, False)  # the subcommand's help needs no database
+    if ctx.obj.db_url is not None and command is not None and command not in ON_POSTGRES and not asks_help:
         _not_on_postgres(command)
     if config_path is not None:
         ctx.obj.config()  # a config named (--config, INGEST_CONFIG) must be valid, whether the command reads it or not

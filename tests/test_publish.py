@@ -179,6 +179,16 @@ def test_commands_not_yet_on_postgresql_say_so_in_one_line(command: list[str], w
     assert list(tmp_path.rglob("*")) == []  # no file named postgresql:/... nor anything else
 
 
+@pytest.mark.parametrize("command", SQLITE_ONLY, ids=lambda c: c[0])
+def test_a_command_s_help_on_a_postgresql_url_is_its_help(command: list[str], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = ingest("--db", UNREACHABLE, command[0], "--help")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Usage: cli {command[0]} ")  # CliRunner names the program "cli"
+    assert list(tmp_path.rglob("*")) == []
+
+
 @pytest.mark.parametrize("where", ["server", "unreachable"])
 def test_serve_on_postgresql_says_to_publish_first(where: str, request: Any, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
