@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from ingest.archive import dedup, neardup
 from ingest.archive.db import iso_utc
 from ingest.archive.sqlite import SqliteStore, open_store
-from ingest.models import Article, Link, holder_name
+from ingest.models import Article, HostState, Link, holder_name
 from ingest.storage import Saved, Verdict
 from ingest.urls import url_key
 
@@ -290,3 +291,156 @@ def test_stored_after(archive: AnyStore) -> None:
     assert not archive.stored_after("https://a.example/1", fetched)
     assert not archive.stored_after("https://a.example/other", fetched - timedelta(days=1))
     assert iso_utc(fetched) == archive.stored_at(url_key("https://a.example/1")).fetched_at
+
+
+# --- host state: robots/backoff and each host's lease (models.Turn), on connections of their own ---------------
+
+@pytest.fixture
+def hosts_of(opener: Opener) -> Iterator[Callable[[], Any]]:
+    """Opens another HostStateStore (another connection) on the test's archive; all are closed at the end."""
+    archive = opener()
+    opened: list[Any] = []
+
+    def make() -> Any:
+        opened.append(archive.host_states())
+        return opened[-1]
+
+    yield make
+    for each in opened:
+        each.close()
+
+
+def test_host_state_round_trip_beside_the_lease(hosts_of: Callable[[], Any]) -> None:
+    hosts, again = hosts_of(), hosts_of()
+    assert hosts.load_host("a.com") is None
+    state = HostState("a.com", robots_txt="User-agent: *\nDisallow: /x", robots_fetched_at=1.5, robots_status=200,
+                      backoff_until=99.0, failures=3)
+    hosts.save_host(state)
+    assert again.load_host("a.com") == state
+    hosts.save_host(HostState("a.com", robots_txt="", robots_status=404))
+    assert again.load_host("a.com") == HostState("a.com", "", 0.0, 404, 0.0, 0)
+
+    me = holder_name()
+    assert hosts.take_turn("b.com", me, hold=60)[0]  # a lease makes the host's row: its state is still unknown
+    assert again.load_host("b.com") == HostState("b.com")
+    hosts.save_host(HostState("b.com", robots_txt="", failures=1))  # state saved under a lease keeps the lease
+    assert not again.take_turn("b.com", holder_name(), hold=60)[0]
+    assert hosts.renew_turn("b.com", me, hold=60)
+
+
+def test_a_backed_off_host_gives_no_turn(hosts_of: Callable[[], Any]) -> None:
+    hosts = hosts_of()
+    until = time.time() + 300
+    hosts.save_host(HostState("a.com", backoff_until=until, failures=5))
+    assert hosts.take_turn("a.com", holder_name(), hold=60) == (False, 0.0, until)
+    hosts.save_host(HostState("a.com", backoff_until=time.time() - 1))
+    assert hosts.take_turn("a.com", holder_name(), hold=60)[0]
+
+
+def test_a_lease_is_one_holders_and_is_handed_to_its_waiter(hosts_of: Callable[[], Any]) -> None:
+    """Store.HostStore's rules on two connections: a live holder's lease is its own until it gives it back; a
+    process that asked meanwhile is waiting, and gets it next (not the giver, not a third)."""
+    first, second = hosts_of(), hosts_of()
+    a, b, c = holder_name(), holder_name(), holder_name()
+    assert first.take_turn("h", a, hold=3600) == (True, 0.0, 0.0)
+    assert not first.turn_wanted("h", a)
+    assert second.take_turn("h", b, hold=3600) == (False, 0.0, 0.0)  # a's: b leaves word that it waits
+    assert second.take_turn("h", b, hold=3600)[0] is False  # still a's
+    assert first.turn_wanted("h", a)
+    assert not second.turn_wanted("h", b)  # b waits itself
+    assert not second.renew_turn("h", b, hold=60)  # not b's to renew
+    assert first.renew_turn("h", a, hold=3600)
+    later = time.time() + 5
+    first.end_turn("h", b, 0.0)  # not b's to give back: nothing changes
+    assert not first.take_turn("h", c, hold=3600)[0]  # c now waits instead of b
+    assert second.take_turn("h", b, hold=3600)[0] is False
+    first.end_turn("h", a, later)  # handed to b, who asked last
+    taken, next_at, _ = second.take_turn("h", b, hold=3600)
+    assert (taken, next_at) == (True, pytest.approx(later))
+    assert not first.take_turn("h", a, hold=3600)[0]  # the giver waits its turn
+    assert not first.take_turn("h", c, hold=3600)[0]
+    second.end_turn("h", b, 0.0)  # next_request_at never goes back
+    assert first.take_turn("h", c, hold=3600) == (True, pytest.approx(later), 0.0)
+    first.end_turn("h", c, 0.0)  # nobody waits: free for anyone
+    assert second.take_turn("h", a, hold=3600)[0]
+
+
+def test_a_lapsed_or_dead_holders_lease_is_free(hosts_of: Callable[[], Any]) -> None:
+    first, second = hosts_of(), hosts_of()
+    elsewhere = "nowhere-host:1:abc"  # another machine's: alive as far as we can tell
+    me = holder_name()
+    assert first.take_turn("h", elsewhere, hold=0.2)[0]
+    assert not second.take_turn("h", me, hold=60)[0]  # me waits
+    time.sleep(0.3)
+    assert second.take_turn("h", me, hold=60)[0]  # lapsed: the waiter takes it, and waits no more
+    assert not first.renew_turn("h", elsewhere, hold=60)  # the lapsed holder renews nothing it lost
+    assert not first.turn_wanted("h", me)
+    second.end_turn("h", me, 0.0)
+    gone = f"{socket.gethostname()}:999999999:beef"  # no such pid here
+    assert first.take_turn("h", gone, hold=3600)[0]
+    assert second.take_turn("h", me, hold=3600)[0]  # the dead holder's lease is void at once
+    assert not first.turn_wanted("h", me)  # nor does a dead waiter want it
+    first.take_turn("h", gone, hold=3600)
+    assert not second.turn_wanted("h", me)
+
+
+def test_one_request_in_flight_per_host_however_hard_two_processes_ask(hosts_of: Callable[[], Any]) -> None:
+    """Two connections taking and giving back one host's lease as fast as they can: never two holders at once."""
+    stores = [hosts_of(), hosts_of()]
+    start = threading.Barrier(2)
+    in_flight, most, turns = [0], [0], [0, 0]
+    guard = threading.Lock()
+
+    def fetch(index: int) -> None:
+        holder = holder_name()
+        start.wait()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            if not stores[index].take_turn("h", holder, hold=3600)[0]:
+                continue
+            with guard:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            time.sleep(0.001)  # the request
+            with guard:
+                in_flight[0] -= 1
+            turns[index] += 1
+            stores[index].end_turn("h", holder, 0.0)
+
+    threads = [threading.Thread(target=fetch, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
+    assert min(turns) > 10  # both had turns: the lease went back and forth
+
+
+def test_two_processes_asking_for_a_free_host_at_the_same_moment_get_one_lease(hosts_of: Callable[[], Any]) -> None:
+    """The take_turn race itself: round after round the lease is free and both connections ask at once; each
+    round exactly one gets it, and the other gets it handed over next."""
+    stores = [hosts_of(), hosts_of()]
+    rounds = 150
+    meet = threading.Barrier(2, timeout=60)
+    won: list[list[bool]] = [[], []]
+
+    def ask(index: int) -> None:
+        holder = holder_name()
+        for _ in range(rounds):
+            meet.wait()
+            taken = stores[index].take_turn("h", holder, hold=3600)[0]
+            won[index].append(taken)
+            meet.wait()
+            if taken:
+                stores[index].end_turn("h", holder, 0.0)  # handed to the other, waiting
+            meet.wait()
+            if not taken:
+                assert stores[index].take_turn("h", holder, hold=3600)[0]
+                stores[index].end_turn("h", holder, 0.0)  # nobody waits: free again
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a + b for a, b in zip(*won, strict=True)] == [1] * rounds

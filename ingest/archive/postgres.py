@@ -17,6 +17,7 @@ selection, retention, the reports and the export. Until they are, PostgresStore 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -30,7 +31,7 @@ from psycopg import sql
 from ingest.archive import neardup, pgschema
 from ingest.archive.db import iso_utc, utcnow
 from ingest.archive.store import DONE_STATES, MAX_ATTEMPTS, article_row
-from ingest.models import Article, Fingerprint, Link, WarcRef, holder_alive
+from ingest.models import Article, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
 from ingest.storage import CLAIM_SECONDS, Saved, Stored, Verdict
 from ingest.urls import url_key
 
@@ -45,8 +46,9 @@ Query = str | sql.SQL | sql.Composed
 class PostgresStore:
     """The archive in a PostgreSQL database: one connection, used from the thread that writes."""
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, dsn: str | None = None) -> None:
         self.conn = conn
+        self.dsn = dsn  # where host_states() connects again
         self._depth = 0
 
     # transactions
@@ -323,6 +325,102 @@ class PostgresStore:
         """See storage.Store.clear_reclean_cursor."""
         self.conn.execute("DELETE FROM reclean_cursors WHERE source = %s AND scope = %s", [source, scope])
 
+    # host state
+    def host_states(self) -> PostgresHostStore:
+        """See storage.Store.host_states: on a connection of its own to the same database."""
+        if self.dsn is None:
+            raise ValueError("host state needs the database's DSN")
+        return open_postgres_host_states(self.dsn)
+
+
+class PostgresHostStore:
+    """storage.HostStateStore in PostgreSQL (store.HostStore's rules): robots.txt, backoff and each host's lease
+    (models.Turn), shared by every process on the database.
+
+    Fetcher threads call it: one connection (autocommit) shared under a lock, as HostStore's. A lease changes hands
+    in a transaction that locks the host's row first (SELECT ... FOR UPDATE, where SQLite takes BEGIN IMMEDIATE):
+    two processes asking at once are served one after the other, and the second sees what the first wrote.
+    """
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+
+    def load_host(self, host: str) -> HostState | None:
+        """See storage.HostStateStore.load_host."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT host, robots_txt, robots_fetched_at, robots_status, backoff_until, failures"
+                " FROM hosts WHERE host = %s", [host]).fetchone()
+        if row is None:
+            return None
+        return HostState(host=row[0], robots_txt=row[1], robots_fetched_at=row[2] or 0.0,
+                         robots_status=row[3] or 0, backoff_until=row[4] or 0.0, failures=row[5] or 0)
+
+    def save_host(self, state: HostState) -> None:
+        """See storage.HostStateStore.save_host: one upsert, the lease's columns left as they are."""
+        with self._lock:
+            self.conn.execute(
+                "INSERT INTO hosts (host, robots_txt, robots_fetched_at, robots_status, backoff_until, failures)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (host) DO UPDATE SET"
+                " robots_txt = excluded.robots_txt, robots_fetched_at = excluded.robots_fetched_at,"
+                " robots_status = excluded.robots_status, backoff_until = excluded.backoff_until,"
+                " failures = excluded.failures",
+                [state.host, state.robots_txt, state.robots_fetched_at, state.robots_status, state.backoff_until,
+                 state.failures])
+
+    def take_turn(self, host: str, holder: str, *, hold: float) -> tuple[bool, float, float]:
+        """See storage.HostStateStore.take_turn. Looked at without the row lock first: a process that already
+        left word that it waits only reads."""
+        with self._lock:
+            turn, backoff_until = self._turn(host)
+            if not turn.free_for(holder, time.time(), backoff_until) and turn.waiter == holder:
+                return False, turn.next_request_at, backoff_until
+            with self.conn.transaction():
+                self.conn.execute("INSERT INTO hosts (host) VALUES (%s) ON CONFLICT (host) DO NOTHING", [host])
+                turn, backoff_until = self._turn(host, lock=True)  # again, now that no one else can change it
+                now = time.time()
+                taken = turn.free_for(holder, now, backoff_until)
+                self._save_turn(host, turn.taken(holder, now, hold=hold) if taken else turn.awaited(holder))
+            return taken, turn.next_request_at, backoff_until
+
+    def renew_turn(self, host: str, holder: str, *, hold: float) -> bool:
+        """See storage.HostStateStore.renew_turn."""
+        with self._lock:
+            return bool(self.conn.execute("UPDATE hosts SET lease_until = %s WHERE host = %s AND lease_holder = %s",
+                                          [time.time() + hold, host, holder]).rowcount)
+
+    def turn_wanted(self, host: str, holder: str) -> bool:
+        """See storage.HostStateStore.turn_wanted (a read)."""
+        with self._lock:
+            return self._turn(host)[0].wanted(holder)
+
+    def end_turn(self, host: str, holder: str, next_request_at: float) -> None:
+        """See storage.HostStateStore.end_turn."""
+        with self._lock, self.conn.transaction():
+            turn, _ = self._turn(host, lock=True)
+            if turn.holder == holder:
+                self._save_turn(host, turn.given_back(next_request_at, time.time()))
+
+    def _turn(self, host: str, *, lock: bool = False) -> tuple[Turn, float]:
+        """The host's lease as stored, and its backoff_until; with `lock`, the row locked until the transaction
+        ends."""
+        row = self.conn.execute("SELECT next_request_at, lease_holder, lease_until, waiter, backoff_until"
+                                " FROM hosts WHERE host = %s" + (" FOR UPDATE" if lock else ""), [host]).fetchone()
+        if row is None:
+            return Turn(), 0.0
+        return Turn(row[0] or 0.0, row[1], row[2] or 0.0, row[3]), row[4] or 0.0
+
+    def _save_turn(self, host: str, turn: Turn) -> None:
+        self.conn.execute("UPDATE hosts SET next_request_at = %s, lease_holder = %s, lease_until = %s, waiter = %s"
+                          " WHERE host = %s",
+                          [turn.next_request_at, turn.holder, turn.lease_until or None, turn.waiter, host])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self.conn.close()
+
 
 def open_postgres_store(dsn: str) -> PostgresStore:
     """Connect to the database at `dsn` (postgresql://user@host/dbname) and make the archive's tables when they
@@ -334,4 +432,10 @@ def open_postgres_store(dsn: str) -> PostgresStore:
     except BaseException:
         conn.close()
         raise
-    return PostgresStore(conn)
+    return PostgresStore(conn, dsn)
+
+
+def open_postgres_host_states(dsn: str) -> PostgresHostStore:
+    """Per-host state for the fetcher's threads, on a connection of its own to the archive at `dsn` (whose tables
+    open_postgres_store made)."""
+    return PostgresHostStore(psycopg.connect(dsn, autocommit=True))
