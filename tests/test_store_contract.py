@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from ingest.archive import dedup, neardup
+from ingest.archive import dedup, learn, neardup
 from ingest.archive.db import iso_utc
 from ingest.archive.sqlite import SqliteStore, open_store
-from ingest.models import Article, HostState, Link, holder_name
-from ingest.storage import Saved, Verdict
+from ingest.models import Article, BlockKey, HostState, Link, holder_name
+from ingest.storage import Listing, Saved, Verdict
 from ingest.urls import url_key
 
 AnyStore = Any  # SqliteStore or PostgresStore (which is not yet all of storage.Store)
@@ -444,3 +444,53 @@ def test_two_processes_asking_for_a_free_host_at_the_same_moment_get_one_lease(h
     for thread in threads:
         thread.join()
     assert [a + b for a, b in zip(*won, strict=True)] == [1] * rounds
+
+
+# --- learned boilerplate: the same pages learn the same keys at the same page --------------------------------
+
+def page_blocks(n: int) -> list[BlockKey]:
+    """Page n's blocks: site chrome on every page, a block on every other, a box saying two things (the site's)
+    and one saying a new thing on every page (not the site's), a burst on the first three, and the page's own."""
+    blocks = [BlockKey("t:nav", "text", "Home News Sport"), BlockKey("b:appeal", "box", "Support us", f"v{n % 2}"),
+              BlockKey("b:ad", "box", f"Advert {n}", f"ad{n}"), BlockKey(f"t:own{n}", "text", f"Story {n}")]
+    if n % 2:
+        blocks.append(BlockKey("l:read", "lead", "Read also"))
+    if n <= 3:
+        blocks.append(BlockKey("t:burst", "text", "A paragraph the follow-ups reuse"))
+    return blocks
+
+
+def test_the_same_pages_learn_the_same_keys_at_the_same_page(archive: AnyStore,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(learn, "PRUNE_EVERY", 10)  # both stores read the rules at each call
+    monkeypatch.setattr(learn, "PRUNE_AFTER", 20)
+    learned_at: dict[str, int] = {}
+    raised = []
+    for n in range(1, 61):
+        with archive.batch():
+            if archive.observe_blocks("s", f"k{n}", page_blocks(n)):
+                raised.append(n)
+        for key in archive.learned_keys("s") - learned_at.keys():
+            learned_at[key] = n
+        if n == 25:  # a page cleaned again counts once; only a block it did not show before is new
+            assert not archive.observe_blocks("s", "k3", page_blocks(3))
+            assert archive.boilerplate_listing("s", candidates=True).pages == 25
+            assert not archive.observe_blocks("s", "k4", [*page_blocks(4), BlockKey("t:late", "text", "Late")])
+    # on every page from the first: 20 of max(40, 20) pages; every other page: 20 of 39
+    assert learned_at == {"t:nav": 20, "b:appeal": 20, "l:read": 39}
+    assert raised == [20, 39]
+    assert archive.learned_revision("s") == 2
+    assert archive.learned_revision("other") == 0
+    assert archive.learned_keys("other") == frozenset()
+
+    listing = archive.boilerplate_listing("s")
+    assert (listing.source, listing.pages, listing.revision) == ("s", 60, 2)
+    assert sorted((b["block"], b["kind"], b["pages"]) for b in listing.blocks) == [
+        ("Home News Sport", "text", 60), ("Read also", "lead", 30), ("Support us", "box", 60)]
+    assert listing.blocks[-1]["block"] == "Read also"  # most seen first
+    assert all(b["learned_at"] and b["first_seen"] <= b["learned_at"] <= b["last_seen"] for b in listing.blocks)
+    candidates = {b["block"]: b["pages"] for b in archive.boilerplate_listing("s", candidates=True).blocks}
+    # the ad box (60 pages, 60 things said) is a candidate, never learned; the burst (3 pages, not seen for
+    # PRUNE_AFTER pages) was pruned; a page's own block is no candidate
+    assert candidates == {"Home News Sport": 60, "Read also": 30, "Support us": 60, "Advert 1": 60}
+    assert archive.boilerplate_listing("none") == Listing("none", 0, 0, [])

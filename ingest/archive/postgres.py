@@ -28,11 +28,11 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from ingest.archive import neardup, pgschema
+from ingest.archive import learn, neardup, pgschema
 from ingest.archive.db import iso_utc, utcnow
 from ingest.archive.store import DONE_STATES, MAX_ATTEMPTS, article_row
-from ingest.models import Article, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
-from ingest.storage import CLAIM_SECONDS, Saved, Stored, Verdict
+from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
+from ingest.storage import CLAIM_SECONDS, Listing, Saved, Stored, Verdict
 from ingest.urls import url_key
 
 WRITE_LOCK: Final = 0x1_6E6765_7377  # pg_advisory_xact_lock key a batch holds: one writer at a time
@@ -324,6 +324,98 @@ class PostgresStore:
     def clear_reclean_cursor(self, source: str, scope: str) -> None:
         """See storage.Store.clear_reclean_cursor."""
         self.conn.execute("DELETE FROM reclean_cursors WHERE source = %s AND scope = %s", [source, scope])
+
+    # learned boilerplate (archive/boilerplate.py's counts, archive/learn.py's rules)
+    def observe_blocks(self, source: str, url_key: str, keys: Iterable[BlockKey]) -> bool:
+        """See storage.Store.observe_blocks (boilerplate.observe's rules, in the caller's batch or one of its
+        own)."""
+        with self.batch():
+            now = utcnow()
+            row = self._one("SELECT serial, keys FROM boilerplate_pages WHERE source = %s AND url_key = %s",
+                            [source, url_key])
+            blocks = {b.key: b for b in keys}
+            hashes = {learn.page_hash(key): key for key in blocks}
+            if row is None:
+                found = self._one("INSERT INTO boilerplate_sources (source, pages, revision, updated_at)"
+                                  " VALUES (%s, 1, 0, %s) ON CONFLICT (source) DO UPDATE SET"
+                                  " pages = boilerplate_sources.pages + 1, updated_at = excluded.updated_at"
+                                  " RETURNING pages", [source, now])
+                assert found is not None
+                serial = newest = int(found[0])
+                self.conn.execute("INSERT INTO boilerplate_pages (source, url_key, serial, keys)"
+                                  " VALUES (%s, %s, %s, %s)", [source, url_key, serial, b"".join(sorted(hashes))])
+            else:  # a page counted before (cleaned again): only keys it did not show then are new
+                serial, counted = int(row[0]), learn.page_hashes(row[1])
+                found = self._one("SELECT pages FROM boilerplate_sources WHERE source = %s", [source])
+                assert found is not None
+                newest = int(found[0])
+                blocks = {key: blocks[key] for digest, key in hashes.items() if digest not in counted}
+                if blocks:
+                    self.conn.execute("UPDATE boilerplate_pages SET keys = %s WHERE source = %s AND url_key = %s",
+                                      [b"".join(sorted(counted | hashes.keys())), source, url_key])
+            if not blocks:
+                return False
+            with self.conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO boilerplate (source, key, kind, sample, pages, variants, first_serial, last_serial,"
+                    " first_seen, last_seen) VALUES (%s, %s, %s, %s, 1, 0, %s, %s, %s, %s)"
+                    " ON CONFLICT (source, key) DO UPDATE SET pages = boilerplate.pages + 1,"
+                    " last_serial = greatest(boilerplate.last_serial, excluded.last_serial),"
+                    " first_serial = least(boilerplate.first_serial, excluded.first_serial),"
+                    " last_seen = excluded.last_seen",
+                    [(source, b.key, b.kind, b.sample, serial, serial, now, now) for b in blocks.values()])
+                boxes = [(source, b.key, b.variant) for b in blocks.values() if b.variant]
+                if boxes:
+                    cursor.executemany("INSERT INTO boilerplate_variants (source, key, variant) VALUES (%s, %s, %s)"
+                                       " ON CONFLICT DO NOTHING", boxes)
+                    cursor.executemany("UPDATE boilerplate b SET variants = (SELECT count(*) FROM"
+                                       " boilerplate_variants v WHERE v.source = b.source AND v.key = b.key)"
+                                       " WHERE source = %s AND key = %s", [(s, k) for s, k, _ in boxes])
+            # Only keys seen often enough can have just become boilerplate: most of a page's blocks are its own.
+            rows = self.conn.execute(
+                "SELECT key, pages, variants, first_serial FROM boilerplate WHERE source = %s AND key = ANY(%s)"
+                " AND learned_at IS NULL AND pages >= %s", [source, [k for k in blocks if k], learn.MIN_PAGES])
+            learned_now = [key for key, pages, variants, first in rows
+                           if learn.is_boilerplate(pages, first, newest, variants)]
+            if learned_now:
+                self.conn.execute("UPDATE boilerplate SET learned_at = %s WHERE source = %s AND key = ANY(%s)",
+                                  [now, source, learned_now])
+                self.conn.execute("UPDATE boilerplate_sources SET revision = revision + 1 WHERE source = %s",
+                                  [source])
+            if row is None and serial % learn.PRUNE_EVERY == 0:
+                self._prune_blocks(source, serial)
+            return bool(learned_now)
+
+    def _prune_blocks(self, source: str, serial: int) -> int:
+        """boilerplate.prune: drop the keys seen on fewer than MIN_PAGES pages and not since PRUNE_AFTER pages."""
+        stale = [row[0] for row in self.conn.execute(
+            "SELECT key FROM boilerplate WHERE source = %s AND pages < %s AND last_serial < %s"
+            " AND learned_at IS NULL", [source, learn.MIN_PAGES, serial - learn.PRUNE_AFTER])]
+        if stale:
+            self.conn.execute("DELETE FROM boilerplate_variants WHERE source = %s AND key = ANY(%s)", [source, stale])
+            self.conn.execute("DELETE FROM boilerplate WHERE source = %s AND key = ANY(%s)", [source, stale])
+        return len(stale)
+
+    def learned_keys(self, source: str) -> frozenset[str]:
+        """See storage.Reports.learned_keys."""
+        return frozenset(row[0] for row in self.conn.execute(
+            "SELECT key FROM boilerplate WHERE source = %s AND learned_at IS NOT NULL", [source]))
+
+    def learned_revision(self, source: str) -> int:
+        """See storage.Reports.learned_revision."""
+        row = self._one("SELECT revision FROM boilerplate_sources WHERE source = %s", [source])
+        return int(row[0]) if row else 0
+
+    def boilerplate_listing(self, source: str, *, candidates: bool = False) -> Listing:
+        """See storage.Reports.boilerplate_listing (times as store.py's ISO 8601 UTC strings)."""
+        where = "learned_at IS NOT NULL" if not candidates else "(learned_at IS NOT NULL OR pages >= 2)"
+        blocks = [{"kind": kind, "block": sample, "pages": pages, "first_seen": iso_utc(first),
+                   "last_seen": iso_utc(last), "learned_at": iso_utc(learned)}
+                  for kind, sample, pages, first, last, learned in self.conn.execute(
+                      "SELECT kind, sample, pages, first_seen, last_seen, learned_at FROM boilerplate"
+                      f" WHERE source = %s AND {where} ORDER BY pages DESC, first_seen", [source])]
+        row = self._one("SELECT pages, revision FROM boilerplate_sources WHERE source = %s", [source])
+        return Listing(source, int(row[0]) if row else 0, int(row[1]) if row else 0, blocks)
 
     # host state
     def host_states(self) -> PostgresHostStore:
