@@ -10,7 +10,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ import pytest
 
 from ingest.archive import dedup, learn, neardup
 from ingest.archive.db import iso_utc
+from ingest.archive.retention import PRUNE_BATCH
 from ingest.archive.sqlite import SqliteStore, open_store
-from ingest.models import Article, BlockKey, HostState, Link, holder_name
-from ingest.storage import Listing, Saved, Verdict
+from ingest.config import Topic
+from ingest.models import Article, BlockKey, HostState, Link, WarcRef, holder_name
+from ingest.storage import Listing, Recleaning, Saved, StoredPage, Verdict
 from ingest.urls import url_key
 
 AnyStore = Any  # SqliteStore or PostgresStore (which is not yet all of storage.Store)
@@ -494,3 +497,121 @@ def test_the_same_pages_learn_the_same_keys_at_the_same_page(archive: AnyStore,
     # PRUNE_AFTER pages) was pruned; a page's own block is no candidate
     assert candidates == {"Home News Sport": 60, "Read also": 30, "Support us": 60, "Advert 1": 60}
     assert archive.boilerplate_listing("none") == Listing("none", 0, 0, [])
+
+
+# --- re-cleaning, topics, retention ------------------------------------------------------------------------
+
+def execute(archive: AnyStore, query: str, params: tuple[Any, ...] = ()) -> None:
+    """A write (with ? placeholders) on the store's own connection, committed."""
+    if isinstance(archive, SqliteStore):
+        with archive.batch():
+            archive.db.execute(query, list(params))
+    else:
+        archive.conn.execute(query.replace("?", "%s"), list(params))
+
+
+def saved_with_page(archive: AnyStore, item: Article, n: int) -> int:
+    with archive.batch():
+        verdict = dedup.judge(archive, item)
+        return int(archive.save_article(item, verdict, raw=WarcRef("s.warc.gz", 100 * n, 50 + n)).article_id)
+
+
+def test_a_page_cleaned_again_replaces_the_cleaning_in_place(archive: AnyStore) -> None:
+    published = datetime(2025, 3, 1, 22, 30, tzinfo=timezone(timedelta(hours=2)))
+    first = article("https://a.example/1", WORDS, published_at=published, authors=["Ann"], adapter_version=1)
+    original = saved_with_page(archive, first, 1)
+    copy = saved_with_page(archive, article("https://b.example/1", WORDS), 2)
+    assert (original, copy) == (1, 2)
+    assert not archive.replace_cleaning(original, first)  # the same cleaning (published_at read back alike)
+    assert not archive.replace_cleaning(99, first)  # no such article
+    assert not archive.replace_cleaning(original, replace(first, adapter_version=2, learned_rev=3))  # unseen
+    assert rows(archive, "SELECT adapter_version, learned_rev FROM articles WHERE id = 1") == [(2, 3)]  # but kept
+    assert archive.replace_cleaning(original, replace(first, title="Better title", adapter_version=2))
+    assert archive.stored_at(url_key(first.url)).title == "Better title"
+
+    rewritten = " ".join(f"x{i}" for i in range(300))
+    assert archive.replace_cleaning(original, replace(first, text=rewritten, title="Better title"))
+    stored = archive.stored_at(url_key(first.url))
+    assert (stored.article_id, stored.text, stored.content_hash) == (1, rewritten, dedup.content_hash(rewritten))
+    assert band_rows(archive, 1) == neardup.BANDS  # an original's bands follow its new text
+    assert archive.near_copy(neardup.fingerprint(rewritten + " extra")) == 1
+    assert archive.near_copy(neardup.fingerprint(WORDS + " extra")) is None
+    assert archive.replace_cleaning(copy, article("https://b.example/1", rewritten))
+    assert band_rows(archive, 2) == 0  # a copy is not indexed
+    assert rows(archive, "SELECT count(*) FROM revisions") == [(0,)]  # the same page: no revision
+    assert rows(archive, "SELECT id, url, duplicate_of, warc_offset FROM articles ORDER BY id") == [
+        (1, "https://a.example/1", None, 100), (2, "https://b.example/1", 1, 200)]
+
+
+def topic_rows(archive: AnyStore) -> list[tuple[Any, ...]]:
+    return sorted(rows(archive, "SELECT article_id, topic FROM article_topics"))
+
+
+def test_topics_saved_and_retagged(archive: AnyStore) -> None:
+    for n, text in enumerate(["Japan and China talk trade. " + WORDS, "Ishiba in Nishibashi: " + WORDS[:200],
+                              "Japanese exports rise, Tokyo says. " + WORDS[:300]], start=1):
+        saved_with_page(archive, article(f"https://a.example/{n}", text), n)
+    archive.save_topics(1, ["b", "a", "a"])
+    assert topic_rows(archive) == [(1, "a"), (1, "b")]
+    archive.save_topics(1, ["c", "b"])
+    assert topic_rows(archive) == [(1, "b"), (1, "c")]
+    archive.save_topics(2, ["z"])
+    archive.save_topics(1, [])
+    assert topic_rows(archive) == [(2, "z")]
+
+    rules = {"japan": Topic("japan", ("Japan",)), "trade": Topic("trade", ("trade", "exports"), require=("Japan",)),
+             "ishiba": Topic("ishiba", ("Ishiba",))}
+    assert archive.retag(rules) == 3
+    assert topic_rows(archive) == [(1, "japan"), (1, "trade"), (2, "ishiba"), (3, "japan"), (3, "trade")]
+    assert archive.retag({"tokyo": Topic("tokyo", ("Tokyo",))}) == 3  # topics no longer configured go
+    assert topic_rows(archive) == [(3, "tokyo")]
+
+
+def test_which_pages_re_cleaning_reads(archive: AnyStore) -> None:
+    kyiv = timezone(timedelta(hours=2))
+    made = [  # (published_at, adapter_version, learned_rev)
+        (datetime(2025, 3, 2, 1, 0, tzinfo=kyiv), 1, 0),  # 1 March 23:00 UTC
+        (datetime(2025, 3, 2, 2, 0, tzinfo=kyiv), 2, 0),  # 2 March 00:00 UTC
+        (None, 1, 5),
+        (datetime(2025, 3, 5, tzinfo=UTC), 2, 5),
+    ]
+    for n, (published, version, rev) in enumerate(made, start=1):
+        saved_with_page(archive, article(f"https://a.example/{n}", f"{n} " + WORDS[:50 * n], published_at=published,
+                                         adapter_version=version, learned_rev=rev), n)
+    with archive.batch():
+        bare = article("https://a.example/bare", "No page kept " + WORDS[:40])
+        archive.save_article(bare, dedup.judge(archive, bare))  # stored before pages were archived
+    saved_with_page(archive, article("https://o.example/1", "other " + WORDS[:30], source="o"), 9)
+
+    stale = Recleaning("s", adapter_version=2, learned_rev=5)
+    assert archive.count_pages(stale) == 3
+    assert archive.count_pages(stale, after=1) == 2
+    assert archive.stored_pages(stale, 0, 2) == [StoredPage(1, "https://a.example/1", WarcRef("s.warc.gz", 100, 51)),
+                                                 StoredPage(2, "https://a.example/2", WarcRef("s.warc.gz", 200, 52))]
+    assert [page.article_id for page in archive.stored_pages(stale, 2, 10)] == [3]
+    since = Recleaning("s", since=date(2025, 3, 2), adapter_version=9)  # a day: the stored UTC one; undated: not
+    assert [page.article_id for page in archive.stored_pages(since, 0, 10)] == [2, 4]
+    assert archive.count_pages(since) == 2
+    everything = Recleaning("s", everything=True)
+    assert [page.article_id for page in archive.stored_pages(everything, 0, 10)] == [1, 2, 3, 4]
+    assert archive.count_pages(Recleaning("s")) == 0  # nothing is older than version 0
+    assert archive.count_without_raw_page("s") == 1
+    assert archive.count_without_raw_page("o") == 0
+
+
+def test_old_fetch_log_rows_are_pruned_in_batches(archive: AnyStore) -> None:
+    old = PRUNE_BATCH * 2 + 7  # three short transactions
+    for n in range(old):
+        archive.log_fetch(url=f"https://a.example/{n}", source="s", outcome="new")
+    execute(archive, "UPDATE fetches SET time = ?", (iso_utc(datetime.now(UTC) - timedelta(days=40)),))
+    archive.log_fetch(url="https://a.example/recent", source="s", outcome="new")
+    archive.log_fetch(url="https://t.example/old", source="t", outcome="failed")
+    execute(archive, "UPDATE fetches SET time = ? WHERE source = 't'", (iso_utc(datetime(2020, 1, 1)),))
+    assert archive.prune_fetches("s", 0) == 0  # 0: keep all
+    assert archive.prune_fetches("s", 50) == 0  # none that old
+    stop = threading.Event()
+    stop.set()
+    assert archive.prune_fetches("s", 30, stop=stop) == 0  # asked to stop before the first batch
+    assert archive.prune_fetches("s", 30) == old
+    assert rows(archive, "SELECT source, url FROM fetches ORDER BY id") == [("s", "https://a.example/recent"),
+                                                                          ("t", "https://t.example/old")]

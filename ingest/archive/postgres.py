@@ -9,10 +9,12 @@ Transactions: the connection is in autocommit, so a method outside a batch is it
 begins one and takes the archive's write lock (a transaction-level advisory lock) up front, as SQLite's BEGIN
 IMMEDIATE does: the dedup stage's lookups and the save after them see no other writer's article in between. Nested
 batches join the outer one. Frontier claims need no lock of their own: an UPDATE waits for a row another
-transaction changes and re-checks its WHERE, so two processes never claim one link.
+transaction changes and re-checks its WHERE, so two processes never claim one link. Host state (robots.txt,
+backoff, each host's lease) is PostgresHostStore, on a connection of its own (host_states()); a lease changes hands
+under a row lock on the host (SELECT ... FOR UPDATE).
 
-Not yet here (see docs/postgres-progress.md): host state and leases, learned boilerplate, topics, re-cleaning
-selection, retention, the reports and the export. Until they are, PostgresStore is not a storage.Store for mypy.
+Not yet here (see docs/postgres-progress.md): the reports and the export (storage.Reports' source_rows, stats,
+health, topic_counts, check_export, export_articles). Until they are, PostgresStore is not a storage.Store for mypy.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from ingest.archive import learn, neardup, pgschema
+from ingest.archive import learn, neardup, pgschema, retention
+from ingest.archive import topics as tagging
 from ingest.archive.db import iso_utc, utcnow
-from ingest.archive.store import DONE_STATES, MAX_ATTEMPTS, article_row
+from ingest.archive.dedup import content_hash
+from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, MAX_ATTEMPTS, article_row
+from ingest.config import Topic
 from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
-from ingest.storage import CLAIM_SECONDS, Listing, Saved, Stored, Verdict
+from ingest.storage import CLAIM_SECONDS, Listing, Recleaning, Saved, Stored, StoredPage, Verdict
 from ingest.urls import url_key
 
 WRITE_LOCK: Final = 0x1_6E6765_7377  # pg_advisory_xact_lock key a batch holds: one writer at a time
@@ -133,6 +138,56 @@ class PostgresStore:
             self._alias(article, key, article_id)
             return Saved("duplicate" if verdict.original else "new", article_id, verdict.original)
 
+    def replace_cleaning(self, article_id: int, article: Article, fingerprint: Fingerprint | None = None) -> bool:
+        """See storage.Store.replace_cleaning (store.replace_cleaning's rules): the row's cleaned columns, and an
+        original's bands when its text changed; no revision."""
+        with self.batch():
+            old = self._one(f"SELECT duplicate_of, {', '.join(CLEANED_COLUMNS)} FROM articles WHERE id = %s",
+                            [article_id])
+            if old is None:
+                return False
+            duplicate_of = old[0]
+            before = {name: iso_utc(value) if isinstance(value, datetime) else value
+                      for name, value in zip(CLEANED_COLUMNS, old[1:], strict=True)}
+            row = article_row(article, url_key(article.url), content_hash(article.text))
+            after = {name: row[name] for name in CLEANED_COLUMNS}
+            if after == before:
+                return False
+            self._update("articles", article_id, after)
+            if duplicate_of is None and after["content_hash"] != before["content_hash"]:
+                self._unindex(article_id, neardup.fingerprint(str(before["text"])).bands)
+                self._index(article_id, (fingerprint or neardup.fingerprint(article.text)).bands)
+            hidden = ("adapter_version", "learned_rev", "words", "content_hash", "truncated")
+            return any(after[name] != before[name] for name in CLEANED_COLUMNS if name not in hidden)
+
+    def save_topics(self, article_id: int, names: Iterable[str]) -> None:
+        """See storage.Store.save_topics (topics.save_topics): nothing written when the set is unchanged."""
+        wanted = sorted(set(names))
+        current = {row[0] for row in self.conn.execute("SELECT topic FROM article_topics WHERE article_id = %s",
+                                                       [article_id])}
+        if current == set(wanted):
+            return
+        with self.batch():
+            self.conn.execute("DELETE FROM article_topics WHERE article_id = %s AND NOT (topic = ANY(%s))",
+                              [article_id, wanted])
+            self.conn.execute("INSERT INTO article_topics (article_id, topic) SELECT %s, t FROM unnest(%s::text[]) t"
+                              " ON CONFLICT (article_id, topic) DO NOTHING", [article_id, wanted])
+
+    def retag(self, topics: Mapping[str, Topic]) -> int:
+        """See storage.Store.retag (topics.retag): matched outside transactions, written a batch at a time."""
+        last_id, seen = 0, 0
+        while True:
+            rows = self.conn.execute("SELECT id, title, text FROM articles WHERE id > %s ORDER BY id LIMIT %s",
+                                     [last_id, tagging.RETAG_BATCH]).fetchall()
+            if not rows:
+                return seen
+            tagged = [(article_id, tagging.match_topics(title or "", text or "", topics))
+                      for article_id, title, text in rows]
+            with self.batch():
+                for article_id, names in tagged:
+                    self.save_topics(article_id, names)
+            last_id, seen = rows[-1][0], seen + len(rows)
+
     def _insert(self, table: str, row: Mapping[str, Any]) -> int:
         query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING id").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, row)),
@@ -173,6 +228,22 @@ class PostgresStore:
         self.conn.execute("INSERT INTO fetches (url, source, status, outcome, reason, detail, article_id, time)"
                           " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                           [url, source, status, outcome, reason, (detail or "")[:500] or None, article_id, utcnow()])
+
+    def prune_fetches(self, source: str, days: int, *, stop: threading.Event | None = None) -> int:
+        """See storage.Store.prune_fetches (retention.prune_fetches: retention.PRUNE_BATCH rows a transaction)."""
+        if days <= 0:
+            return 0
+        cutoff = retention.fetches_cutoff(days)
+        deleted = 0
+        while stop is None or not stop.is_set():
+            with self.batch():
+                count = self.conn.execute(
+                    'DELETE FROM fetches WHERE id IN (SELECT id FROM fetches WHERE source = %s AND "time" < %s'
+                    " LIMIT %s)", [source, cutoff, retention.PRUNE_BATCH]).rowcount
+            deleted += count
+            if count < retention.PRUNE_BATCH:
+                break
+        return deleted
 
     # the frontier
     def add_links(self, links: Iterable[Link]) -> int:
@@ -324,6 +395,26 @@ class PostgresStore:
     def clear_reclean_cursor(self, source: str, scope: str) -> None:
         """See storage.Store.clear_reclean_cursor."""
         self.conn.execute("DELETE FROM reclean_cursors WHERE source = %s AND scope = %s", [source, scope])
+
+    # re-cleaning: stored articles with raw pages (recleaning.py's selection)
+    def count_pages(self, selection: Recleaning, after: int = 0) -> int:
+        """See storage.Store.count_pages."""
+        where, params = _selection(selection)
+        row = self._one(f"SELECT count(*) FROM articles WHERE {where} AND id > %s", [*params, after])
+        return int(row[0]) if row else 0
+
+    def stored_pages(self, selection: Recleaning, after: int, limit: int) -> list[StoredPage]:
+        """See storage.Store.stored_pages."""
+        where, params = _selection(selection)
+        rows = self.conn.execute(f"SELECT id, url, warc_file, warc_offset, warc_length FROM articles WHERE {where}"
+                                 " AND id > %s ORDER BY id LIMIT %s", [*params, after, int(limit)]).fetchall()
+        return [StoredPage(article_id, url, WarcRef(file, int(offset), int(length)))
+                for article_id, url, file, offset, length in rows]
+
+    def count_without_raw_page(self, source: str) -> int:
+        """See storage.Store.count_without_raw_page."""
+        row = self._one("SELECT count(*) FROM articles WHERE source = %s AND warc_file IS NULL", [source])
+        return int(row[0]) if row else 0
 
     # learned boilerplate (archive/boilerplate.py's counts, archive/learn.py's rules)
     def observe_blocks(self, source: str, url_key: str, keys: Iterable[BlockKey]) -> bool:
@@ -512,6 +603,20 @@ class PostgresHostStore:
         """Close the connection."""
         with self._lock:
             self.conn.close()
+
+
+def _selection(selection: Recleaning) -> tuple[str, list[Any]]:
+    """recleaning._selection's WHERE: the source's articles with a raw page; since a day (UTC, as SQLite compares
+    its stored ISO strings), all, or those cleaned by an older adapter or before a learned-set revision."""
+    where = "source = %s AND warc_file IS NOT NULL"
+    params: list[Any] = [selection.source]
+    if selection.since is not None:
+        where += " AND (published_at AT TIME ZONE 'UTC')::date >= %s"
+        params.append(selection.since)
+    elif not selection.everything:
+        where += " AND (coalesce(adapter_version, 0) < %s OR coalesce(learned_rev, 0) < %s)"
+        params += [selection.adapter_version, selection.learned_rev]
+    return where, params
 
 
 def open_postgres_store(dsn: str) -> PostgresStore:
