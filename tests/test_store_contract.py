@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ingest.archive import dedup, neardup
+from ingest.archive import dedup, learn, neardup
 from ingest.archive.db import iso_utc
+from ingest.archive.retention import PRUNE_BATCH
 from ingest.archive.sqlite import SqliteStore, open_store
-from ingest.models import Article, Link, holder_name
-from ingest.storage import Saved, Verdict
+from ingest.config import Topic
+from ingest.models import Article, BlockKey, HostState, Link, WarcRef, holder_name
+from ingest.storage import Listing, Recleaning, Saved, StoredPage, Verdict
 from ingest.urls import url_key
 
 AnyStore = Any  # SqliteStore or PostgresStore (which is not yet all of storage.Store)
@@ -290,3 +294,324 @@ def test_stored_after(archive: AnyStore) -> None:
     assert not archive.stored_after("https://a.example/1", fetched)
     assert not archive.stored_after("https://a.example/other", fetched - timedelta(days=1))
     assert iso_utc(fetched) == archive.stored_at(url_key("https://a.example/1")).fetched_at
+
+
+# --- host state: robots/backoff and each host's lease (models.Turn), on connections of their own ---------------
+
+@pytest.fixture
+def hosts_of(opener: Opener) -> Iterator[Callable[[], Any]]:
+    """Opens another HostStateStore (another connection) on the test's archive; all are closed at the end."""
+    archive = opener()
+    opened: list[Any] = []
+
+    def make() -> Any:
+        opened.append(archive.host_states())
+        return opened[-1]
+
+    yield make
+    for each in opened:
+        each.close()
+
+
+def test_host_state_round_trip_beside_the_lease(hosts_of: Callable[[], Any]) -> None:
+    hosts, again = hosts_of(), hosts_of()
+    assert hosts.load_host("a.com") is None
+    state = HostState("a.com", robots_txt="User-agent: *\nDisallow: /x", robots_fetched_at=1.5, robots_status=200,
+                      backoff_until=99.0, failures=3)
+    hosts.save_host(state)
+    assert again.load_host("a.com") == state
+    hosts.save_host(HostState("a.com", robots_txt="", robots_status=404))
+    assert again.load_host("a.com") == HostState("a.com", "", 0.0, 404, 0.0, 0)
+
+    me = holder_name()
+    assert hosts.take_turn("b.com", me, hold=60)[0]  # a lease makes the host's row: its state is still unknown
+    assert again.load_host("b.com") == HostState("b.com")
+    hosts.save_host(HostState("b.com", robots_txt="", failures=1))  # state saved under a lease keeps the lease
+    assert not again.take_turn("b.com", holder_name(), hold=60)[0]
+    assert hosts.renew_turn("b.com", me, hold=60)
+
+
+def test_a_backed_off_host_gives_no_turn(hosts_of: Callable[[], Any]) -> None:
+    hosts = hosts_of()
+    until = time.time() + 300
+    hosts.save_host(HostState("a.com", backoff_until=until, failures=5))
+    assert hosts.take_turn("a.com", holder_name(), hold=60) == (False, 0.0, until)
+    hosts.save_host(HostState("a.com", backoff_until=time.time() - 1))
+    assert hosts.take_turn("a.com", holder_name(), hold=60)[0]
+
+
+def test_a_lease_is_one_holders_and_is_handed_to_its_waiter(hosts_of: Callable[[], Any]) -> None:
+    """Store.HostStore's rules on two connections: a live holder's lease is its own until it gives it back; a
+    process that asked meanwhile is waiting, and gets it next (not the giver, not a third)."""
+    first, second = hosts_of(), hosts_of()
+    a, b, c = holder_name(), holder_name(), holder_name()
+    assert first.take_turn("h", a, hold=3600) == (True, 0.0, 0.0)
+    assert not first.turn_wanted("h", a)
+    assert second.take_turn("h", b, hold=3600) == (False, 0.0, 0.0)  # a's: b leaves word that it waits
+    assert second.take_turn("h", b, hold=3600)[0] is False  # still a's
+    assert first.turn_wanted("h", a)
+    assert not second.turn_wanted("h", b)  # b waits itself
+    assert not second.renew_turn("h", b, hold=60)  # not b's to renew
+    assert first.renew_turn("h", a, hold=3600)
+    later = time.time() + 5
+    first.end_turn("h", b, 0.0)  # not b's to give back: nothing changes
+    assert not first.take_turn("h", c, hold=3600)[0]  # c now waits instead of b
+    assert second.take_turn("h", b, hold=3600)[0] is False
+    first.end_turn("h", a, later)  # handed to b, who asked last
+    taken, next_at, _ = second.take_turn("h", b, hold=3600)
+    assert (taken, next_at) == (True, pytest.approx(later))
+    assert not first.take_turn("h", a, hold=3600)[0]  # the giver waits its turn
+    assert not first.take_turn("h", c, hold=3600)[0]
+    second.end_turn("h", b, 0.0)  # next_request_at never goes back
+    assert first.take_turn("h", c, hold=3600) == (True, pytest.approx(later), 0.0)
+    first.end_turn("h", c, 0.0)  # nobody waits: free for anyone
+    assert second.take_turn("h", a, hold=3600)[0]
+
+
+def test_a_lapsed_or_dead_holders_lease_is_free(hosts_of: Callable[[], Any]) -> None:
+    first, second = hosts_of(), hosts_of()
+    elsewhere = "nowhere-host:1:abc"  # another machine's: alive as far as we can tell
+    me = holder_name()
+    assert first.take_turn("h", elsewhere, hold=0.2)[0]
+    assert not second.take_turn("h", me, hold=60)[0]  # me waits
+    time.sleep(0.3)
+    assert second.take_turn("h", me, hold=60)[0]  # lapsed: the waiter takes it, and waits no more
+    assert not first.renew_turn("h", elsewhere, hold=60)  # the lapsed holder renews nothing it lost
+    assert not first.turn_wanted("h", me)
+    second.end_turn("h", me, 0.0)
+    gone = f"{socket.gethostname()}:999999999:beef"  # no such pid here
+    assert first.take_turn("h", gone, hold=3600)[0]
+    assert second.take_turn("h", me, hold=3600)[0]  # the dead holder's lease is void at once
+    assert not first.turn_wanted("h", me)  # nor does a dead waiter want it
+    first.take_turn("h", gone, hold=3600)
+    assert not second.turn_wanted("h", me)
+
+
+def test_one_request_in_flight_per_host_however_hard_two_processes_ask(hosts_of: Callable[[], Any]) -> None:
+    """Two connections taking and giving back one host's lease as fast as they can: never two holders at once."""
+    stores = [hosts_of(), hosts_of()]
+    start = threading.Barrier(2)
+    in_flight, most, turns = [0], [0], [0, 0]
+    guard = threading.Lock()
+
+    def fetch(index: int) -> None:
+        holder = holder_name()
+        start.wait()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            if not stores[index].take_turn("h", holder, hold=3600)[0]:
+                continue
+            with guard:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            time.sleep(0.001)  # the request
+            with guard:
+                in_flight[0] -= 1
+            turns[index] += 1
+            stores[index].end_turn("h", holder, 0.0)
+
+    threads = [threading.Thread(target=fetch, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
+    assert min(turns) > 10  # both had turns: the lease went back and forth
+
+
+def test_two_processes_asking_for_a_free_host_at_the_same_moment_get_one_lease(hosts_of: Callable[[], Any]) -> None:
+    """The take_turn race itself: round after round the lease is free and both connections ask at once; each
+    round exactly one gets it, and the other gets it handed over next."""
+    stores = [hosts_of(), hosts_of()]
+    rounds = 150
+    meet = threading.Barrier(2, timeout=60)
+    won: list[list[bool]] = [[], []]
+
+    def ask(index: int) -> None:
+        holder = holder_name()
+        for _ in range(rounds):
+            meet.wait()
+            taken = stores[index].take_turn("h", holder, hold=3600)[0]
+            won[index].append(taken)
+            meet.wait()
+            if taken:
+                stores[index].end_turn("h", holder, 0.0)  # handed to the other, waiting
+            meet.wait()
+            if not taken:
+                assert stores[index].take_turn("h", holder, hold=3600)[0]
+                stores[index].end_turn("h", holder, 0.0)  # nobody waits: free again
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a + b for a, b in zip(*won, strict=True)] == [1] * rounds
+
+
+# --- learned boilerplate: the same pages learn the same keys at the same page --------------------------------
+
+def page_blocks(n: int) -> list[BlockKey]:
+    """Page n's blocks: site chrome on every page, a block on every other, a box saying two things (the site's)
+    and one saying a new thing on every page (not the site's), a burst on the first three, and the page's own."""
+    blocks = [BlockKey("t:nav", "text", "Home News Sport"), BlockKey("b:appeal", "box", "Support us", f"v{n % 2}"),
+              BlockKey("b:ad", "box", f"Advert {n}", f"ad{n}"), BlockKey(f"t:own{n}", "text", f"Story {n}")]
+    if n % 2:
+        blocks.append(BlockKey("l:read", "lead", "Read also"))
+    if n <= 3:
+        blocks.append(BlockKey("t:burst", "text", "A paragraph the follow-ups reuse"))
+    return blocks
+
+
+def test_the_same_pages_learn_the_same_keys_at_the_same_page(archive: AnyStore,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(learn, "PRUNE_EVERY", 10)  # both stores read the rules at each call
+    monkeypatch.setattr(learn, "PRUNE_AFTER", 20)
+    learned_at: dict[str, int] = {}
+    raised = []
+    for n in range(1, 61):
+        with archive.batch():
+            if archive.observe_blocks("s", f"k{n}", page_blocks(n)):
+                raised.append(n)
+        for key in archive.learned_keys("s") - learned_at.keys():
+            learned_at[key] = n
+        if n == 25:  # a page cleaned again counts once; only a block it did not show before is new
+            assert not archive.observe_blocks("s", "k3", page_blocks(3))
+            assert archive.boilerplate_listing("s", candidates=True).pages == 25
+            assert not archive.observe_blocks("s", "k4", [*page_blocks(4), BlockKey("t:late", "text", "Late")])
+    # on every page from the first: 20 of max(40, 20) pages; every other page: 20 of 39
+    assert learned_at == {"t:nav": 20, "b:appeal": 20, "l:read": 39}
+    assert raised == [20, 39]
+    assert archive.learned_revision("s") == 2
+    assert archive.learned_revision("other") == 0
+    assert archive.learned_keys("other") == frozenset()
+
+    listing = archive.boilerplate_listing("s")
+    assert (listing.source, listing.pages, listing.revision) == ("s", 60, 2)
+    assert sorted((b["block"], b["kind"], b["pages"]) for b in listing.blocks) == [
+        ("Home News Sport", "text", 60), ("Read also", "lead", 30), ("Support us", "box", 60)]
+    assert listing.blocks[-1]["block"] == "Read also"  # most seen first
+    assert all(b["learned_at"] and b["first_seen"] <= b["learned_at"] <= b["last_seen"] for b in listing.blocks)
+    candidates = {b["block"]: b["pages"] for b in archive.boilerplate_listing("s", candidates=True).blocks}
+    # the ad box (60 pages, 60 things said) is a candidate, never learned; the burst (3 pages, not seen for
+    # PRUNE_AFTER pages) was pruned; a page's own block is no candidate
+    assert candidates == {"Home News Sport": 60, "Read also": 30, "Support us": 60, "Advert 1": 60}
+    assert archive.boilerplate_listing("none") == Listing("none", 0, 0, [])
+
+
+# --- re-cleaning, topics, retention ------------------------------------------------------------------------
+
+def execute(archive: AnyStore, query: str, params: tuple[Any, ...] = ()) -> None:
+    """A write (with ? placeholders) on the store's own connection, committed."""
+    if isinstance(archive, SqliteStore):
+        with archive.batch():
+            archive.db.execute(query, list(params))
+    else:
+        archive.conn.execute(query.replace("?", "%s"), list(params))
+
+
+def saved_with_page(archive: AnyStore, item: Article, n: int) -> int:
+    with archive.batch():
+        verdict = dedup.judge(archive, item)
+        return int(archive.save_article(item, verdict, raw=WarcRef("s.warc.gz", 100 * n, 50 + n)).article_id)
+
+
+def test_a_page_cleaned_again_replaces_the_cleaning_in_place(archive: AnyStore) -> None:
+    published = datetime(2025, 3, 1, 22, 30, tzinfo=timezone(timedelta(hours=2)))
+    first = article("https://a.example/1", WORDS, published_at=published, authors=["Ann"], adapter_version=1)
+    original = saved_with_page(archive, first, 1)
+    copy = saved_with_page(archive, article("https://b.example/1", WORDS), 2)
+    assert (original, copy) == (1, 2)
+    assert not archive.replace_cleaning(original, first)  # the same cleaning (published_at read back alike)
+    assert not archive.replace_cleaning(99, first)  # no such article
+    assert not archive.replace_cleaning(original, replace(first, adapter_version=2, learned_rev=3))  # unseen
+    assert rows(archive, "SELECT adapter_version, learned_rev FROM articles WHERE id = 1") == [(2, 3)]  # but kept
+    assert archive.replace_cleaning(original, replace(first, title="Better title", adapter_version=2))
+    assert archive.stored_at(url_key(first.url)).title == "Better title"
+
+    rewritten = " ".join(f"x{i}" for i in range(300))
+    assert archive.replace_cleaning(original, replace(first, text=rewritten, title="Better title"))
+    stored = archive.stored_at(url_key(first.url))
+    assert (stored.article_id, stored.text, stored.content_hash) == (1, rewritten, dedup.content_hash(rewritten))
+    assert band_rows(archive, 1) == neardup.BANDS  # an original's bands follow its new text
+    assert archive.near_copy(neardup.fingerprint(rewritten + " extra")) == 1
+    assert archive.near_copy(neardup.fingerprint(WORDS + " extra")) is None
+    assert archive.replace_cleaning(copy, article("https://b.example/1", rewritten))
+    assert band_rows(archive, 2) == 0  # a copy is not indexed
+    assert rows(archive, "SELECT count(*) FROM revisions") == [(0,)]  # the same page: no revision
+    assert rows(archive, "SELECT id, url, duplicate_of, warc_offset FROM articles ORDER BY id") == [
+        (1, "https://a.example/1", None, 100), (2, "https://b.example/1", 1, 200)]
+
+
+def topic_rows(archive: AnyStore) -> list[tuple[Any, ...]]:
+    return sorted(rows(archive, "SELECT article_id, topic FROM article_topics"))
+
+
+def test_topics_saved_and_retagged(archive: AnyStore) -> None:
+    for n, text in enumerate(["Japan and China talk trade. " + WORDS, "Ishiba in Nishibashi: " + WORDS[:200],
+                              "Japanese exports rise, Tokyo says. " + WORDS[:300]], start=1):
+        saved_with_page(archive, article(f"https://a.example/{n}", text), n)
+    archive.save_topics(1, ["b", "a", "a"])
+    assert topic_rows(archive) == [(1, "a"), (1, "b")]
+    archive.save_topics(1, ["c", "b"])
+    assert topic_rows(archive) == [(1, "b"), (1, "c")]
+    archive.save_topics(2, ["z"])
+    archive.save_topics(1, [])
+    assert topic_rows(archive) == [(2, "z")]
+
+    rules = {"japan": Topic("japan", ("Japan",)), "trade": Topic("trade", ("trade", "exports"), require=("Japan",)),
+             "ishiba": Topic("ishiba", ("Ishiba",))}
+    assert archive.retag(rules) == 3
+    assert topic_rows(archive) == [(1, "japan"), (1, "trade"), (2, "ishiba"), (3, "japan"), (3, "trade")]
+    assert archive.retag({"tokyo": Topic("tokyo", ("Tokyo",))}) == 3  # topics no longer configured go
+    assert topic_rows(archive) == [(3, "tokyo")]
+
+
+def test_which_pages_re_cleaning_reads(archive: AnyStore) -> None:
+    kyiv = timezone(timedelta(hours=2))
+    made = [  # (published_at, adapter_version, learned_rev)
+        (datetime(2025, 3, 2, 1, 0, tzinfo=kyiv), 1, 0),  # 1 March 23:00 UTC
+        (datetime(2025, 3, 2, 2, 0, tzinfo=kyiv), 2, 0),  # 2 March 00:00 UTC
+        (None, 1, 5),
+        (datetime(2025, 3, 5, tzinfo=UTC), 2, 5),
+    ]
+    for n, (published, version, rev) in enumerate(made, start=1):
+        saved_with_page(archive, article(f"https://a.example/{n}", f"{n} " + WORDS[:50 * n], published_at=published,
+                                         adapter_version=version, learned_rev=rev), n)
+    with archive.batch():
+        bare = article("https://a.example/bare", "No page kept " + WORDS[:40])
+        archive.save_article(bare, dedup.judge(archive, bare))  # stored before pages were archived
+    saved_with_page(archive, article("https://o.example/1", "other " + WORDS[:30], source="o"), 9)
+
+    stale = Recleaning("s", adapter_version=2, learned_rev=5)
+    assert archive.count_pages(stale) == 3
+    assert archive.count_pages(stale, after=1) == 2
+    assert archive.stored_pages(stale, 0, 2) == [StoredPage(1, "https://a.example/1", WarcRef("s.warc.gz", 100, 51)),
+                                                 StoredPage(2, "https://a.example/2", WarcRef("s.warc.gz", 200, 52))]
+    assert [page.article_id for page in archive.stored_pages(stale, 2, 10)] == [3]
+    since = Recleaning("s", since=date(2025, 3, 2), adapter_version=9)  # a day: the stored UTC one; undated: not
+    assert [page.article_id for page in archive.stored_pages(since, 0, 10)] == [2, 4]
+    assert archive.count_pages(since) == 2
+    everything = Recleaning("s", everything=True)
+    assert [page.article_id for page in archive.stored_pages(everything, 0, 10)] == [1, 2, 3, 4]
+    assert archive.count_pages(Recleaning("s")) == 0  # nothing is older than version 0
+    assert archive.count_without_raw_page("s") == 1
+    assert archive.count_without_raw_page("o") == 0
+
+
+def test_old_fetch_log_rows_are_pruned_in_batches(archive: AnyStore) -> None:
+    old = PRUNE_BATCH * 2 + 7  # three short transactions
+    for n in range(old):
+        archive.log_fetch(url=f"https://a.example/{n}", source="s", outcome="new")
+    execute(archive, "UPDATE fetches SET time = ?", (iso_utc(datetime.now(UTC) - timedelta(days=40)),))
+    archive.log_fetch(url="https://a.example/recent", source="s", outcome="new")
+    archive.log_fetch(url="https://t.example/old", source="t", outcome="failed")
+    execute(archive, "UPDATE fetches SET time = ? WHERE source = 't'", (iso_utc(datetime(2020, 1, 1)),))
+    assert archive.prune_fetches("s", 0) == 0  # 0: keep all
+    assert archive.prune_fetches("s", 50) == 0  # none that old
+    stop = threading.Event()
+    stop.set()
+    assert archive.prune_fetches("s", 30, stop=stop) == 0  # asked to stop before the first batch
+    assert archive.prune_fetches("s", 30) == old
+    assert rows(archive, "SELECT source, url FROM fetches ORDER BY id") == [("s", "https://a.example/recent"),
+                                                                          ("t", "https://t.example/old")]

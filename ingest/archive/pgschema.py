@@ -78,6 +78,22 @@ TABLES: Final[tuple[LiteralString, ...]] = (
         PRIMARY KEY (source, "window", stage))""",
     """CREATE TABLE IF NOT EXISTS reclean_cursors (
         source text, scope text, last_id bigint, updated_at timestamptz, PRIMARY KEY (source, scope))""",
+    # learned boilerplate (archive/boilerplate.py's tables, archive/learn.py's rules)
+    """CREATE TABLE IF NOT EXISTS boilerplate (
+        source text, key text, kind text, sample text, pages integer, variants integer, first_serial integer,
+        last_serial integer, first_seen timestamptz, last_seen timestamptz, learned_at timestamptz,
+        PRIMARY KEY (source, key))""",
+    "CREATE INDEX IF NOT EXISTS boilerplate_source_learned_at ON boilerplate (source, learned_at)",
+    """CREATE TABLE IF NOT EXISTS boilerplate_variants (
+        source text, key text, variant text, PRIMARY KEY (source, key, variant))""",
+    """CREATE TABLE IF NOT EXISTS boilerplate_pages (
+        source text, url_key text, serial integer, keys bytea, PRIMARY KEY (source, url_key))""",
+    """CREATE TABLE IF NOT EXISTS boilerplate_sources (
+        source text PRIMARY KEY, pages integer, revision integer, updated_at timestamptz)""",
+    # topics (archive/topics.py)
+    """CREATE TABLE IF NOT EXISTS article_topics (
+        article_id bigint NOT NULL REFERENCES articles (id), topic text NOT NULL, PRIMARY KEY (article_id, topic))""",
+    "CREATE INDEX IF NOT EXISTS article_topics_topic ON article_topics (topic)",
     "CREATE TABLE IF NOT EXISTS ingest_schema (version integer NOT NULL)",
 )
 

@@ -9,14 +9,17 @@ Transactions: the connection is in autocommit, so a method outside a batch is it
 begins one and takes the archive's write lock (a transaction-level advisory lock) up front, as SQLite's BEGIN
 IMMEDIATE does: the dedup stage's lookups and the save after them see no other writer's article in between. Nested
 batches join the outer one. Frontier claims need no lock of their own: an UPDATE waits for a row another
-transaction changes and re-checks its WHERE, so two processes never claim one link.
+transaction changes and re-checks its WHERE, so two processes never claim one link. Host state (robots.txt,
+backoff, each host's lease) is PostgresHostStore, on a connection of its own (host_states()); a lease changes hands
+under a row lock on the host (SELECT ... FOR UPDATE).
 
-Not yet here (see docs/postgres-progress.md): host state and leases, learned boilerplate, topics, re-cleaning
-selection, retention, the reports and the export. Until they are, PostgresStore is not a storage.Store for mypy.
+Not yet here (see docs/postgres-progress.md): the reports and the export (storage.Reports' source_rows, stats,
+health, topic_counts, check_export, export_articles). Until they are, PostgresStore is not a storage.Store for mypy.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,12 +30,15 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from ingest.archive import neardup, pgschema
+from ingest.archive import learn, neardup, pgschema, retention
+from ingest.archive import topics as tagging
 from ingest.archive.db import iso_utc, utcnow
+from ingest.archive.dedup import content_hash
 from ingest.archive.pgreports import PostgresReports
-from ingest.archive.store import DONE_STATES, MAX_ATTEMPTS, article_row
-from ingest.models import Article, Fingerprint, Link, WarcRef, holder_alive
-from ingest.storage import CLAIM_SECONDS, Saved, Stored, Verdict
+from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, MAX_ATTEMPTS, article_row
+from ingest.config import Topic
+from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
+from ingest.storage import CLAIM_SECONDS, Listing, Recleaning, Saved, Store, Stored, StoredPage, Verdict
 from ingest.urls import url_key
 
 WRITE_LOCK: Final = 0x1_6E6765_7377  # pg_advisory_xact_lock key a batch holds: one writer at a time
@@ -46,8 +52,9 @@ Query = str | sql.SQL | sql.Composed
 class PostgresStore(PostgresReports):
     """The archive in a PostgreSQL database: one connection, used from the thread that writes."""
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, dsn: str | None = None) -> None:
         self.conn = conn
+        self.dsn = dsn  # where host_states() connects again
         self._depth = 0
 
     # transactions
@@ -132,6 +139,56 @@ class PostgresStore(PostgresReports):
             self._alias(article, key, article_id)
             return Saved("duplicate" if verdict.original else "new", article_id, verdict.original)
 
+    def replace_cleaning(self, article_id: int, article: Article, fingerprint: Fingerprint | None = None) -> bool:
+        """See storage.Store.replace_cleaning (store.replace_cleaning's rules): the row's cleaned columns, and an
+        original's bands when its text changed; no revision."""
+        with self.batch():
+            old = self._one(f"SELECT duplicate_of, {', '.join(CLEANED_COLUMNS)} FROM articles WHERE id = %s",
+                            [article_id])
+            if old is None:
+                return False
+            duplicate_of = old[0]
+            before = {name: iso_utc(value) if isinstance(value, datetime) else value
+                      for name, value in zip(CLEANED_COLUMNS, old[1:], strict=True)}
+            row = article_row(article, url_key(article.url), content_hash(article.text))
+            after = {name: row[name] for name in CLEANED_COLUMNS}
+            if after == before:
+                return False
+            self._update("articles", article_id, after)
+            if duplicate_of is None and after["content_hash"] != before["content_hash"]:
+                self._unindex(article_id, neardup.fingerprint(str(before["text"])).bands)
+                self._index(article_id, (fingerprint or neardup.fingerprint(article.text)).bands)
+            hidden = ("adapter_version", "learned_rev", "words", "content_hash", "truncated")
+            return any(after[name] != before[name] for name in CLEANED_COLUMNS if name not in hidden)
+
+    def save_topics(self, article_id: int, names: Iterable[str]) -> None:
+        """See storage.Store.save_topics (topics.save_topics): nothing written when the set is unchanged."""
+        wanted = sorted(set(names))
+        current = {row[0] for row in self.conn.execute("SELECT topic FROM article_topics WHERE article_id = %s",
+                                                       [article_id])}
+        if current == set(wanted):
+            return
+        with self.batch():
+            self.conn.execute("DELETE FROM article_topics WHERE article_id = %s AND NOT (topic = ANY(%s))",
+                              [article_id, wanted])
+            self.conn.execute("INSERT INTO article_topics (article_id, topic) SELECT %s, t FROM unnest(%s::text[]) t"
+                              " ON CONFLICT (article_id, topic) DO NOTHING", [article_id, wanted])
+
+    def retag(self, topics: Mapping[str, Topic]) -> int:
+        """See storage.Store.retag (topics.retag): matched outside transactions, written a batch at a time."""
+        last_id, seen = 0, 0
+        while True:
+            rows = self.conn.execute("SELECT id, title, text FROM articles WHERE id > %s ORDER BY id LIMIT %s",
+                                     [last_id, tagging.RETAG_BATCH]).fetchall()
+            if not rows:
+                return seen
+            tagged = [(article_id, tagging.match_topics(title or "", text or "", topics))
+                      for article_id, title, text in rows]
+            with self.batch():
+                for article_id, names in tagged:
+                    self.save_topics(article_id, names)
+            last_id, seen = rows[-1][0], seen + len(rows)
+
     def _insert(self, table: str, row: Mapping[str, Any]) -> int:
         query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING id").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, row)),
@@ -172,6 +229,22 @@ class PostgresStore(PostgresReports):
         self.conn.execute("INSERT INTO fetches (url, source, status, outcome, reason, detail, article_id, time)"
                           " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                           [url, source, status, outcome, reason, (detail or "")[:500] or None, article_id, utcnow()])
+
+    def prune_fetches(self, source: str, days: int, *, stop: threading.Event | None = None) -> int:
+        """See storage.Store.prune_fetches (retention.prune_fetches: retention.PRUNE_BATCH rows a transaction)."""
+        if days <= 0:
+            return 0
+        cutoff = retention.fetches_cutoff(days)
+        deleted = 0
+        while stop is None or not stop.is_set():
+            with self.batch():
+                count = self.conn.execute(
+                    'DELETE FROM fetches WHERE id IN (SELECT id FROM fetches WHERE source = %s AND "time" < %s'
+                    " LIMIT %s)", [source, cutoff, retention.PRUNE_BATCH]).rowcount
+            deleted += count
+            if count < retention.PRUNE_BATCH:
+                break
+        return deleted
 
     # the frontier
     def add_links(self, links: Iterable[Link]) -> int:
@@ -324,6 +397,228 @@ class PostgresStore(PostgresReports):
         """See storage.Store.clear_reclean_cursor."""
         self.conn.execute("DELETE FROM reclean_cursors WHERE source = %s AND scope = %s", [source, scope])
 
+    # re-cleaning: stored articles with raw pages (recleaning.py's selection)
+    def count_pages(self, selection: Recleaning, after: int = 0) -> int:
+        """See storage.Store.count_pages."""
+        where, params = _selection(selection)
+        row = self._one(f"SELECT count(*) FROM articles WHERE {where} AND id > %s", [*params, after])
+        return int(row[0]) if row else 0
+
+    def stored_pages(self, selection: Recleaning, after: int, limit: int) -> list[StoredPage]:
+        """See storage.Store.stored_pages."""
+        where, params = _selection(selection)
+        rows = self.conn.execute(f"SELECT id, url, warc_file, warc_offset, warc_length FROM articles WHERE {where}"
+                                 " AND id > %s ORDER BY id LIMIT %s", [*params, after, int(limit)]).fetchall()
+        return [StoredPage(article_id, url, WarcRef(file, int(offset), int(length)))
+                for article_id, url, file, offset, length in rows]
+
+    def count_without_raw_page(self, source: str) -> int:
+        """See storage.Store.count_without_raw_page."""
+        row = self._one("SELECT count(*) FROM articles WHERE source = %s AND warc_file IS NULL", [source])
+        return int(row[0]) if row else 0
+
+    # learned boilerplate (archive/boilerplate.py's counts, archive/learn.py's rules)
+    def observe_blocks(self, source: str, url_key: str, keys: Iterable[BlockKey]) -> bool:
+        """See storage.Store.observe_blocks (boilerplate.observe's rules, in the caller's batch or one of its
+        own)."""
+        with self.batch():
+            now = utcnow()
+            row = self._one("SELECT serial, keys FROM boilerplate_pages WHERE source = %s AND url_key = %s",
+                            [source, url_key])
+            blocks = {b.key: b for b in keys}
+            hashes = {learn.page_hash(key): key for key in blocks}
+            if row is None:
+                found = self._one("INSERT INTO boilerplate_sources (source, pages, revision, updated_at)"
+                                  " VALUES (%s, 1, 0, %s) ON CONFLICT (source) DO UPDATE SET"
+                                  " pages = boilerplate_sources.pages + 1, updated_at = excluded.updated_at"
+                                  " RETURNING pages", [source, now])
+                assert found is not None
+                serial = newest = int(found[0])
+                self.conn.execute("INSERT INTO boilerplate_pages (source, url_key, serial, keys)"
+                                  " VALUES (%s, %s, %s, %s)", [source, url_key, serial, b"".join(sorted(hashes))])
+            else:  # a page counted before (cleaned again): only keys it did not show then are new
+                serial, counted = int(row[0]), learn.page_hashes(row[1])
+                found = self._one("SELECT pages FROM boilerplate_sources WHERE source = %s", [source])
+                assert found is not None
+                newest = int(found[0])
+                blocks = {key: blocks[key] for digest, key in hashes.items() if digest not in counted}
+                if blocks:
+                    self.conn.execute("UPDATE boilerplate_pages SET keys = %s WHERE source = %s AND url_key = %s",
+                                      [b"".join(sorted(counted | hashes.keys())), source, url_key])
+            if not blocks:
+                return False
+            with self.conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO boilerplate (source, key, kind, sample, pages, variants, first_serial, last_serial,"
+                    " first_seen, last_seen) VALUES (%s, %s, %s, %s, 1, 0, %s, %s, %s, %s)"
+                    " ON CONFLICT (source, key) DO UPDATE SET pages = boilerplate.pages + 1,"
+                    " last_serial = greatest(boilerplate.last_serial, excluded.last_serial),"
+                    " first_serial = least(boilerplate.first_serial, excluded.first_serial),"
+                    " last_seen = excluded.last_seen",
+                    [(source, b.key, b.kind, b.sample, serial, serial, now, now) for b in blocks.values()])
+                boxes = [(source, b.key, b.variant) for b in blocks.values() if b.variant]
+                if boxes:
+                    cursor.executemany("INSERT INTO boilerplate_variants (source, key, variant) VALUES (%s, %s, %s)"
+                                       " ON CONFLICT DO NOTHING", boxes)
+                    cursor.executemany("UPDATE boilerplate b SET variants = (SELECT count(*) FROM"
+                                       " boilerplate_variants v WHERE v.source = b.source AND v.key = b.key)"
+                                       " WHERE source = %s AND key = %s", [(s, k) for s, k, _ in boxes])
+            # Only keys seen often enough can have just become boilerplate: most of a page's blocks are its own.
+            rows = self.conn.execute(
+                "SELECT key, pages, variants, first_serial FROM boilerplate WHERE source = %s AND key = ANY(%s)"
+                " AND learned_at IS NULL AND pages >= %s", [source, [k for k in blocks if k], learn.MIN_PAGES])
+            learned_now = [key for key, pages, variants, first in rows
+                           if learn.is_boilerplate(pages, first, newest, variants)]
+            if learned_now:
+                self.conn.execute("UPDATE boilerplate SET learned_at = %s WHERE source = %s AND key = ANY(%s)",
+                                  [now, source, learned_now])
+                self.conn.execute("UPDATE boilerplate_sources SET revision = revision + 1 WHERE source = %s",
+                                  [source])
+            if row is None and serial % learn.PRUNE_EVERY == 0:
+                self._prune_blocks(source, serial)
+            return bool(learned_now)
+
+    def _prune_blocks(self, source: str, serial: int) -> int:
+        """boilerplate.prune: drop the keys seen on fewer than MIN_PAGES pages and not since PRUNE_AFTER pages."""
+        stale = [row[0] for row in self.conn.execute(
+            "SELECT key FROM boilerplate WHERE source = %s AND pages < %s AND last_serial < %s"
+            " AND learned_at IS NULL", [source, learn.MIN_PAGES, serial - learn.PRUNE_AFTER])]
+        if stale:
+            self.conn.execute("DELETE FROM boilerplate_variants WHERE source = %s AND key = ANY(%s)", [source, stale])
+            self.conn.execute("DELETE FROM boilerplate WHERE source = %s AND key = ANY(%s)", [source, stale])
+        return len(stale)
+
+    def learned_keys(self, source: str) -> frozenset[str]:
+        """See storage.Reports.learned_keys."""
+        return frozenset(row[0] for row in self.conn.execute(
+            "SELECT key FROM boilerplate WHERE source = %s AND learned_at IS NOT NULL", [source]))
+
+    def learned_revision(self, source: str) -> int:
+        """See storage.Reports.learned_revision."""
+        row = self._one("SELECT revision FROM boilerplate_sources WHERE source = %s", [source])
+        return int(row[0]) if row else 0
+
+    def boilerplate_listing(self, source: str, *, candidates: bool = False) -> Listing:
+        """See storage.Reports.boilerplate_listing (times as store.py's ISO 8601 UTC strings)."""
+        where = "learned_at IS NOT NULL" if not candidates else "(learned_at IS NOT NULL OR pages >= 2)"
+        blocks = [{"kind": kind, "block": sample, "pages": pages, "first_seen": iso_utc(first),
+                   "last_seen": iso_utc(last), "learned_at": iso_utc(learned)}
+                  for kind, sample, pages, first, last, learned in self.conn.execute(
+                      "SELECT kind, sample, pages, first_seen, last_seen, learned_at FROM boilerplate"
+                      f" WHERE source = %s AND {where} ORDER BY pages DESC, first_seen", [source])]
+        row = self._one("SELECT pages, revision FROM boilerplate_sources WHERE source = %s", [source])
+        return Listing(source, int(row[0]) if row else 0, int(row[1]) if row else 0, blocks)
+
+    # host state
+    def host_states(self) -> PostgresHostStore:
+        """See storage.Store.host_states: on a connection of its own to the same database."""
+        if self.dsn is None:
+            raise ValueError("host state needs the database's DSN")
+        return open_postgres_host_states(self.dsn)
+
+
+class PostgresHostStore:
+    """storage.HostStateStore in PostgreSQL (store.HostStore's rules): robots.txt, backoff and each host's lease
+    (models.Turn), shared by every process on the database.
+
+    Fetcher threads call it: one connection (autocommit) shared under a lock, as HostStore's. A lease changes hands
+    in a transaction that locks the host's row first (SELECT ... FOR UPDATE, where SQLite takes BEGIN IMMEDIATE):
+    two processes asking at once are served one after the other, and the second sees what the first wrote.
+    """
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+
+    def load_host(self, host: str) -> HostState | None:
+        """See storage.HostStateStore.load_host."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT host, robots_txt, robots_fetched_at, robots_status, backoff_until, failures"
+                " FROM hosts WHERE host = %s", [host]).fetchone()
+        if row is None:
+            return None
+        return HostState(host=row[0], robots_txt=row[1], robots_fetched_at=row[2] or 0.0,
+                         robots_status=row[3] or 0, backoff_until=row[4] or 0.0, failures=row[5] or 0)
+
+    def save_host(self, state: HostState) -> None:
+        """See storage.HostStateStore.save_host: one upsert, the lease's columns left as they are."""
+        with self._lock:
+            self.conn.execute(
+                "INSERT INTO hosts (host, robots_txt, robots_fetched_at, robots_status, backoff_until, failures)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (host) DO UPDATE SET"
+                " robots_txt = excluded.robots_txt, robots_fetched_at = excluded.robots_fetched_at,"
+                " robots_status = excluded.robots_status, backoff_until = excluded.backoff_until,"
+                " failures = excluded.failures",
+                [state.host, state.robots_txt, state.robots_fetched_at, state.robots_status, state.backoff_until,
+                 state.failures])
+
+    def take_turn(self, host: str, holder: str, *, hold: float) -> tuple[bool, float, float]:
+        """See storage.HostStateStore.take_turn. Looked at without the row lock first: a process that already
+        left word that it waits only reads."""
+        with self._lock:
+            turn, backoff_until = self._turn(host)
+            if not turn.free_for(holder, time.time(), backoff_until) and turn.waiter == holder:
+                return False, turn.next_request_at, backoff_until
+            with self.conn.transaction():
+                self.conn.execute("INSERT INTO hosts (host) VALUES (%s) ON CONFLICT (host) DO NOTHING", [host])
+                turn, backoff_until = self._turn(host, lock=True)  # again, now that no one else can change it
+                now = time.time()
+                taken = turn.free_for(holder, now, backoff_until)
+                self._save_turn(host, turn.taken(holder, now, hold=hold) if taken else turn.awaited(holder))
+            return taken, turn.next_request_at, backoff_until
+
+    def renew_turn(self, host: str, holder: str, *, hold: float) -> bool:
+        """See storage.HostStateStore.renew_turn."""
+        with self._lock:
+            return bool(self.conn.execute("UPDATE hosts SET lease_until = %s WHERE host = %s AND lease_holder = %s",
+                                          [time.time() + hold, host, holder]).rowcount)
+
+    def turn_wanted(self, host: str, holder: str) -> bool:
+        """See storage.HostStateStore.turn_wanted (a read)."""
+        with self._lock:
+            return self._turn(host)[0].wanted(holder)
+
+    def end_turn(self, host: str, holder: str, next_request_at: float) -> None:
+        """See storage.HostStateStore.end_turn."""
+        with self._lock, self.conn.transaction():
+            turn, _ = self._turn(host, lock=True)
+            if turn.holder == holder:
+                self._save_turn(host, turn.given_back(next_request_at, time.time()))
+
+    def _turn(self, host: str, *, lock: bool = False) -> tuple[Turn, float]:
+        """The host's lease as stored, and its backoff_until; with `lock`, the row locked until the transaction
+        ends."""
+        row = self.conn.execute("SELECT next_request_at, lease_holder, lease_until, waiter, backoff_until"
+                                " FROM hosts WHERE host = %s" + (" FOR UPDATE" if lock else ""), [host]).fetchone()
+        if row is None:
+            return Turn(), 0.0
+        return Turn(row[0] or 0.0, row[1], row[2] or 0.0, row[3]), row[4] or 0.0
+
+    def _save_turn(self, host: str, turn: Turn) -> None:
+        self.conn.execute("UPDATE hosts SET next_request_at = %s, lease_holder = %s, lease_until = %s, waiter = %s"
+                          " WHERE host = %s",
+                          [turn.next_request_at, turn.holder, turn.lease_until or None, turn.waiter, host])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self.conn.close()
+
+
+def _selection(selection: Recleaning) -> tuple[str, list[Any]]:
+    """recleaning._selection's WHERE: the source's articles with a raw page; since a day (UTC, as SQLite compares
+    its stored ISO strings), all, or those cleaned by an older adapter or before a learned-set revision."""
+    where = "source = %s AND warc_file IS NOT NULL"
+    params: list[Any] = [selection.source]
+    if selection.since is not None:
+        where += " AND (published_at AT TIME ZONE 'UTC')::date >= %s"
+        params.append(selection.since)
+    elif not selection.everything:
+        where += " AND (coalesce(adapter_version, 0) < %s OR coalesce(learned_rev, 0) < %s)"
+        params += [selection.adapter_version, selection.learned_rev]
+    return where, params
+
 
 def open_postgres_store(dsn: str) -> PostgresStore:
     """Connect to the database at `dsn` (postgresql://user@host/dbname) and make the archive's tables when they
@@ -335,4 +630,15 @@ def open_postgres_store(dsn: str) -> PostgresStore:
     except BaseException:
         conn.close()
         raise
-    return PostgresStore(conn)
+    return PostgresStore(conn, dsn)
+
+
+def open_postgres_host_states(dsn: str) -> PostgresHostStore:
+    """Per-host state for the fetcher's threads, on a connection of its own to the archive at `dsn` (whose tables
+    open_postgres_store made)."""
+    return PostgresHostStore(psycopg.connect(dsn, autocommit=True))
+
+
+def _conforms(candidate: PostgresStore) -> Store:
+    """mypy checks here that PostgresStore implements storage.Store, as archive/sqlite.py checks SqliteStore."""
+    return candidate
