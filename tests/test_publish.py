@@ -211,14 +211,16 @@ def test_a_db_url_of_another_kind_is_refused(tmp_path: Path, monkeypatch: pytest
 
 
 def test_publish_copies_the_topics_when_the_archive_has_them(pg_dsn: str, tmp_path: Path) -> None:
-    """PostgreSQL's article_topics (topics in PostgresStore are in progress): the table's rows, as SQLite's."""
-    import psycopg
+    """PostgreSQL's article_topics, tagged through the store as the pipeline tags: the rows, as SQLite's."""
+    from ingest.archive.postgres import open_postgres_store
 
     stored_archive(pg_dsn)
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("CREATE TABLE article_topics (article_id bigint NOT NULL REFERENCES articles (id),"
-                     " topic text NOT NULL, PRIMARY KEY (article_id, topic))")
-        conn.execute("INSERT INTO article_topics VALUES (1, 'japan-ukraine'), (3, 'japan-ukraine'), (2, 'energy')")
+    store = open_postgres_store(pg_dsn)
+    with store.batch():
+        store.save_topics(1, ["japan-ukraine"])
+        store.save_topics(3, ["japan-ukraine"])
+        store.save_topics(2, ["energy"])
+    store.close()
     target = tmp_path / "news.db"
     result = ingest("--db", pg_dsn, "publish", "--to", str(target), "--source", "ukrinform_en")
     assert result.exit_code == 0, result.output
