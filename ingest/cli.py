@@ -214,9 +214,7 @@ def _postgres(url: str, *, write: bool = False) -> Iterator[Store]:
     """The PostgreSQL archive at `url`, never created (postgres.open_postgres_archive), its transactions read-only
     unless `write`. Out of reach, no archive there, psycopg missing, or the server failing a query: one line, exit 2."""
     try:
-        import psycopg
-
-        from ingest.archive.postgres import ArchiveTrouble, connect_reason, open_postgres_archive, server_of
+        from ingest.archive.postgres import ArchiveTrouble, open_postgres_archive, server_errors
     except ImportError:
         click.echo("Error: a PostgreSQL --db needs psycopg: pip install 'ingest[postgres]'", err=True)
         sys.exit(2)
@@ -226,9 +224,10 @@ def _postgres(url: str, *, write: bool = False) -> Iterator[Store]:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     try:
-        yield db
-    except psycopg.Error as exc:
-        click.echo(f"Error: PostgreSQL at {server_of(url)}: {connect_reason(exc)}", err=True)
+        with server_errors(url):
+            yield db
+    except ArchiveTrouble as exc:
+        click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     finally:
         db.close()

@@ -205,3 +205,19 @@ def test_a_server_out_of_reach_is_one_line(command: list[str], tmp_path: Path,
     assert result.exit_code == 2
     assert result.output.splitlines() == ["Error: cannot reach PostgreSQL at 127.0.0.1:1: Connection refused"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sources.toml"]
+
+
+def test_a_query_the_server_fails_is_one_line(pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    from ingest.archive.postgres import open_postgres_store
+
+    open_postgres_store(pg_dsn).close()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE runs")  # a damaged archive: its schema version says whole
+    (tmp_path / "sources.toml").write_text(SOURCES_TOML, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = ingest(pg_dsn, "sources")
+    assert result.exit_code == 2
+    port = pg_dsn.rsplit(":", 1)[1].split("/")[0]
+    assert result.output.splitlines() == [f'Error: PostgreSQL at 127.0.0.1:{port}: relation "runs" does not exist']

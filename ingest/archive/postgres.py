@@ -655,6 +655,15 @@ def connect_reason(exc: BaseException) -> str:
     return first.rsplit(" failed: ", 1)[-1]
 
 
+@contextmanager
+def server_errors(dsn: str) -> Iterator[None]:
+    """psycopg's errors inside (a lost connection, a failing query) as ArchiveTrouble: the server and the reason."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise ArchiveTrouble(f"PostgreSQL at {server_of(dsn)}: {connect_reason(exc)}") from None
+
+
 def open_postgres_archive(dsn: str, *, read_only: bool = True) -> PostgresStore:
     """The existing archive at `dsn`, tables never created (open_postgres_store makes them). With `read_only`, every
     transaction of the connection is READ ONLY (default_transaction_read_only), so a report cannot write by mistake.
