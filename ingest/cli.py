@@ -48,7 +48,7 @@ from ingest.run.pipeline import Window, format_summaries, learned_for, parse_pag
 from ingest.run.runner import InProcessRunner
 from ingest.run.scheduler import Daemon
 from ingest.run.warcplan import WarcError
-from ingest.storage import EXPORT_FORMATS, ExportError, export_format, output_file
+from ingest.storage import EXPORT_FORMATS, ExportError, Store, export_format, output_file
 
 log = logging.getLogger("ingest")
 _FIXTURE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
@@ -61,7 +61,8 @@ PIPED_WIDTH: Final = 200  # columns of a table written to a pipe or file, so row
 
 _URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 PG_SCHEMES: Final = ("postgresql", "postgres")
-ON_POSTGRES: Final = frozenset({"publish"})  # the commands that run on a PostgreSQL archive (issue 20: more to come)
+# The commands that run on a PostgreSQL archive (issue 20: more to come): the reports, read-only, and publish.
+ON_POSTGRES: Final = frozenset({"publish", "sources", "stats", "health", "topics", "export", "boilerplate"})
 
 
 def _parse_db(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
@@ -164,7 +165,8 @@ def _check_for_writing(db_path: Path, *, create: bool) -> None:
               help="Sources and settings file.  [default: ./sources.toml]")
 @click.option("--db", "db", default="db/news.db", envvar="INGEST_DB", show_envvar=True, show_default=True,
               metavar="PATH|URL", callback=_parse_db,
-              help="SQLite database (its folder is created on demand), or postgresql://user@host/dbname (`publish`).")
+              help="SQLite database (its folder is created on demand), or postgresql://user@host/dbname (the reports, "
+                   "export and publish).")
 @click.option("--log-json", is_flag=True, envvar="INGEST_LOG_JSON", help="Log one JSON object per line.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @click.version_option(package_name="ingest")
@@ -190,6 +192,45 @@ def _not_on_postgres(command: str) -> None:
         click.echo(f"Error: {command} does not run on a PostgreSQL database yet (issue 20); give a SQLite file "
                    "with --db, or `ingest --db URL publish --to FILE.db` for a SQLite copy to read.", err=True)
     sys.exit(2)
+
+
+@contextmanager
+def _archive(obj: Context, open_sqlite: Callable[[Path], Store], *, write: bool = False) -> Iterator[Store]:
+    """The archive --db names, closed after: a SQLite file by `open_sqlite` (the command checked the path first),
+    or a PostgreSQL URL by _postgres."""
+    if obj.db_url is not None:
+        with _postgres(obj.db_url, write=write) as pg:
+            yield pg
+        return
+    db = open_sqlite(obj.db_path)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@contextmanager
+def _postgres(url: str, *, write: bool = False) -> Iterator[Store]:
+    """The PostgreSQL archive at `url`, never created (postgres.open_postgres_archive), its transactions read-only
+    unless `write`. Out of reach, no archive there, psycopg missing, or the server failing a query: one line, exit 2."""
+    try:
+        from ingest.archive.postgres import ArchiveTrouble, open_postgres_archive, server_errors
+    except ImportError:
+        click.echo("Error: a PostgreSQL --db needs psycopg: pip install 'ingest[postgres]'", err=True)
+        sys.exit(2)
+    try:
+        db = open_postgres_archive(url, read_only=not write)
+    except ArchiveTrouble as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        with server_errors(url):
+            yield db
+    except ArchiveTrouble as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        db.close()
 
 
 def main() -> None:
@@ -655,14 +696,13 @@ def _extract_source(config: Config, slug: str | None, url: str | None) -> Source
 @click.pass_obj
 def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> None:
     """What ingest learned to remove from SOURCE's pages: each block, pages seen, first and last seen."""
-    check_database(obj.db_path, create=False)
-    db = open_readonly_store(obj.db_path)
-    try:
-        found = db.boilerplate_listing(source, candidates=candidates)
-    except StoreError as exc:
-        raise click.UsageError(f"{obj.db_path} is not an ingest database with learned boilerplate ({exc})") from None
-    finally:
-        db.close()
+    if obj.db_url is None:
+        check_database(obj.db_path, create=False)
+    with _archive(obj, open_readonly_store) as db:
+        try:
+            found = db.boilerplate_listing(source, candidates=candidates)
+        except StoreError as exc:
+            raise click.UsageError(f"{obj.db} is not an ingest database with learned boilerplate ({exc})") from None
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(found), ensure_ascii=False, indent=2))
         return
@@ -678,12 +718,11 @@ def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> N
 def sources(obj: Context, as_json: bool) -> None:
     """List each source: its adapter, schedule, last run and counts."""
     config = obj.config()
-    check_database(obj.db_path, create=False)
-    db = open_for_reading(obj.db_path)
-    try:
-        _print_rows(db.source_rows(config), as_json)
-    finally:
-        db.close()
+    if obj.db_url is None:
+        check_database(obj.db_path, create=False)
+    with _archive(obj, open_for_reading) as db:
+        rows = db.source_rows(config)
+    _print_rows(rows, as_json)
 
 
 @cli.command()
@@ -693,12 +732,10 @@ def sources(obj: Context, as_json: bool) -> None:
 def stats(obj: Context, days: int, as_json: bool) -> None:
     """Per-source health: last success, errors by reason, layout fallbacks, articles per day."""
     config = obj.config()
-    check_database(obj.db_path, create=False)
-    db = open_for_reading(obj.db_path)
-    try:
+    if obj.db_url is None:
+        check_database(obj.db_path, create=False)
+    with _archive(obj, open_for_reading) as db:
         data = db.stats(config, days=days)
-    finally:
-        db.close()
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -736,15 +773,14 @@ def health_command(obj: Context, max_lag: float | None) -> None:
     For cron, systemd timers and container health checks; reads the database only.
     """
     config = obj.config()
-    check_database(obj.db_path, create=False)
-    db = open_readonly_store(obj.db_path)
-    try:
-        verdicts = db.health(config, max_lag=max_lag)
-    except SchemaError as exc:
-        click.echo(f"Error: {obj.db_path} is not an ingest database ({exc})", err=True)
-        sys.exit(2)
-    finally:
-        db.close()
+    if obj.db_url is None:
+        check_database(obj.db_path, create=False)
+    with _archive(obj, open_readonly_store) as db:
+        try:
+            verdicts = db.health(config, max_lag=max_lag)
+        except SchemaError as exc:
+            click.echo(f"Error: {obj.db} is not an ingest database ({exc})", err=True)
+            sys.exit(2)
     bad = [v for v in verdicts if not v.ok]
     for verdict in bad:
         click.echo(f"UNHEALTHY {verdict.line}")
@@ -835,13 +871,10 @@ def export_command(obj: Context, fmt: str | None, since: date | None, slug: str 
                    output: Path | None) -> None:
     """Stream articles (oldest first) as JSON lines, CSV or Parquet, for pandas and other tools."""
     fmt = fmt or export_format(output)
-    check_database(obj.db_path, create=False)
+    if obj.db_url is None:
+        check_database(obj.db_path, create=False)
     try:
-        try:  # read-only: an export never takes a lock the daemon waits on
-            db = open_readonly_store(obj.db_path)
-        except FileNotFoundError:
-            raise ExportError(f"no database at {obj.db_path}") from None
-        try:
+        with _archive(obj, _open_for_export) as db:  # read-only: an export never takes a lock the daemon waits on
             db.check_export(fmt, query)
             if output is None:
                 stdout = sys.stdout.buffer  # click.get_binary_stream is deprecated from Click 8.2
@@ -852,12 +885,17 @@ def export_command(obj: Context, fmt: str | None, since: date | None, slug: str 
                 return
             with output_file(output) as out:
                 count = db.export_articles(out, fmt, since=since, source=slug, query=query)
-        finally:
-            db.close()
     except ExportError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     click.echo(f"{count} articles written to {output}", err=True)
+
+
+def _open_for_export(db_path: Path) -> Store:
+    try:
+        return open_readonly_store(db_path)
+    except FileNotFoundError:
+        raise ExportError(f"no database at {db_path}") from None
 
 
 @cli.command("topics")
@@ -867,18 +905,15 @@ def export_command(obj: Context, fmt: str | None, since: date | None, slug: str 
 def topics_command(obj: Context, retag: bool, as_json: bool) -> None:
     """List the configured topics and the articles each tags; --retag re-applies changed rules."""
     config = obj.config()
-    if retag:
+    if obj.db_url is None and retag:
         _check_for_writing(obj.db_path, create=False)
-    else:
+    elif obj.db_url is None:
         check_database(obj.db_path, create=False)
-    db = open_store(obj.db_path) if retag else open_for_reading(obj.db_path)
-    try:
+    with _archive(obj, open_store if retag else open_for_reading, write=retag) as db:
         if retag:
             read = db.retag(config.topics)
             click.echo(f"retagged {read} articles with {len(config.topics)} topics", err=True)
         counts = db.topic_counts()
-    finally:
-        db.close()
     rows: list[dict[str, Any]] = [
         {"topic": name, "keywords": len(topic.keywords), "articles": counts.get(name, 0), "configured": True}
         for name, topic in config.topics.items()]

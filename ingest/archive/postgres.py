@@ -13,8 +13,9 @@ transaction changes and re-checks its WHERE, so two processes never claim one li
 backoff, each host's lease) is PostgresHostStore, on a connection of its own (host_states()); a lease changes hands
 under a row lock on the host (SELECT ... FOR UPDATE).
 
-Not yet here (see docs/postgres-progress.md): the reports and the export (storage.Reports' source_rows, stats,
-health, topic_counts, check_export, export_articles). Until they are, PostgresStore is not a storage.Store for mypy.
+Openers: open_postgres_store makes the archive's tables when they are missing (for the commands that write);
+open_postgres_archive only opens an archive that is there (the read-only reports: it creates nothing, and a database
+without the archive, or a server out of reach, is an ArchiveTrouble of one line).
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from datetime import datetime
 from typing import Any, Final
 
 import psycopg
-from psycopg import sql
+from psycopg import conninfo, sql
 
 from ingest.archive import learn, neardup, pgschema, retention
 from ingest.archive import topics as tagging
 from ingest.archive.db import iso_utc, utcnow
 from ingest.archive.dedup import content_hash
 from ingest.archive.pgreports import PostgresReports
-from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, MAX_ATTEMPTS, article_row
+from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, MAX_ATTEMPTS, SCHEMA_VERSION, article_row
 from ingest.config import Topic
 from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
 from ingest.storage import CLAIM_SECONDS, Listing, Recleaning, Saved, Store, Stored, StoredPage, Verdict
@@ -630,6 +631,62 @@ def open_postgres_store(dsn: str) -> PostgresStore:
     except BaseException:
         conn.close()
         raise
+    return PostgresStore(conn, dsn)
+
+
+class ArchiveTrouble(Exception):
+    """The PostgreSQL archive cannot be opened as asked (server out of reach, no archive there); str() is the one
+    line to show."""
+
+
+def server_of(dsn: str) -> str:
+    """host:port of a DSN, for messages (never the password)."""
+    try:
+        parts = conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "the server"
+    return f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}"
+
+
+def connect_reason(exc: BaseException) -> str:
+    """psycopg's message in one line: the last cause it gives ("Connection refused", "database ... does not
+    exist")."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return first.rsplit(" failed: ", 1)[-1]
+
+
+@contextmanager
+def server_errors(dsn: str) -> Iterator[None]:
+    """psycopg's errors inside (a lost connection, a failing query) as ArchiveTrouble: the server and the reason."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise ArchiveTrouble(f"PostgreSQL at {server_of(dsn)}: {connect_reason(exc)}") from None
+
+
+def open_postgres_archive(dsn: str, *, read_only: bool = True) -> PostgresStore:
+    """The existing archive at `dsn`, tables never created (open_postgres_store makes them). With `read_only`, every
+    transaction of the connection is READ ONLY (default_transaction_read_only), so a report cannot write by mistake.
+    ArchiveTrouble when the server cannot be reached or the database holds no archive of this ingest's schema."""
+    where = server_of(dsn)
+    try:
+        conn: Conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise ArchiveTrouble(f"cannot reach PostgreSQL at {where}: {connect_reason(exc)}") from None
+    try:
+        conn.execute("SET TIME ZONE 'UTC'")
+        if read_only:
+            conn.execute("SET default_transaction_read_only = on")
+        version = pgschema.schema_version(conn)
+    except BaseException:
+        conn.close()
+        raise
+    if version != SCHEMA_VERSION:
+        name = conn.info.dbname
+        conn.close()
+        found = "no ingest archive" if version == 0 else f"an ingest archive of schema {version}"
+        raise ArchiveTrouble(f"PostgreSQL at {where}: database {name} holds {found} (this ingest reads schema "
+                             f"{SCHEMA_VERSION}); nothing was created in it")
     return PostgresStore(conn, dsn)
 
 

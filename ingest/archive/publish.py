@@ -33,10 +33,12 @@ from typing import Any, Final, LiteralString
 
 import psycopg
 import sqlite_utils
-from psycopg import conninfo, sql
+from psycopg import sql
 
 from ingest.archive import pgschema, store
 from ingest.archive.db import iso_utc, transaction
+from ingest.archive.postgres import connect_reason as _reason
+from ingest.archive.postgres import server_of
 from ingest.archive.sqlite import open_store
 
 BATCH: Final = 1000  # rows fetched from PostgreSQL and written to SQLite at a time
@@ -68,22 +70,6 @@ class Published:
 
     path: Path
     rows: dict[str, int] = field(default_factory=dict)
-
-
-def server_of(dsn: str) -> str:
-    """host:port of a DSN, for messages (never the password)."""
-    try:
-        parts = conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "the server"
-    return f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}"
-
-
-def _reason(exc: BaseException) -> str:
-    """psycopg's message in one line: the last cause it gives ("Connection refused", "database ... does not
-    exist")."""
-    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-    return first.rsplit(" failed: ", 1)[-1]
 
 
 def _where(since: date | None, until: date | None, source: str | None) -> tuple[sql.Composable, list[Any]]:
