@@ -1,0 +1,272 @@
+"""Workers on PostgreSQL: one Procrastinate task per frontier link (issue 20, "Workers").
+
+The archive's database also holds Procrastinate's tables (`apply_queue_schema`: made once, under an advisory lock,
+so any number of processes may call it). A pass (`QueueRunner.run_pass`) is the source's discovery into the
+frontier, as pipeline.run_source's, then one `fetch_link` job deferred per pending link, its `queueing_lock` the
+link's URL key: a link waiting in the queue is not queued a second time (AlreadyEnqueued is counted, not raised).
+Workers (`run_worker`) take the jobs, N at a time, and handle each link with pipeline's own per-link steps:
+`fetch_article` (one Fetcher per worker, politeness through the hosts' leases in PostgreSQL: PostgresHostStore;
+a parse pool per worker) and `record` (dedup, article, topics, fetch log, frontier state in one transaction).
+
+Claiming is the store's, not the queue's: a job first claims its link (store.claim_links). A link that is settled
+or claimed by someone else is left alone, so a URL deferred twice (once it has started, the queueing lock no
+longer holds) is still fetched once. A job that fails (the database went away) gives its claim back and the link
+stays pending for the next pass; Procrastinate does not retry it (retry=False).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+import procrastinate
+import psycopg
+from procrastinate import exceptions as queue_errors
+from procrastinate.schema import SchemaManager
+
+from ingest.archive.postgres import PostgresStore, open_postgres_host_states, open_postgres_store
+from ingest.archive.warc import WarcArchive
+from ingest.clean.adapters import get_adapter
+from ingest.config import Config, Source
+from ingest.crawl.fetch import Fetcher
+from ingest.crawl.harvest import Harvest, discover_links
+from ingest.models import OPEN_WINDOW, Link, Window, holder_name
+from ingest.run.parsing import PARSE_TIMEOUT, parse_pool
+from ingest.run.pipeline import RELEASE_EVERY, Summary, fetch_article, learned_for, record
+from ingest.run.workers import WorkerPool
+from ingest.urls import url_key
+
+log = logging.getLogger("ingest")
+
+QUEUE: Final = "ingest-links"
+TASK_NAME: Final = "ingest.fetch_link"
+QUEUE_SCHEMA_LOCK: Final = 0x1_6E6765_7371  # pg_advisory_xact_lock key while Procrastinate's tables are made
+
+
+def apply_queue_schema(dsn: str) -> bool:
+    """Procrastinate's schema in the database at `dsn`, unless it is there already; True when it was made.
+
+    One transaction under an advisory lock: a second process waits, then finds the tables and does nothing.
+    """
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [QUEUE_SCHEMA_LOCK])
+        row = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+        if row is not None and row[0] is not None:
+            return False
+        conn.execute(SchemaManager.get_schema())  # no parameters: the '%' in it are literal
+        return True
+
+
+def link_job(link: Link, window: Window = OPEN_WINDOW) -> dict[str, Any]:
+    """A `fetch_link` job's arguments (JSON): the link as the frontier gave it, and the pass's window."""
+    return {"source": link.source, "url": link.url, "via": link.via,
+            "published_at": link.published_at.isoformat() if link.published_at else None, "title": link.title,
+            "since": window.since.isoformat() if window.since else None,
+            "until": window.until.isoformat() if window.until else None}
+
+
+class _Stores:
+    """Connections for the worker's jobs, one per job running at once (a PostgresStore is not shared by threads:
+    its batch is its connection's transaction); opened on demand, kept for the next job."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._free: list[PostgresStore] = []
+        self._all: list[PostgresStore] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def take(self) -> Iterator[PostgresStore]:
+        with self._lock:
+            store = self._free.pop() if self._free else None
+        if store is None:
+            store = open_postgres_store(self.dsn)
+            with self._lock:
+                self._all.append(store)
+        try:
+            yield store
+        except BaseException:
+            with self._lock:
+                self._all.remove(store)
+            store.close()  # its connection may be broken: the next job opens another
+            raise
+        with self._lock:
+            self._free.append(store)
+
+    def close(self) -> None:
+        with self._lock:
+            stores, self._all, self._free = self._all, [], []
+        for store in stores:
+            store.close()
+
+
+@dataclass
+class Work:
+    """What a worker's jobs share: the config (sources, topics), one Fetcher, one parse pool, the connections."""
+
+    config: Config
+    fetcher: Fetcher
+    pool: WorkerPool
+    stores: _Stores
+    archive: WarcArchive | None = None
+    parse_timeout: float = PARSE_TIMEOUT
+
+
+class LinkJobs:
+    """A Procrastinate App on the archive's DSN with the `fetch_link` task. Deferring needs no `work`; running
+    jobs does (run_worker sets it)."""
+
+    def __init__(self, dsn: str, work: Work | None = None) -> None:
+        self.dsn = dsn
+        self.work = work
+        self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn))
+
+        def fetch_link(source: str, url: str, via: str = "", published_at: str | None = None,
+                       title: str | None = None, since: str | None = None, until: str | None = None) -> str:
+            link = Link(url, source, via, datetime.fromisoformat(published_at) if published_at else None, title)
+            window = Window(date.fromisoformat(since) if since else None, date.fromisoformat(until) if until else None)
+            return self.handle(link, window)
+
+        self.task = self.app.task(name=TASK_NAME, queue=QUEUE)(fetch_link)
+
+    def defer(self, links: Iterable[Link], window: Window = OPEN_WINDOW) -> tuple[int, int]:
+        """One job per link, the link's URL key its queueing lock (the app must be open); (deferred, already
+        queued)."""
+        deferred = queued = 0
+        for link in links:
+            try:
+                self.task.configure(queueing_lock=url_key(link.url)).defer(**link_job(link, window))
+                deferred += 1
+            except queue_errors.AlreadyEnqueued:
+                queued += 1
+        return deferred, queued
+
+    def handle(self, link: Link, window: Window = OPEN_WINDOW) -> str:
+        """One link: claim it, fetch and clean it, record it; its outcome ("new", "duplicate", ...), or "claimed"
+        when it was settled already or another process holds it."""
+        if self.work is None:
+            raise RuntimeError("fetch_link runs in a worker (run_worker): this app was made to defer only")
+        work = self.work
+        source = work.config.sources.get(link.source)
+        if source is None:
+            log.warning("%s is not a source of %s: job for %s dropped", link.source, work.config.path, link.url)
+            return "unknown-source"
+        holder = holder_name()
+        with work.stores.take() as store:
+            if not store.claim_links([link], holder):
+                return "claimed"
+            try:
+                outcome = fetch_article(work.fetcher, work.pool, get_adapter(source.adapter), source, link, window,
+                                        work.parse_timeout, learned_for(store, source), work.archive)
+                if outcome.error is not None and outcome.error.reason == "stopped":
+                    return "stopped"  # the worker is stopping: the link stays pending (released below)
+                return record(store, outcome, Summary(source.slug), work.config.topics)
+            finally:
+                store.release_claims(holder)  # nothing once record settled the link
+                work.fetcher.release_idle(RELEASE_EVERY)
+
+
+def run_worker(dsn: str, config: Config, *, concurrency: int = 4, wait: bool = True, pool_size: int | None = None,
+               archive: WarcArchive | None = None, install_signal_handlers: bool = True,
+               name: str | None = None) -> None:
+    """Run `fetch_link` jobs, `concurrency` at once, until stopped (SIGINT/SIGTERM with the signal handlers), or,
+    with `wait=False`, until the queue is empty. One Fetcher (host leases in PostgreSQL) and one parse pool."""
+    apply_queue_schema(dsn)
+    hosts = open_postgres_host_states(dsn)
+    pool = parse_pool(pool_size)
+    stores = _Stores(dsn)
+    try:
+        with Fetcher(config.settings, hosts) as fetcher:
+            jobs = LinkJobs(dsn, Work(config, fetcher, pool, stores, archive))
+            try:
+                jobs.app.run_worker(queues=[QUEUE], concurrency=max(1, concurrency), wait=wait,
+                                    install_signal_handlers=install_signal_handlers, name=name or holder_name())
+            finally:
+                fetcher.release_idle()
+    finally:
+        stores.close()
+        pool.close()
+        hosts.close()
+
+
+class QueueRunner:
+    """Passes whose fetching is queued: discovery here (the caller's Fetcher), one job per pending link for the
+    workers. The pass's Summary has discovery's counts only (the pages' outcomes are the workers')."""
+
+    def __init__(self, config: Config, dsn: str, fetcher: Fetcher | None = None) -> None:
+        self.config = config
+        self.dsn = dsn
+        self.fetcher = fetcher
+        self.stopping = threading.Event()
+        apply_queue_schema(dsn)
+        self.jobs = LinkJobs(dsn)
+        self.jobs.app.open()
+        self._closed = False
+
+    def run_pass(self, source: Source, *, kind: str = "run", window: Window = OPEN_WINDOW, limit: int | None = None,
+                 on_discovered: Callable[[int, int], None] | None = None,
+                 on_total: Callable[[int], None] | None = None,
+                 on_outcome: Callable[[str], None] | None = None) -> Summary:
+        """Discover into the frontier, then defer a job per pending link (`on_total` is told how many links;
+        `on_outcome` is never called: outcomes happen in the workers)."""
+        if self.fetcher is None:
+            raise ValueError("a pass needs a fetcher: this runner was made without one")
+        store = open_postgres_store(self.dsn)
+        summary = Summary(source.slug)
+        status = "error"
+        try:
+            run_id = store.start_run(source.slug, kind)
+            try:
+                harvest = Harvest(store, source, window, backfill=kind == "backfill", stop=self.stopping,
+                                  on_read=on_discovered)
+                discover_links(harvest, self.fetcher, get_adapter(source.adapter))
+                summary.discovered, summary.unread = harvest.added, harvest.failures
+                summary.read = harvest.read + harvest.not_modified
+                self.fetcher.release_idle()
+                start, end = window.bounds(source.zone)
+                store.release_dead_claims()
+                pending = [] if self.stopping.is_set() else store.pending_links(source.slug, start=start, end=end,
+                                                                                limit=limit)
+                if on_total:
+                    on_total(len(pending))
+                deferred, queued = self.jobs.defer(pending, window)
+                log.info("%s queued %d links (%d were queued already)", source.slug, deferred, queued)
+                summary.stopped = self.stopping.is_set()
+                status = "stopped" if summary.stopped else "failed" if summary.all_failed else "ok"
+            finally:
+                store.finish_run(run_id, summary.counts(), status)
+        finally:
+            store.close()
+        return summary
+
+    def stop(self) -> None:
+        """Defer nothing more; discovery waiting on a host gives up."""
+        self.stopping.set()
+        if self.fetcher is not None:
+            self.fetcher.cancel()
+
+    def close(self) -> None:
+        """Close the app's connections (the fetcher is the caller's). Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self.jobs.app.close()
+
+    def __enter__(self) -> QueueRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def pending_jobs(dsn: str) -> Mapping[str, int]:
+    """The `fetch_link` jobs by status (todo, doing, succeeded, failed, ...)."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT status::text, count(*) FROM procrastinate_jobs WHERE task_name = %s"
+                            " GROUP BY status", [TASK_NAME]).fetchall()
+    return {status: count for status, count in rows}
+
