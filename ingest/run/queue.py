@@ -11,17 +11,25 @@ a parse pool per worker) and `record` (dedup, article, topics, fetch log, fronti
 Claiming is the store's, not the queue's: a job first claims its link (store.claim_links). A link that is settled
 or claimed by someone else is left alone, so a URL deferred twice (once it has started, the queueing lock no
 longer holds) is still fetched once. A job that fails (the database went away) gives its claim back and the link
-stays pending for the next pass; Procrastinate does not retry it (retry=False).
+stays pending for the next pass; Procrastinate does not retry it.
+
+Stopping (SIGTERM, SIGINT: `run_worker`'s own handlers) drains within DRAIN_SECONDS: the worker takes no more jobs
+and cancels its Fetcher, so a job waiting on a host's politeness delay stops at once (GivenBack: Procrastinate
+puts that job back in the queue, the only exception it retries); pages in flight may finish until the deadline,
+then the jobs still running are given back (their claims released, their jobs `todo` again) and run_worker
+returns False: the caller ends the process (their threads cannot be interrupted).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import procrastinate
@@ -46,6 +54,11 @@ log = logging.getLogger("ingest")
 QUEUE: Final = "ingest-links"
 TASK_NAME: Final = "ingest.fetch_link"
 QUEUE_SCHEMA_LOCK: Final = 0x1_6E6765_7371  # pg_advisory_xact_lock key while Procrastinate's tables are made
+DRAIN_SECONDS: Final = 8.0  # after SIGTERM, pages in flight may finish this long, then are given back (10 s budget)
+
+
+class GivenBack(Exception):
+    """A job stopped before its page was fetched (the worker is stopping): Procrastinate queues it again."""
 
 
 def apply_queue_schema(dsn: str) -> bool:
@@ -115,6 +128,8 @@ class Work:
     stores: _Stores
     archive: WarcArchive | None = None
     parse_timeout: float = PARSE_TIMEOUT
+    running: dict[int, tuple[str, Link]] = field(default_factory=dict)  # job id: (claim holder, link), in flight
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class LinkJobs:
@@ -126,13 +141,15 @@ class LinkJobs:
         self.work = work
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn))
 
-        def fetch_link(source: str, url: str, via: str = "", published_at: str | None = None,
-                       title: str | None = None, since: str | None = None, until: str | None = None) -> str:
+        def fetch_link(context: procrastinate.JobContext, source: str, url: str, via: str = "",
+                       published_at: str | None = None, title: str | None = None, since: str | None = None,
+                       until: str | None = None) -> str:
             link = Link(url, source, via, datetime.fromisoformat(published_at) if published_at else None, title)
             window = Window(date.fromisoformat(since) if since else None, date.fromisoformat(until) if until else None)
-            return self.handle(link, window)
+            return self.handle(link, window, context.job.id)
 
-        self.task = self.app.task(name=TASK_NAME, queue=QUEUE)(fetch_link)
+        self.task = self.app.task(name=TASK_NAME, queue=QUEUE, pass_context=True,
+                                  retry=procrastinate.RetryStrategy(retry_exceptions={GivenBack}))(fetch_link)
 
     def defer(self, links: Iterable[Link], window: Window = OPEN_WINDOW) -> tuple[int, int]:
         """One job per link, the link's URL key its queueing lock (the app must be open); (deferred, already
@@ -146,9 +163,10 @@ class LinkJobs:
                 queued += 1
         return deferred, queued
 
-    def handle(self, link: Link, window: Window = OPEN_WINDOW) -> str:
+    def handle(self, link: Link, window: Window = OPEN_WINDOW, job_id: int | None = None) -> str:
         """One link: claim it, fetch and clean it, record it; its outcome ("new", "duplicate", ...), or "claimed"
-        when it was settled already or another process holds it."""
+        when it was settled already or another process holds it. GivenBack when the worker stopped it before its
+        page was fetched (the link stays pending). While it runs, `work.running` names its job, claim and link."""
         if self.work is None:
             raise RuntimeError("fetch_link runs in a worker (run_worker): this app was made to defer only")
         work = self.work
@@ -160,38 +178,113 @@ class LinkJobs:
         with work.stores.take() as store:
             if not store.claim_links([link], holder):
                 return "claimed"
+            if job_id is not None:
+                with work.lock:
+                    work.running[job_id] = (holder, link)
             try:
                 outcome = fetch_article(work.fetcher, work.pool, get_adapter(source.adapter), source, link, window,
                                         work.parse_timeout, learned_for(store, source), work.archive)
                 if outcome.error is not None and outcome.error.reason == "stopped":
-                    return "stopped"  # the worker is stopping: the link stays pending (released below)
+                    # the worker is stopping: the link stays pending (released below), the job is queued again
+                    log.info("%s given-back %s (the worker is stopping)", source.slug, link.url)
+                    raise GivenBack(link.url)
                 return record(store, outcome, Summary(source.slug), work.config.topics)
             finally:
                 store.release_claims(holder)  # nothing once record settled the link
+                if job_id is not None:
+                    with work.lock:
+                        work.running.pop(job_id, None)
                 work.fetcher.release_idle(RELEASE_EVERY)
 
 
 def run_worker(dsn: str, config: Config, *, concurrency: int = 4, wait: bool = True, pool_size: int | None = None,
                archive: WarcArchive | None = None, install_signal_handlers: bool = True,
-               name: str | None = None) -> None:
+               name: str | None = None, drain: float = DRAIN_SECONDS) -> bool:
     """Run `fetch_link` jobs, `concurrency` at once, until stopped (SIGINT/SIGTERM with the signal handlers), or,
-    with `wait=False`, until the queue is empty. One Fetcher (host leases in PostgreSQL) and one parse pool."""
+    with `wait=False`, until the queue is empty. One Fetcher (host leases in PostgreSQL) and one parse pool.
+
+    True when it ended cleanly. False when pages were still in flight `drain` seconds after the stop: their jobs
+    were given back (claims released, jobs `todo`) and their threads still run, so the caller must end the process
+    (os._exit) rather than wait for them; nothing was closed."""
     apply_queue_schema(dsn)
+    # One line per page outcome, as the daemon's: Procrastinate's own (a job started, ended, to retry) with -v only.
+    logging.getLogger("procrastinate").setLevel(logging.NOTSET if log.isEnabledFor(logging.DEBUG) else logging.WARNING)
     hosts = open_postgres_host_states(dsn)
     pool = parse_pool(pool_size)
     stores = _Stores(dsn)
+    fetcher = Fetcher(config.settings, hosts)
+    loop = asyncio.new_event_loop()
+    clean = True
     try:
-        with Fetcher(config.settings, hosts) as fetcher:
-            jobs = LinkJobs(dsn, Work(config, fetcher, pool, stores, archive))
-            try:
-                jobs.app.run_worker(queues=[QUEUE], concurrency=max(1, concurrency), wait=wait,
-                                    install_signal_handlers=install_signal_handlers, name=name or holder_name())
-            finally:
-                fetcher.release_idle()
+        jobs = LinkJobs(dsn, Work(config, fetcher, pool, stores, archive))
+        clean = loop.run_until_complete(_drive(jobs, fetcher, concurrency=max(1, concurrency), wait=wait,
+                                               name=name or holder_name(), drain=drain,
+                                               signals=(signal.SIGINT, signal.SIGTERM) if install_signal_handlers
+                                               else ()))
     finally:
-        stores.close()
-        pool.close()
-        hosts.close()
+        if clean:
+            loop.close()
+            try:
+                fetcher.release_idle()
+                fetcher.close()
+            finally:
+                stores.close()
+                pool.close()
+                hosts.close()
+    return clean
+
+
+async def _drive(jobs: LinkJobs, fetcher: Fetcher, *, concurrency: int, wait: bool, name: str, drain: float,
+                 signals: tuple[signal.Signals, ...]) -> bool:
+    """The worker as a task; a signal stops it (no more jobs, the fetcher cancelled), pages in flight have `drain`
+    seconds; False when some had to be given back (_give_back)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    await jobs.app.connector.open_async()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        worker = asyncio.create_task(jobs.app.run_worker_async(queues=[QUEUE], concurrency=concurrency, wait=wait,
+                                                               install_signal_handlers=False, name=name))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({worker, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not worker.done():
+            log.info("stopping: no more jobs; pages in flight have %gs, then are given back", drain)
+            fetcher.cancel()
+            worker.cancel()  # Procrastinate's Worker.run: stop taking jobs, wait for the running ones
+            await asyncio.wait({worker}, timeout=drain)
+        stopped.cancel()
+        if not worker.done():
+            await _give_back(jobs)
+            return False
+        if not worker.cancelled() and (error := worker.exception()) is not None:
+            raise error
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    await jobs.app.connector.close_async()
+    return True
+
+
+async def _give_back(jobs: LinkJobs) -> None:
+    """The jobs still running after the drain: their links' claims released, the jobs `todo` again for another
+    worker. (A page that is recorded after all is a settled link: the job run again does nothing.)"""
+    assert jobs.work is not None
+    with jobs.work.lock:
+        running = dict(jobs.work.running)
+    store = open_postgres_store(jobs.dsn)
+    try:
+        for holder, _link in running.values():
+            store.release_claims(holder)
+    finally:
+        store.close()
+    for job_id, (_holder, link) in running.items():
+        try:
+            await jobs.app.job_manager.retry_job_by_id_async(job_id, retry_at=datetime.now(UTC))
+        except queue_errors.ProcrastinateException as exc:  # e.g. a newer job holds the link's queueing lock
+            log.warning("%s job %d for %s not queued again (%s): the link stays pending", link.source, job_id,
+                        link.url, exc)
+        log.info("%s given-back %s (still in flight when the worker stopped)", link.source, link.url)
 
 
 class QueueRunner:
