@@ -61,8 +61,9 @@ PIPED_WIDTH: Final = 200  # columns of a table written to a pipe or file, so row
 
 _URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 PG_SCHEMES: Final = ("postgresql", "postgres")
-# The commands that run on a PostgreSQL archive (issue 20: more to come): the reports, read-only, and publish.
-ON_POSTGRES: Final = frozenset({"publish", "sources", "stats", "health", "topics", "export", "boilerplate"})
+# The commands that run on a PostgreSQL archive (issue 20: more to come): the reports, read-only, publish, and the
+# workers (`worker`: PostgreSQL only).
+ON_POSTGRES: Final = frozenset({"publish", "sources", "stats", "health", "topics", "export", "boilerplate", "worker"})
 
 
 def _parse_db(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
@@ -954,3 +955,37 @@ def publish_command(obj: Context, target: Path, since: date | None, until: date 
     click.echo(f"published {rows.get('articles', 0)} articles ({rows.get('revisions', 0)} revisions, "
                f"{rows.get('url_aliases', 0)} aliases, {rows.get('article_topics', 0)} topic tags) to {done.path}, "
                f"read-only; browse it with `ingest --db {done.path} serve`")
+
+
+@cli.command("worker")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Jobs (pages) at once.  [default: the config's concurrency]")
+@click.pass_obj
+def worker_command(obj: Context, concurrency: int | None) -> None:
+    """Take fetch-and-clean jobs from a PostgreSQL archive's queue and store the articles, until SIGTERM or Ctrl-C.
+
+    SIGTERM drains within 10 s: no more jobs; pages in flight finish, or are given back for another worker.
+    """
+    if obj.db_url is None:
+        click.echo(f"Error: workers need a PostgreSQL archive (--db postgresql://user@host/dbname); {obj.db} is a "
+                   "SQLite file: `ingest run` fetches into it.", err=True)
+        sys.exit(2)
+    config = obj.config()
+    with _postgres(obj.db_url, write=True):  # the archive must exist (one line otherwise): nothing is created
+        pass
+    try:
+        from ingest.archive.postgres import ArchiveTrouble, server_errors
+        from ingest.run.queue import run_worker
+    except ImportError:
+        click.echo("Error: workers need psycopg and procrastinate: pip install 'ingest[postgres]'", err=True)
+        sys.exit(2)
+    try:
+        with server_errors(obj.db_url):
+            clean = run_worker(obj.db_url, config, concurrency=concurrency or config.settings.concurrency)
+    except ArchiveTrouble as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    log.info("worker stopped" if clean else "worker stopped; pages still in flight were given back")
+    if not clean:  # their threads cannot be interrupted: what they committed is safe, their jobs are queued again
+        logging.shutdown()
+        os._exit(0)
