@@ -967,6 +967,7 @@ def worker_command(obj: Context, concurrency: int | None) -> None:
     SIGTERM drains within 10 s: no more jobs; pages in flight finish, or are given back for another worker.
     """
     if obj.db_url is None:
+        check_database(obj.db_path, create=False)  # a bad path is named as for every command, then the refusal
         click.echo(f"Error: workers need a PostgreSQL archive (--db postgresql://user@host/dbname); {obj.db} is a "
                    "SQLite file: `ingest run` fetches into it.", err=True)
         sys.exit(2)

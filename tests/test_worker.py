@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from conftest import Site, article_html, rss, send
 
 from ingest.archive.postgres import open_postgres_host_states, open_postgres_store
+from ingest.archive.sqlite import open_store
 from ingest.cli import cli
 from ingest.config import Config, Settings, Source
 from ingest.crawl.fetch import Fetcher
@@ -164,11 +165,13 @@ def test_sigterm_with_a_slow_page_in_flight_drains_within_10s_and_gives_it_back(
 
 
 def test_a_sqlite_db_is_refused_in_one_line(tmp_path: Path) -> None:
+    open_store(tmp_path / "some.db").close()
+    size = (tmp_path / "some.db").stat().st_size
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "some.db"), "worker"])
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0
     assert "workers need a PostgreSQL archive" in result.output
-    assert not (tmp_path / "some.db").exists()
+    assert (tmp_path / "some.db").stat().st_size == size  # checked (as every command checks --db), not written
 
 
 def test_a_database_without_an_archive_is_one_line(pg_dsn: str, tmp_path: Path) -> None:
