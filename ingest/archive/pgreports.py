@@ -43,7 +43,7 @@ from psycopg import sql
 
 from ingest.archive import export
 from ingest.archive.db import iso_utc
-from ingest.archive.health import STORED_OUTCOMES, default_lag
+from ingest.archive.health import STORED_OUTCOMES, evidence_line, verdicts
 from ingest.archive.report import FAILING_STATUSES, _flag, format_lag
 from ingest.config import Config
 from ingest.storage import ExportError, Health
@@ -130,20 +130,8 @@ class PostgresReports:
 
     def health(self, config: Config, *, max_lag: float | None = None) -> list[Health]:
         """See storage.Reports.health (health.check's verdicts and lines)."""
-        now = datetime.now(UTC)
-        verdicts = []
-        for source in (s for s in config.sources.values() if s.enabled):
-            lag = max_lag if max_lag is not None else default_lag(source)
-            limit = f"max lag {format_lag(int(lag))}"
-            success = self._last_success(source.slug)
-            age = now - datetime.fromisoformat(success) if success is not None else None
-            ago = format_lag(int(age.total_seconds())) if age is not None else None
-            if age is not None and age <= timedelta(seconds=lag):
-                verdicts.append(Health(source.slug, True, f"{source.slug}: ok, last success {ago} ago ({limit})"))
-                continue
-            why = f"no successful pass or fetch for {ago}" if ago is not None else "no successful pass or fetch yet"
-            verdicts.append(Health(source.slug, False, f"{source.slug}: {why} ({limit}){self._evidence(source.slug)}"))
-        return verdicts
+        return verdicts(config, max_lag=max_lag, now=datetime.now(UTC), last_success=self._last_success,
+                        evidence=self._evidence)
 
     def _last_success(self, slug: str) -> str | None:
         run = self._row("SELECT max(finished_at) FROM runs WHERE source = %s AND status = 'ok'", [slug])[0]
@@ -152,22 +140,15 @@ class PostgresReports:
         return max((t for t in (iso_utc(run), iso_utc(fetch)) if t), default=None)
 
     def _evidence(self, slug: str) -> str:
-        parts = []
         last = self.conn.execute("SELECT status, started_at FROM runs WHERE source = %s"
                                  " ORDER BY started_at DESC NULLS LAST, id DESC LIMIT 1", [slug]).fetchone()
-        if last is None:
-            parts.append("no pass has run (is `ingest run` running on this database?)")
-        else:
-            streak = self._failed_streak(slug)
-            parts.append(f"last {streak} passes failed" if streak > 1 else f"last pass {last[0]} at {iso_utc(last[1])}")
+        streak = self._failed_streak(slug) if last is not None else 0
         # SQLite sorts NULL (a failure without a reason) before false and true: NULLS FIRST says so here
         failure = self.conn.execute(
             "SELECT reason, detail, time FROM fetches WHERE source = %s AND outcome = 'failed'"
             " ORDER BY reason = 'host-backoff' NULLS FIRST, time DESC NULLS LAST, id DESC LIMIT 1", [slug]).fetchone()
-        if failure is not None:
-            detail = f": {failure[1][:120]}" if failure[1] else ""
-            parts.append(f"last failure {iso_utc(failure[2])}: {failure[0]}{detail}")
-        return "; " + "; ".join(parts)
+        return evidence_line(None if last is None else (last[0], iso_utc(last[1])), streak,
+                             None if failure is None else (failure[0], failure[1], iso_utc(failure[2])))
 
     # --- ingest topics -------------------------------------------------------------------------------------------
 
