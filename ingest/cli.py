@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from ingest.archive.location import Database, describe, open_archive, open_hosts, raw_archive, trouble
 from ingest.archive.sqlite import (
     DatabaseTrouble,
     SchemaError,
@@ -31,7 +32,6 @@ from ingest.archive.sqlite import (
     check_writable,
     database_trouble,
     open_for_reading,
-    open_host_states,
     open_readonly_store,
     open_store,
     quick_check,
@@ -61,9 +61,10 @@ PIPED_WIDTH: Final = 200  # columns of a table written to a pipe or file, so row
 
 _URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 PG_SCHEMES: Final = ("postgresql", "postgres")
-# The commands that run on a PostgreSQL archive (issue 20: more to come): the reports, read-only, publish, and the
-# workers (`worker`: PostgreSQL only).
-ON_POSTGRES: Final = frozenset({"publish", "sources", "stats", "health", "topics", "export", "boilerplate", "worker"})
+# The commands that run on a PostgreSQL archive: every one but `serve` (Datasette reads SQLite: publish first), `backup`
+# (SQLite's online backup: `publish` is PostgreSQL's copy to a file) and `demo` (a SQLite file of its own).
+ON_POSTGRES: Final = frozenset({"publish", "sources", "stats", "health", "topics", "export", "boilerplate", "worker",
+                                "run", "backfill", "reclean", "extract", "capture"})
 
 
 def _parse_db(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
@@ -143,12 +144,22 @@ class _Commands(click.Group):
                 raise
             click.echo(f"Error: {exc.filename}: {exc.strerror or exc}", err=True)
             ctx.exit(2)
+        except Exception as exc:  # a PostgreSQL server gone or failing mid-command (psycopg's errors)
+            reason = trouble(exc)
+            if reason is None or not isinstance(ctx.obj, Context):
+                raise
+            click.echo(f"Error: {describe(ctx.obj.db)}: {reason}", err=True)
+            ctx.exit(2)
 
 
-def _check_for_writing(db_path: Path, *, create: bool) -> None:
+def _check_for_writing(db_path: Database, *, create: bool) -> None:
     """Before a writer starts: `check_database` (with `create`, a missing file is one to make), then an
     existing database must pass PRAGMA quick_check and take a write transaction, else the command ends with one
-    line (damaged, read-only, locked), exit 2, the file untouched."""
+    line (damaged, read-only, locked), exit 2, the file untouched. A PostgreSQL URL: the server must answer and
+    hold the archive, or, with `create`, the archive's tables are made (_pg_ready)."""
+    if isinstance(db_path, str):
+        _pg_ready(db_path, create=create)
+        return
     check_database(db_path, create=create)
     if not db_path.exists():
         return
@@ -166,8 +177,8 @@ def _check_for_writing(db_path: Path, *, create: bool) -> None:
               help="Sources and settings file.  [default: ./sources.toml]")
 @click.option("--db", "db", default="db/news.db", envvar="INGEST_DB", show_envvar=True, show_default=True,
               metavar="PATH|URL", callback=_parse_db,
-              help="SQLite database (its folder is created on demand), or postgresql://user@host/dbname (the reports, "
-                   "export and publish).")
+              help="SQLite database (its folder is created on demand), or postgresql://user@host/dbname (every command "
+                   "but serve, backup and demo; workers on several machines).")
 @click.option("--log-json", is_flag=True, envvar="INGEST_LOG_JSON", help="Log one JSON object per line.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @click.version_option(package_name="ingest")
@@ -185,13 +196,15 @@ def cli(ctx: click.Context, config_path: Path | None, db: Path | str, log_json: 
 
 
 def _not_on_postgres(command: str) -> None:
-    """A command that cannot run on a PostgreSQL archive yet: one line, exit 2, nothing connected or created."""
+    """A command that does not run on a PostgreSQL archive: one line, exit 2, nothing connected or created."""
     if command == "serve":
         click.echo("Error: serve does not run on a PostgreSQL database: Datasette reads SQLite files: run "
                    "`ingest --db URL publish --to FILE.db`, then `ingest --db FILE.db serve`.", err=True)
+    elif command == "backup":
+        click.echo("Error: backup copies a SQLite file; a PostgreSQL archive's copy to a file is "
+                   "`ingest --db URL publish --to FILE.db` (or pg_dump for the whole database).", err=True)
     else:
-        click.echo(f"Error: {command} does not run on a PostgreSQL database yet (issue 20); give a SQLite file "
-                   "with --db, or `ingest --db URL publish --to FILE.db` for a SQLite copy to read.", err=True)
+        click.echo(f"Error: {command} runs on a SQLite file of its own; give one with --db.", err=True)
     sys.exit(2)
 
 
@@ -234,14 +247,62 @@ def _postgres(url: str, *, write: bool = False) -> Iterator[Store]:
         db.close()
 
 
+def _pg_ready(url: str, *, create: bool) -> None:
+    """A PostgreSQL archive to write into: made (its tables, in one transaction under a lock) with `create`, else it
+    must exist; a server out of reach, a failing query or psycopg missing: one line, exit 2."""
+    if not create:
+        with _postgres(url, write=True):
+            return
+    try:
+        from ingest.archive.postgres import (
+            ArchiveTrouble,
+            Unreachable,
+            open_postgres_archive,
+            open_postgres_store,
+            server_errors,
+        )
+    except ImportError:
+        click.echo("Error: a PostgreSQL --db needs psycopg: pip install 'ingest[postgres]'", err=True)
+        sys.exit(2)
+    try:
+        try:
+            open_postgres_archive(url, read_only=False).close()
+        except Unreachable:
+            raise
+        except ArchiveTrouble:  # no archive there yet (or an older one): made (or upgraded) now
+            with server_errors(url):
+                open_postgres_store(url).close()
+    except ArchiveTrouble as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+
+
+@contextmanager
+def _queue_errors(url: str) -> Iterator[None]:
+    """The queue's module (psycopg, Procrastinate) loaded, and the server's errors while it is used as one line,
+    exit 2."""
+    try:
+        from ingest.archive.postgres import ArchiveTrouble, server_errors
+        from ingest.run import queue  # noqa: F401  (Procrastinate present)
+    except ImportError:
+        click.echo("Error: workers need psycopg and procrastinate: pip install 'ingest[postgres]'", err=True)
+        sys.exit(2)
+    try:
+        with server_errors(url):
+            yield
+    except ArchiveTrouble as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+
+
 def main() -> None:
     """Console entry point."""
     cli(prog_name="ingest")
 
 
 @contextmanager
-def _fetcher(settings: Settings, db_path: Path | None) -> Iterator[Fetcher]:
-    hosts = open_host_states(db_path) if db_path else None  # fetcher threads' own connection
+def _fetcher(settings: Settings, db_path: Database | None) -> Iterator[Fetcher]:
+    hosts = open_hosts(db_path) if db_path else None  # fetcher threads' own connection (shared politeness)
     fetcher = Fetcher(settings, hosts or MemoryHostStates())
     try:
         yield fetcher
@@ -254,8 +315,14 @@ def _fetcher(settings: Settings, db_path: Path | None) -> Iterator[Fetcher]:
 @cli.command()
 @click.pass_obj
 def run(obj: Context) -> None:
-    """Run the daemon: every enabled source on its interval, until SIGTERM or Ctrl-C."""
+    """Run the daemon: every enabled source on its interval, until SIGTERM or Ctrl-C.
+
+    On a PostgreSQL --db it is the scheduler: each due pass is queued for the workers (`ingest worker`).
+    """
     config = obj.config()
+    if obj.db_url is not None:
+        _run_scheduler(obj.db_url, config)
+        return
     _check_for_writing(obj.db_path, create=True)
     open_store(obj.db_path).close()  # create the schema before jobs race to do it
     with _fetcher(config.settings, obj.db_path) as fetcher, InProcessRunner(config, obj.db_path, fetcher) as runner:
@@ -265,6 +332,23 @@ def run(obj: Context) -> None:
         click.echo(f"Error: {daemon.failure}", err=True)
         sys.exit(2)
     if not clean:  # a pass ignored the stop; what it committed is safe, the rest is in the frontier
+        logging.shutdown()
+        os._exit(0)
+
+
+def _run_scheduler(url: str, config: Config) -> None:
+    """`ingest run` on PostgreSQL: the daemon's schedule, each due pass a discovery job for the workers."""
+    _pg_ready(url, create=True)
+    with _queue_errors(url):
+        from ingest.run.queue import QueuedPasses
+
+        runner = QueuedPasses(url)
+        daemon = Daemon(config, url, runner)
+        clean = daemon.run()
+    if daemon.failure:
+        click.echo(f"Error: {daemon.failure}", err=True)
+        sys.exit(2)
+    if not clean:
         logging.shutdown()
         os._exit(0)
 
@@ -311,15 +395,18 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     if since and until and since > until:
         raise click.UsageError("--since is after --until")
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
-    _check_for_writing(obj.db_path, create=True)
+    _check_for_writing(obj.db, create=True)
+    if obj.db_url is not None and not dry_run:
+        _backfill_queued(obj.db_url, config, chosen, Window(since, until), limit)
+        return
     stop = threading.Event()
     summaries = []
     recleaned: list[reclean.RecleanSummary] = []
-    db = open_store(obj.db_path)
+    db = open_archive(obj.db)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if dry_run:
-            with _fetcher(config.settings, obj.db_path) as fetcher, _progress() as progress:
+            with _fetcher(config.settings, obj.db) as fetcher, _progress() as progress:
                 plans = {s.slug: planned(db, fetcher, s, get_adapter(s.adapter), Window(since, until),
                                          on_read=progress.discovering(s.slug)) for s in chosen}
             _print_rows([{"source": slug, "month": month, "articles": n}
@@ -349,6 +436,32 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     click.echo(format_summaries(summaries))
     for done in recleaned:
         click.echo(done.line())
+
+
+def _backfill_queued(url: str, config: Config, chosen: list[Source], window: Window, limit: int | None) -> None:
+    """`backfill` on PostgreSQL: each source's discovery here, then a job per link for the workers; returns once
+    they are queued (the workers fetch them). Interrupted, the same command continues: the frontier remembers."""
+    stop = threading.Event()
+    summaries = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    with _queue_errors(url):
+        from ingest.run.queue import QueueRunner
+
+        try:
+            with _fetcher(config.settings, url) as fetcher, _progress() as progress, \
+                    QueueRunner(config, url, fetcher) as runner:
+                for sig in previous:
+                    signal.signal(sig, _stop_handler(stop, runner.stop))
+                for source in chosen:
+                    if stop.is_set():
+                        break
+                    summaries.append(runner.run_pass(source, kind="backfill", window=window, limit=limit,
+                                                     on_discovered=progress.discovering(source.slug)))
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    click.echo(format_summaries(summaries))
+    click.echo("the workers (`ingest worker` on this --db) fetch and clean them; `ingest stats` shows what is stored")
 
 
 def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], forced: str | None, window: Window,
@@ -386,7 +499,10 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
             if stats.stopped:
                 click.echo("stopped early: the counts are of the records read so far")
             return
-        _check_for_writing(obj.db_path, create=True)
+        _check_for_writing(obj.db, create=True)
+        if obj.db_url is not None:
+            _warc_queued(obj.db_url, config, paths, source, window, limit)
+            return
         db = open_store(obj.db_path)
         recleaned: list[reclean.RecleanSummary] = []
         try:
@@ -415,6 +531,19 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
         lines.append("stopped early: run the same command again to continue")
     lines += [r.line() for r in recleaned]
     click.echo("\n".join(line for line in lines if line))
+
+
+def _warc_queued(url: str, config: Config, paths: list[Path], forced: Source | None, window: Window,
+                 limit: int | None) -> None:
+    """`backfill --warc` on PostgreSQL: a job per file for the workers, who must read it at the same path."""
+    with _queue_errors(url):
+        from ingest.run.queue import QueueRunner
+
+        with QueueRunner(config, url) as runner:
+            deferred, queued = runner.defer_warc(paths, forced, window, limit)
+    click.echo(f"queued {deferred} WARC files for the workers" + (f" ({queued} were queued already)" if queued else "")
+               + "; each worker reads them at these paths: " + ", ".join(str(p.resolve()) for p in paths[:3])
+               + (", ..." if len(paths) > 3 else ""))
 
 
 class _Bytes:
@@ -463,15 +592,15 @@ def reclean_command(obj: Context, sources: tuple[str, ...], since: date | None, 
         raise click.UsageError(f"unknown source {unknown[0]!r} (known: {', '.join(config.sources)})")
     if since and everything:
         raise click.UsageError("--since and --all: give one of them")
-    _check_for_writing(obj.db_path, create=False)
+    _check_for_writing(obj.db, create=False)
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
     stop = threading.Event()
     done: list[reclean.RecleanSummary] = []
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with _progress() as progress, \
-                InProcessRunner(config, obj.db_path, pool_size=min(config.settings.concurrency,
-                                                                   os.cpu_count() or 1)) as runner:
+                InProcessRunner(config, obj.db, pool_size=min(config.settings.concurrency,
+                                                              os.cpu_count() or 1)) as runner:
             for sig in previous:
                 signal.signal(sig, _stop_handler(stop, runner.stop))
             for source in chosen:
@@ -624,7 +753,7 @@ def _load_and_parse(obj: Context, file_or_url: str, url: str | None, slug: str |
                     timezone: str | None = None) -> tuple[Page, Source, Article | Rejected]:
     """Fetch or read one page and run its adapter: (page, source, article or the rejection)."""
     config = obj.config(required=False)
-    if obj.db_path.exists():  # optional (its learned boilerplate), but one that is there must be readable
+    if obj.db_url is None and obj.db_path.exists():  # optional (learned boilerplate); one that is there must be read
         check_database(obj.db_path, create=False)
     is_url = urlsplit(file_or_url).scheme in ("http", "https")
     page_url = file_or_url if is_url else (url or Path(file_or_url).resolve().as_uri())
@@ -653,16 +782,20 @@ def _load_and_parse(obj: Context, file_or_url: str, url: str | None, slug: str |
             sys.exit(1)
     try:
         return page, source, parse_page(get_adapter(source.adapter), source, page,
-                                        learned=_learned_readonly(obj.db_path, source))
+                                        learned=_learned_readonly(obj, source))
     except Rejected as exc:
         return page, source, exc
 
 
-def _learned_readonly(db_path: Path, source: Source) -> Learned:
-    """The source's learned boilerplate when the database holds it, read-only; only its pins otherwise."""
+def _learned_readonly(obj: Context, source: Source) -> Learned:
+    """The source's learned boilerplate when the database holds it, read-only; only its pins otherwise. A PostgreSQL
+    archive must be there (one line, exit 2 otherwise: the URL was given on purpose)."""
+    if obj.db_url is not None:
+        with _postgres(obj.db_url) as pg:
+            return learned_for(pg, source)
     pins = Learned(keep=tuple(k.casefold() for k in source.keep), junk=tuple(j.casefold() for j in source.junk))
     try:
-        db = open_readonly_store(db_path)
+        db = open_readonly_store(obj.db_path)
     except (FileNotFoundError, StoreError):
         return pins
     try:
@@ -982,7 +1115,8 @@ def worker_command(obj: Context, concurrency: int | None) -> None:
         sys.exit(2)
     try:
         with server_errors(obj.db_url):
-            clean = run_worker(obj.db_url, config, concurrency=concurrency or config.settings.concurrency)
+            clean = run_worker(obj.db_url, config, concurrency=concurrency or config.settings.concurrency,
+                               archive=raw_archive(obj.db_url, config.settings))
     except ArchiveTrouble as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)

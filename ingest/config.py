@@ -55,6 +55,9 @@ class Settings:
     # How many of the most recent calendar months of WARC files to keep (this month included); older files
     # may be deleted by WarcArchive.prune. 0: keep them forever.
     warc_keep_months: int = 0
+    # The folder of those WARC files; "" (default): warc/ beside a SQLite database, ./warc for a PostgreSQL one
+    # (workers on several machines mount one shared folder there, so `ingest reclean` finds every page).
+    warc_dir: str = ""
     # Days of `fetches` rows (the fetch log) the daemon keeps; older ones are deleted after each pass, a source at
     # a time, in small batches. 0: keep them all.
     keep_fetches_days: int = 0

@@ -1,5 +1,6 @@
 """The CLI reaches the archive through the storage seam: of ingest.archive it imports only the opener modules
-(ingest.archive.sqlite; ingest.archive.postgres, only for a postgresql:// --db) and the commands that are
+(ingest.archive.sqlite; ingest.archive.postgres, only for a postgresql:// --db; ingest.archive.location, which
+opens either by --db's form) and the commands that are
 SQLite-file specific by nature (serve, backup, and publish, which writes a SQLite file from a PostgreSQL archive)."""
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ALLOWED = {"ingest.archive.sqlite", "ingest.archive.postgres", "ingest.archive.serve", "ingest.archive.backup",
-           "ingest.archive.publish"}
+ALLOWED = {"ingest.archive.sqlite", "ingest.archive.postgres", "ingest.archive.location", "ingest.archive.serve",
+           "ingest.archive.backup", "ingest.archive.publish"}
 
 
 def archive_imports(path: Path) -> set[str]:

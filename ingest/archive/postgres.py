@@ -639,6 +639,10 @@ class ArchiveTrouble(Exception):
     line to show."""
 
 
+class Unreachable(ArchiveTrouble):
+    """The server did not accept a connection (down, wrong host or port, refused credentials)."""
+
+
 def server_of(dsn: str) -> str:
     """host:port of a DSN, for messages (never the password)."""
     try:
@@ -672,7 +676,7 @@ def open_postgres_archive(dsn: str, *, read_only: bool = True) -> PostgresStore:
     try:
         conn: Conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        raise ArchiveTrouble(f"cannot reach PostgreSQL at {where}: {connect_reason(exc)}") from None
+        raise Unreachable(f"cannot reach PostgreSQL at {where}: {connect_reason(exc)}") from None
     try:
         conn.execute("SET TIME ZONE 'UTC'")
         if read_only:

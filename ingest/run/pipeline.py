@@ -22,16 +22,16 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 from ingest.archive import dedup, learn
+from ingest.archive.location import raw_archive as raw_archive  # re-exported: the runners, demo and benches use it
 from ingest.archive.topics import match_topics
 from ingest.archive.warc import Packed, WarcArchive
 from ingest.clean.adapters import get_adapter
 from ingest.clean.adapters.base import Adapter
 from ingest.clean.parse import parse_page as parse_page  # re-exported: `ingest extract` parses one page
-from ingest.config import Settings, Source, Topic
+from ingest.config import Source, Topic
 from ingest.crawl.fetch import Fetcher
 from ingest.crawl.harvest import Harvest, discover_links
 from ingest.logs import fields
@@ -80,6 +80,10 @@ class Summary:
     learned: int = 0  # times a block of the source's pages became boilerplate during the pass
     read: int = 0  # feeds, sitemaps and listing pages read (304 included)
     unread: Counter[str] = field(default_factory=Counter)  # those that could not be, by reason
+    # Handed to workers elsewhere (run/queue.py): the jobs queued (None: this process fetched the pages itself), and
+    # those that were waiting in the queue already; the pages' outcomes are then the workers'.
+    queued: int | None = None
+    already_queued: int = 0
 
     @property
     def all_failed(self) -> bool:
@@ -131,6 +135,9 @@ def format_summaries(summaries: list[Summary]) -> str:
         total.failed.update(s.failed)
         total.read += s.read
         total.unread.update(s.unread)
+        if s.queued is not None:
+            total.queued = (total.queued or 0) + s.queued
+            total.already_queued += s.already_queued
     if len(summaries) > 1:
         lines.append(_summary_line(total))
     if any(s.stopped for s in summaries):
@@ -141,6 +148,9 @@ def format_summaries(summaries: list[Summary]) -> str:
 def _summary_line(s: Summary) -> str:
     def reasons(counter: Counter[str]) -> str:
         return f" ({', '.join(f'{k}: {v}' for k, v in counter.most_common())})" if counter else ""
+    if s.queued is not None:
+        return (f"{s.source}: {s.discovered} links discovered, {s.queued} queued for the workers"
+                f"{f' ({s.already_queued} were queued already)' if s.already_queued else ''}")
     line = (f"{s.source}: {s.new} new, {s.duplicate} duplicate, {s.updated} updated, {s.unchanged} unchanged, "
             f"{sum(s.rejected.values())} rejected{reasons(s.rejected)}, "
             f"{sum(s.failed.values())} failed{reasons(s.failed)}")
@@ -251,12 +261,6 @@ def record(store: Store, outcome: Outcome, summary: Summary,
 
 
 # --- a whole pass -------------------------------------------------------------------------------
-
-def raw_archive(db_path: str | os.PathLike[str], settings: Settings) -> WarcArchive:
-    """Where the raw pages of the database at `db_path` are kept: `warc/` beside it (db/warc/), unless
-    `[settings] warc = false`."""
-    return WarcArchive(Path(db_path).parent / "warc", enabled=settings.warc)
-
 
 def run_source(store: Store, fetcher: Fetcher, source: Source, *, kind: str = "run",
                window: Window = OPEN_WINDOW, limit: int | None = None,

@@ -8,6 +8,12 @@ Workers (`run_worker`) take the jobs, N at a time, and handle each link with pip
 `fetch_article` (one Fetcher per worker, politeness through the hosts' leases in PostgreSQL: PostgresHostStore;
 a parse pool per worker) and `record` (dedup, article, topics, fetch log, frontier state in one transaction).
 
+Two more tasks share the queue, taken before the links waiting (priority FIRST): `discover`, a source's discovery
+pass run in a worker (queue_pass: the same discovery, then a job per pending link), which the scheduler (`ingest run`
+on PostgreSQL: scheduler.Daemon with QueuedPasses) defers when the source's interval falls due, one waiting per
+source at most; and `replay_warc`, one WARC file's records through replay.replay (`ingest backfill --warc`: one job
+per file, resumable by the file's cursor in the store; a worker stopping gives it back and the next continues).
+
 Claiming is the store's, not the queue's: a job first claims its link (store.claim_links). A link that is settled
 or claimed by someone else is left alone, so a URL deferred twice (once it has started, the queueing lock no
 longer holds) is still fetched once. A job that fails (the database went away) gives its claim back and the link
@@ -30,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, Final
 
 import procrastinate
@@ -38,12 +45,13 @@ from procrastinate import exceptions as queue_errors
 from procrastinate.schema import SchemaManager
 
 from ingest.archive.postgres import PostgresStore, open_postgres_host_states, open_postgres_store
-from ingest.archive.warc import WarcArchive
+from ingest.archive.warc import WarcArchive, WarcError
 from ingest.clean.adapters import get_adapter
 from ingest.config import Config, Source
 from ingest.crawl.fetch import Fetcher
 from ingest.crawl.harvest import Harvest, discover_links
 from ingest.models import OPEN_WINDOW, Link, Window, holder_name
+from ingest.run import replay
 from ingest.run.parsing import PARSE_TIMEOUT, parse_pool
 from ingest.run.pipeline import RELEASE_EVERY, Summary, fetch_article, learned_for, record
 from ingest.run.workers import WorkerPool
@@ -53,6 +61,9 @@ log = logging.getLogger("ingest")
 
 QUEUE: Final = "ingest-links"
 TASK_NAME: Final = "ingest.fetch_link"
+DISCOVER_TASK: Final = "ingest.discover"  # a source's discovery pass, deferred by the scheduler (`ingest run`)
+WARC_TASK: Final = "ingest.replay_warc"  # one WARC file's records through the pipeline (`ingest backfill --warc`)
+FIRST: Final = 10  # priority of discovery and WARC jobs: taken before the links waiting, so a due pass is not late
 QUEUE_SCHEMA_LOCK: Final = 0x1_6E6765_7371  # pg_advisory_xact_lock key while Procrastinate's tables are made
 DRAIN_SECONDS: Final = 8.0  # after SIGTERM, pages in flight may finish this long, then are given back (10 s budget)
 
@@ -79,8 +90,16 @@ def link_job(link: Link, window: Window = OPEN_WINDOW) -> dict[str, Any]:
     """A `fetch_link` job's arguments (JSON): the link as the frontier gave it, and the pass's window."""
     return {"source": link.source, "url": link.url, "via": link.via,
             "published_at": link.published_at.isoformat() if link.published_at else None, "title": link.title,
-            "since": window.since.isoformat() if window.since else None,
+            **_window_args(window)}
+
+
+def _window_args(window: Window) -> dict[str, str | None]:
+    return {"since": window.since.isoformat() if window.since else None,
             "until": window.until.isoformat() if window.until else None}
+
+
+def _window(since: str | None, until: str | None) -> Window:
+    return Window(date.fromisoformat(since) if since else None, date.fromisoformat(until) if until else None)
 
 
 class _Stores:
@@ -130,6 +149,8 @@ class Work:
     parse_timeout: float = PARSE_TIMEOUT
     running: dict[int, tuple[str, Link]] = field(default_factory=dict)  # job id: (claim holder, link), in flight
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)  # the worker is draining: discovery and
+    # WARC jobs stop at their next link or record
 
 
 class LinkJobs:
@@ -139,17 +160,30 @@ class LinkJobs:
     def __init__(self, dsn: str, work: Work | None = None) -> None:
         self.dsn = dsn
         self.work = work
+        # One line per page outcome, as the daemon's: Procrastinate's own (a job deferred, started, ended, to retry)
+        # with -v only.
+        logging.getLogger("procrastinate").setLevel(logging.NOTSET if log.isEnabledFor(logging.DEBUG)
+                                                    else logging.WARNING)
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn))
 
         def fetch_link(context: procrastinate.JobContext, source: str, url: str, via: str = "",
                        published_at: str | None = None, title: str | None = None, since: str | None = None,
                        until: str | None = None) -> str:
             link = Link(url, source, via, datetime.fromisoformat(published_at) if published_at else None, title)
-            window = Window(date.fromisoformat(since) if since else None, date.fromisoformat(until) if until else None)
-            return self.handle(link, window, context.job.id)
+            return self.handle(link, _window(since, until), context.job.id)
 
-        self.task = self.app.task(name=TASK_NAME, queue=QUEUE, pass_context=True,
-                                  retry=procrastinate.RetryStrategy(retry_exceptions={GivenBack}))(fetch_link)
+        def discover(source: str, kind: str = "run", since: str | None = None, until: str | None = None,
+                     limit: int | None = None) -> str:
+            return self.handle_discovery(source, kind, _window(since, until), limit)
+
+        def replay_warc(path: str, source: str | None = None, since: str | None = None, until: str | None = None,
+                        limit: int | None = None) -> str:
+            return self.handle_warc(path, source, _window(since, until), limit)
+
+        retry = procrastinate.RetryStrategy(retry_exceptions={GivenBack})
+        self.task = self.app.task(name=TASK_NAME, queue=QUEUE, pass_context=True, retry=retry)(fetch_link)
+        self.discover_task = self.app.task(name=DISCOVER_TASK, queue=QUEUE, priority=FIRST)(discover)
+        self.warc_task = self.app.task(name=WARC_TASK, queue=QUEUE, priority=FIRST, retry=retry)(replay_warc)
 
     def defer(self, links: Iterable[Link], window: Window = OPEN_WINDOW) -> tuple[int, int]:
         """One job per link, the link's URL key its queueing lock (the app must be open); (deferred, already
@@ -163,13 +197,79 @@ class LinkJobs:
                 queued += 1
         return deferred, queued
 
+    def defer_discovery(self, source: Source, kind: str = "run", window: Window = OPEN_WINDOW,
+                        limit: int | None = None) -> bool:
+        """A discovery job for `source`, unless one is waiting already (its queueing lock): True when deferred."""
+        try:
+            self.discover_task.configure(queueing_lock=f"discover:{source.slug}").defer(
+                source=source.slug, kind=kind, limit=limit, **_window_args(window))
+        except queue_errors.AlreadyEnqueued:
+            return False
+        return True
+
+    def defer_warc(self, paths: Iterable[Path], forced: Source | None = None, window: Window = OPEN_WINDOW,
+                   limit: int | None = None) -> tuple[int, int]:
+        """One job per WARC file (its absolute path: the workers must read it at the same path), unless one is
+        waiting for that file already; (deferred, already queued)."""
+        deferred = queued = 0
+        for path in paths:
+            where = str(path.resolve())
+            try:
+                self.warc_task.configure(queueing_lock=f"warc:{where}").defer(
+                    path=where, source=forced.slug if forced else None, limit=limit, **_window_args(window))
+                deferred += 1
+            except queue_errors.AlreadyEnqueued:
+                queued += 1
+        return deferred, queued
+
+    def _work(self) -> Work:
+        if self.work is None:
+            raise RuntimeError("jobs run in a worker (run_worker): this app was made to defer only")
+        return self.work
+
+    def handle_discovery(self, slug: str, kind: str = "run", window: Window = OPEN_WINDOW,
+                         limit: int | None = None) -> str:
+        """A source's discovery pass in a worker (queue_pass: the frontier, then a job per pending link)."""
+        work = self._work()
+        source = work.config.sources.get(slug)
+        if source is None or not source.enabled:
+            log.warning("%s is not an enabled source of %s: discovery job dropped", slug, work.config.path)
+            return "unknown-source"
+        with work.stores.take() as store:
+            summary = queue_pass(store, self, work.fetcher, source, kind=kind, window=window, limit=limit,
+                                 stop=work.stopping)
+        return "stopped" if summary.stopped else "failed" if summary.all_failed else "ok"
+
+    def handle_warc(self, path: str, slug: str | None = None, window: Window = OPEN_WINDOW,
+                    limit: int | None = None) -> str:
+        """One WARC file through the pipeline in a worker (replay.replay, resumable by its cursor); GivenBack when
+        the worker stopped it: the job is queued again and continues where it stopped."""
+        work = self._work()
+        forced = work.config.sources.get(slug) if slug else None
+        if slug and forced is None:
+            log.warning("%s is not a source of %s: WARC job for %s dropped", slug, work.config.path, path)
+            return "unknown-source"
+        enabled = [s for s in work.config.sources.values() if s.enabled]
+        with work.stores.take() as store:
+            try:
+                done = replay.replay(store, [Path(path)], enabled, pool=work.pool, forced=forced, window=window,
+                                     limit=limit, stop=work.stopping, topics=work.config.topics,
+                                     archive=work.archive, parse_timeout=work.parse_timeout,
+                                     max_bytes=work.config.settings.max_bytes)
+            except WarcError as exc:
+                log.error("%s not replayed: %s", path, exc)
+                return "unreadable"
+        if done.stats.stopped and work.stopping.is_set():
+            log.info("%s given-back (the worker is stopping; the next worker continues where it stopped)", path)
+            raise GivenBack(path)
+        log.info("%s replayed: %s", path, done.stats.line())
+        return "ok"
+
     def handle(self, link: Link, window: Window = OPEN_WINDOW, job_id: int | None = None) -> str:
         """One link: claim it, fetch and clean it, record it; its outcome ("new", "duplicate", ...), or "claimed"
         when it was settled already or another process holds it. GivenBack when the worker stopped it before its
         page was fetched (the link stays pending). While it runs, `work.running` names its job, claim and link."""
-        if self.work is None:
-            raise RuntimeError("fetch_link runs in a worker (run_worker): this app was made to defer only")
-        work = self.work
+        work = self._work()
         source = work.config.sources.get(link.source)
         if source is None:
             log.warning("%s is not a source of %s: job for %s dropped", link.source, work.config.path, link.url)
@@ -207,8 +307,6 @@ def run_worker(dsn: str, config: Config, *, concurrency: int = 4, wait: bool = T
     were given back (claims released, jobs `todo`) and their threads still run, so the caller must end the process
     (os._exit) rather than wait for them; nothing was closed."""
     apply_queue_schema(dsn)
-    # One line per page outcome, as the daemon's: Procrastinate's own (a job started, ended, to retry) with -v only.
-    logging.getLogger("procrastinate").setLevel(logging.NOTSET if log.isEnabledFor(logging.DEBUG) else logging.WARNING)
     hosts = open_postgres_host_states(dsn)
     pool = parse_pool(pool_size)
     stores = _Stores(dsn)
@@ -250,6 +348,8 @@ async def _drive(jobs: LinkJobs, fetcher: Fetcher, *, concurrency: int, wait: bo
         await asyncio.wait({worker, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if not worker.done():
             log.info("stopping: no more jobs; pages in flight have %gs, then are given back", drain)
+            if jobs.work is not None:
+                jobs.work.stopping.set()
             fetcher.cancel()
             worker.cancel()  # Procrastinate's Worker.run: stop taking jobs, wait for the running ones
             await asyncio.wait({worker}, timeout=drain)
@@ -287,6 +387,77 @@ async def _give_back(jobs: LinkJobs) -> None:
         log.info("%s given-back %s (still in flight when the worker stopped)", link.source, link.url)
 
 
+def queue_pass(store: PostgresStore, jobs: LinkJobs, fetcher: Fetcher, source: Source, *, kind: str = "run",
+               window: Window = OPEN_WINDOW, limit: int | None = None, stop: threading.Event | None = None,
+               on_discovered: Callable[[int, int], None] | None = None,
+               on_total: Callable[[int], None] | None = None) -> Summary:
+    """pipeline.run_source's discovery into the frontier, then a `fetch_link` job per pending link (the window's,
+    at most `limit`) for the workers, recorded in `runs` with discovery's counts (Summary.queued: the jobs)."""
+    stop = stop or threading.Event()
+    summary = Summary(source.slug, queued=0)
+    status = "error"
+    run_id = store.start_run(source.slug, kind)
+    try:
+        harvest = Harvest(store, source, window, backfill=kind == "backfill", stop=stop, on_read=on_discovered)
+        discover_links(harvest, fetcher, get_adapter(source.adapter))
+        summary.discovered, summary.unread = harvest.added, harvest.failures
+        summary.read = harvest.read + harvest.not_modified
+        fetcher.release_idle()
+        start, end = window.bounds(source.zone)
+        store.release_dead_claims()
+        pending = [] if stop.is_set() else store.pending_links(source.slug, start=start, end=end, limit=limit)
+        if on_total:
+            on_total(len(pending))
+        summary.queued, summary.already_queued = jobs.defer(pending, window)
+        log.info("%s queued %d links (%d were queued already)", source.slug, summary.queued, summary.already_queued)
+        summary.stopped = stop.is_set()
+        status = "stopped" if summary.stopped else "failed" if summary.all_failed else "ok"
+    finally:
+        store.finish_run(run_id, summary.counts(), status)
+    return summary
+
+
+class QueuedPasses:
+    """The daemon's runner on PostgreSQL (`ingest run`, the scheduler): a due pass becomes a discovery job that a
+    worker runs (queue_pass there); one waits per source at most (its queueing lock), so a second scheduler, or a
+    pass still waiting when the next falls due, queues nothing more. Nothing is fetched in this process."""
+
+    def __init__(self, dsn: str) -> None:
+        apply_queue_schema(dsn)
+        self.jobs = LinkJobs(dsn)
+        self.jobs.app.open()
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()  # the app's connections are closed under it, never during a defer
+        self._closed = False
+
+    def run_pass(self, source: Source, *, kind: str = "run", window: Window = OPEN_WINDOW, limit: int | None = None,
+                 on_discovered: Callable[[int, int], None] | None = None,
+                 on_total: Callable[[int], None] | None = None,
+                 on_outcome: Callable[[str], None] | None = None) -> Summary:
+        """Defer the source's discovery job: Summary.queued is 1, or 0 with already_queued 1 when one waits."""
+        summary = Summary(source.slug, queued=0)
+        with self._lock:
+            if self.stopping.is_set() or self._closed:
+                summary.stopped = True
+                return summary
+            if self.jobs.defer_discovery(source, kind, window, limit):
+                summary.queued = 1
+            else:
+                summary.already_queued = 1
+        return summary
+
+    def stop(self) -> None:
+        """Defer nothing more."""
+        self.stopping.set()
+
+    def close(self) -> None:
+        """Close the app's connections. Idempotent."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self.jobs.app.close()
+
+
 class QueueRunner:
     """Passes whose fetching is queued: discovery here (the caller's Fetcher), one job per pending link for the
     workers. The pass's Summary has discovery's counts only (the pages' outcomes are the workers')."""
@@ -310,32 +481,16 @@ class QueueRunner:
         if self.fetcher is None:
             raise ValueError("a pass needs a fetcher: this runner was made without one")
         store = open_postgres_store(self.dsn)
-        summary = Summary(source.slug)
-        status = "error"
         try:
-            run_id = store.start_run(source.slug, kind)
-            try:
-                harvest = Harvest(store, source, window, backfill=kind == "backfill", stop=self.stopping,
-                                  on_read=on_discovered)
-                discover_links(harvest, self.fetcher, get_adapter(source.adapter))
-                summary.discovered, summary.unread = harvest.added, harvest.failures
-                summary.read = harvest.read + harvest.not_modified
-                self.fetcher.release_idle()
-                start, end = window.bounds(source.zone)
-                store.release_dead_claims()
-                pending = [] if self.stopping.is_set() else store.pending_links(source.slug, start=start, end=end,
-                                                                                limit=limit)
-                if on_total:
-                    on_total(len(pending))
-                deferred, queued = self.jobs.defer(pending, window)
-                log.info("%s queued %d links (%d were queued already)", source.slug, deferred, queued)
-                summary.stopped = self.stopping.is_set()
-                status = "stopped" if summary.stopped else "failed" if summary.all_failed else "ok"
-            finally:
-                store.finish_run(run_id, summary.counts(), status)
+            return queue_pass(store, self.jobs, self.fetcher, source, kind=kind, window=window, limit=limit,
+                              stop=self.stopping, on_discovered=on_discovered, on_total=on_total)
         finally:
             store.close()
-        return summary
+
+    def defer_warc(self, paths: Iterable[Path], forced: Source | None = None, window: Window = OPEN_WINDOW,
+                   limit: int | None = None) -> tuple[int, int]:
+        """A `replay_warc` job per file (LinkJobs.defer_warc): (deferred, already queued)."""
+        return self.jobs.defer_warc(paths, forced, window, limit)
 
     def stop(self) -> None:
         """Defer nothing more; discovery waiting on a host gives up."""

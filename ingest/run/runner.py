@@ -23,25 +23,39 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from ingest.archive.sqlite import open_store
+from ingest.archive.location import Database, open_archive, raw_archive
 from ingest.config import Config, Source
 from ingest.crawl.fetch import Fetcher
 from ingest.models import OPEN_WINDOW, Window
 from ingest.run import reclean, replay
 from ingest.run.parsing import parse_pool
-from ingest.run.pipeline import Summary, raw_archive, run_source
+from ingest.run.pipeline import Summary, run_source
 from ingest.run.replay import Replayed
 
 
-class Runner(Protocol):
-    """Executes passes; every method may be called from any thread."""
+class Passes(Protocol):
+    """What the daemon's schedule asks of a runner: a pass per source when it is due, then stop and close. Every
+    method may be called from any thread."""
 
     def run_pass(self, source: Source, *, kind: str = "run", window: Window = OPEN_WINDOW, limit: int | None = None,
                  on_discovered: Callable[[int, int], None] | None = None,
                  on_total: Callable[[int], None] | None = None,
                  on_outcome: Callable[[str], None] | None = None) -> Summary:
-        """One pass over `source` (see pipeline.run_source for `kind`, `window`, `limit` and the callbacks)."""
+        """One pass over `source` (see pipeline.run_source for `kind`, `window`, `limit` and the callbacks), or
+        its handing over to workers elsewhere (then Summary.queued says so)."""
         ...
+
+    def stop(self) -> None:
+        """Take no more work: passes in progress return after their pages in flight (Summary.stopped)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the runner holds; pages still being cleaned are given up (they stay pending). Idempotent."""
+        ...
+
+
+class Runner(Passes, Protocol):
+    """Passes, and the cleaning again of stored pages and of WARC files' records."""
 
     def reclean(self, source: Source, *, since: date | None = None, everything: bool = False,
                 on_total: Callable[[int], None] | None = None,
@@ -57,20 +71,12 @@ class Runner(Protocol):
         """The records of WARC files through the pipeline (see replay.replay), resumable per file."""
         ...
 
-    def stop(self) -> None:
-        """Take no more work: passes in progress return after their pages in flight (Summary.stopped)."""
-        ...
-
-    def close(self) -> None:
-        """Release what the runner holds; pages still being cleaned are given up (they stay pending). Idempotent."""
-        ...
-
 
 class InProcessRunner:
     """Passes in this process: the fetcher's threads and a pool of parse workers (`pool_size`, default one per
-    CPU), on the database at `db_path`."""
+    CPU), on the archive `db_path` names (a SQLite file, or a PostgreSQL URL: location.open_archive)."""
 
-    def __init__(self, config: Config, db_path: Path, fetcher: Fetcher | None = None, *,
+    def __init__(self, config: Config, db_path: Database, fetcher: Fetcher | None = None, *,
                  pool_size: int | None = None) -> None:
         self.config = config
         self.db_path = db_path
@@ -83,10 +89,10 @@ class InProcessRunner:
                  on_discovered: Callable[[int, int], None] | None = None,
                  on_total: Callable[[int], None] | None = None,
                  on_outcome: Callable[[str], None] | None = None) -> Summary:
-        """pipeline.run_source on a connection of the pass's own (sqlite3's are per thread)."""
+        """pipeline.run_source on a connection of the pass's own (sqlite3's are per thread, psycopg's per batch)."""
         if self.fetcher is None:
             raise ValueError("a pass needs a fetcher: this runner was made without one")
-        db = open_store(self.db_path)
+        db = open_archive(self.db_path)
         try:
             return run_source(db, self.fetcher, source, kind=kind, window=window, limit=limit, stop=self.stopping,
                               workers=self.config.settings.concurrency, on_outcome=on_outcome, on_total=on_total,
@@ -99,7 +105,7 @@ class InProcessRunner:
                 on_total: Callable[[int], None] | None = None,
                 on_done: Callable[[str], None] | None = None) -> reclean.RecleanSummary:
         """reclean.reclean_source through the same parse pool, fed by `concurrency` threads."""
-        db = open_store(self.db_path)
+        db = open_archive(self.db_path)
         try:
             return reclean.reclean_source(db, self.archive, source, self.pool, since=since, everything=everything,
                                           topics=self.config.topics, stop=self.stopping, on_total=on_total,
@@ -112,7 +118,7 @@ class InProcessRunner:
                on_file: Callable[[Path, int, int], None] | None = None,
                on_bytes: Callable[[int], None] | None = None) -> Replayed:
         """replay.replay through the same parse pool; WarcError when a file cannot be opened."""
-        db = open_store(self.db_path)
+        db = open_archive(self.db_path)
         try:
             return replay.replay(db, paths, sources, pool=self.pool, forced=forced, window=window, limit=limit,
                                  stop=self.stopping, topics=self.config.topics, archive=self.archive,

@@ -14,17 +14,15 @@ import random
 import signal
 import threading
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from types import FrameType
 from typing import Final
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from ingest.archive.sqlite import database_trouble, open_store
+from ingest.archive.location import Database, describe, open_archive, raw_archive, trouble
 from ingest.config import Config, Source
-from ingest.run.pipeline import raw_archive
-from ingest.run.runner import Runner
+from ingest.run.runner import Passes
 from ingest.storage import Store
 
 log = logging.getLogger("ingest")
@@ -40,9 +38,10 @@ STOP_POLL: Final = 0.5  # seconds between two looks at the stop flag while the s
 class Daemon:
     """Schedules every enabled source; `stop()` (or a signal) ends it cleanly."""
 
-    def __init__(self, config: Config, db_path: Path, runner: Runner) -> None:
+    def __init__(self, config: Config, db_path: Database, runner: Passes) -> None:
         self.config = config
         self.db_path = db_path
+        self.where = describe(db_path)  # for log lines: no password
         self.runner = runner
         self.stopping = threading.Event()
         self.failure: str | None = None  # why the daemon stopped on its own (a damaged database)
@@ -64,8 +63,12 @@ class Daemon:
         try:
             summary = self.runner.run_pass(source, kind="run", limit=PAGES_PER_PASS)
             self.prune_archive()
-            db = open_store(self.db_path)
+            db = open_archive(self.db_path)
             self.prune_fetches(db, source)
+            if summary.queued is not None:  # the workers run it (run/queue.py): its counts are theirs
+                log.info("%s pass queued for the workers%s", source.slug,
+                         "" if summary.queued else " already (the last one is not taken yet)")
+                return
             counts = (source.slug, summary.new, summary.duplicate, summary.updated,
                       sum(summary.rejected.values()), sum(summary.failed.values()))
             if summary.all_failed:  # runs.status = 'failed': say so, not "done ... 0 failed"
@@ -75,13 +78,13 @@ class Daemon:
             else:
                 log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed", *counts)
         except Exception as exc:
-            trouble = database_trouble(exc)
-            if trouble is None:
+            reason = trouble(exc)
+            if reason is None:
                 log.exception("%s pass failed", source.slug)
             else:
-                log.error("%s pass failed: %s: %s", source.slug, self.db_path, trouble)
-                if "damaged" in trouble:  # writing on would spread the damage: stop, and say why
-                    self.failure = f"{self.db_path}: {trouble}; the daemon stopped"
+                log.error("%s pass failed: %s: %s", source.slug, self.where, reason)
+                if "damaged" in reason:  # writing on would spread the damage: stop, and say why
+                    self.failure = f"{self.where}: {reason}; the daemon stopped"
                     self.stop()
         finally:
             if db is not None:
@@ -135,7 +138,7 @@ class Daemon:
             signal.signal(signal.SIGTERM, handler)
             signal.signal(signal.SIGINT, handler)
         count = self.schedule()
-        log.info("daemon started: %d sources, database %s", count, self.db_path)
+        log.info("daemon started: %d sources, database %s", count, self.where)
         self.scheduler.start()
         while not self.stopping.wait(STOP_POLL):
             pass
