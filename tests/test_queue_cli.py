@@ -160,9 +160,10 @@ def wait_for(check: Any, seconds: float = 30.0) -> None:
 def test_run_on_postgresql_is_the_scheduler_discovery_is_queued_once_and_workers_do_it(
         pg_dsn: str, tmp_path: Path) -> None:
     """Two schedulers at once queue one discovery job for the source (its queueing lock) and fetch nothing; SIGTERM
-    ends each at once; a worker then runs the discovery (the feed), which queues a job per link, and the pages."""
+    ends each at once; `ingest worker` then runs the discovery (the feed), which queues a job per link, and the
+    pages, keeping their raw pages in warc_dir."""
     site = outlet_of(PAGES)
-    config_file, config = setup(tmp_path, site)
+    config_file, _ = setup(tmp_path, site)
     try:
         schedulers = [start(tmp_path, "--config", str(config_file), "--db", pg_dsn, "run") for _ in range(2)]
         try:
@@ -184,8 +185,16 @@ def test_run_on_postgresql_is_the_scheduler_discovery_is_queued_once_and_workers
         assert jobs(pg_dsn) == {(DISCOVER_TASK, "todo"): 1}
         assert site.paths() == []  # schedulers fetch nothing, not even the feed
 
-        work(pg_dsn, config)
+        worker = start(tmp_path, "--config", str(config_file), "--db", pg_dsn, "worker", "--concurrency", "3")
+        try:
+            wait_for(lambda: jobs(pg_dsn).get((TASK_NAME, "succeeded")) == PAGES)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            _, err = worker.communicate(timeout=15)
+        assert worker.returncode == 0, err
+        assert "Traceback" not in err
         assert jobs(pg_dsn) == {(DISCOVER_TASK, "succeeded"): 1, (TASK_NAME, "succeeded"): PAGES}
+        assert len(list((tmp_path / "warc").glob("news-*.warc.gz"))) == 1  # `ingest worker` keeps the raw pages
         assert rows(pg_dsn, "SELECT count(*), count(DISTINCT url) FROM articles") == [(PAGES, PAGES)]
         assert rows(pg_dsn, "SELECT source, kind, status, discovered FROM runs") == [("news", "run", "ok", PAGES)]
     finally:
