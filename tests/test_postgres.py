@@ -80,3 +80,29 @@ def test_a_server_that_is_not_there_is_an_operational_error(bad: str) -> None:
 
     with pytest.raises(psycopg.OperationalError):
         open_postgres_store(bad)
+
+
+def test_host_state_connects_again_after_its_connection_is_lost(pg_dsn: str) -> None:
+    """A worker's politeness state outlives a lost connection (a server restart, a terminated backend): the call in
+    progress fails, the next one connects again and reads what was stored."""
+    import psycopg
+
+    from ingest.archive.postgres import open_postgres_host_states
+    from ingest.models import HostState
+
+    open_postgres_store(pg_dsn).close()
+    hosts = open_postgres_host_states(pg_dsn)
+    try:
+        hosts.save_host(HostState(host="example.org", robots_txt="User-agent: *\nDisallow: /x\n", robots_status=200))
+        backend = hosts.conn.info.backend_pid
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+        with pytest.raises(psycopg.OperationalError):
+            hosts.load_host("example.org")
+        state = hosts.load_host("example.org")
+        assert state is not None
+        assert state.robots_txt == "User-agent: *\nDisallow: /x\n"
+        assert hosts.conn.info.backend_pid != backend
+        assert hosts.take_turn("example.org", "me", hold=5.0)[0]
+    finally:
+        hosts.close()

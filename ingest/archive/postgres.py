@@ -20,6 +20,7 @@ without the archive, or a server out of reach, is an ArchiveTrouble of one line)
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -41,6 +42,8 @@ from ingest.config import Topic
 from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
 from ingest.storage import CLAIM_SECONDS, Listing, Recleaning, Saved, Store, Stored, StoredPage, Verdict
 from ingest.urls import url_key
+
+log = logging.getLogger("ingest")
 
 WRITE_LOCK: Final = 0x1_6E6765_7377  # pg_advisory_xact_lock key a batch holds: one writer at a time
 _FETCHABLE: Final = "(state = 'pending' OR (state = 'failed' AND attempts < %(max)s))"
@@ -525,11 +528,24 @@ class PostgresHostStore:
     Fetcher threads call it: one connection (autocommit) shared under a lock, as HostStore's. A lease changes hands
     in a transaction that locks the host's row first (SELECT ... FOR UPDATE, where SQLite takes BEGIN IMMEDIATE):
     two processes asking at once are served one after the other, and the second sees what the first wrote.
+    A connection lost (the server restarted, the backend terminated) fails the call in progress; the next call
+    connects again, when the store was opened with its DSN (open_postgres_host_states), so a worker outlives a
+    restart of the server.
     """
 
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
+    def __init__(self, conn: Conn, dsn: str | None = None) -> None:
+        self._conn = conn
+        self.dsn = dsn
         self._lock = threading.Lock()
+
+    @property
+    def conn(self) -> Conn:
+        """The connection, made again when the last one broke (callers hold the lock)."""
+        if self._conn.broken and self.dsn is not None:
+            self._conn.close()
+            self._conn = psycopg.connect(self.dsn, autocommit=True)
+            log.warning("host state: the connection to PostgreSQL at %s was lost; connected again", server_of(self.dsn))
+        return self._conn
 
     def load_host(self, host: str) -> HostState | None:
         """See storage.HostStateStore.load_host."""
@@ -604,7 +620,7 @@ class PostgresHostStore:
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
-            self.conn.close()
+            self._conn.close()
 
 
 def _selection(selection: Recleaning) -> tuple[str, list[Any]]:
@@ -697,7 +713,7 @@ def open_postgres_archive(dsn: str, *, read_only: bool = True) -> PostgresStore:
 def open_postgres_host_states(dsn: str) -> PostgresHostStore:
     """Per-host state for the fetcher's threads, on a connection of its own to the archive at `dsn` (whose tables
     open_postgres_store made)."""
-    return PostgresHostStore(psycopg.connect(dsn, autocommit=True))
+    return PostgresHostStore(psycopg.connect(dsn, autocommit=True), dsn)
 
 
 def _conforms(candidate: PostgresStore) -> Store:
