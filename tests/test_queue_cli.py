@@ -6,6 +6,7 @@ read and write the archive there. A real PostgreSQL (tests/pg.py), loopback outl
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from click.testing import CliRunner, Result
 from conftest import Site
@@ -46,6 +48,11 @@ def setup(tmp_path: Path, site: Site) -> tuple[Path, Config]:
 def jobs(dsn: str) -> dict[tuple[str, str], int]:
     return {(str(task), str(status)): int(str(n)) for task, status, n in rows(
         dsn, "SELECT task_name, status::text, count(*) FROM procrastinate_jobs GROUP BY 1, 2")}
+
+
+def execute(dsn: str, statement: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute(statement)  # type: ignore[arg-type]
 
 
 def work(dsn: str, config: Config) -> None:
@@ -228,3 +235,26 @@ def test_reclean_on_a_database_without_an_archive_creates_nothing(pg_dsn: str, t
     assert result.exit_code == 2
     assert "holds no ingest archive" in result.output
     assert rows(pg_dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
+def test_a_job_whose_database_fails_is_one_log_line_and_its_link_stays_pending(
+        pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    site = outlet_of(2)
+    monkeypatch.chdir(tmp_path)
+    config_file, config = setup(tmp_path, site)
+    try:
+        assert ingest("--config", str(config_file), "--db", pg_dsn, "backfill").exit_code == 0
+        execute(pg_dsn, "ALTER TABLE frontier RENAME TO frontier_away")  # every job's claim now fails
+        logging.getLogger().addHandler(caplog.handler)  # the command's setup_logging replaced the root's handlers
+        with caplog.at_level("INFO"):
+            work(pg_dsn, config)
+        execute(pg_dsn, "ALTER TABLE frontier_away RENAME TO frontier")
+    finally:
+        site.close()
+    failed = [r for r in caplog.records if "failed: PostgreSQL" in r.getMessage()]
+    assert len(failed) == 2, [r.getMessage() for r in caplog.records]
+    assert all(r.exc_info is None for r in caplog.records)  # no traceback anywhere
+    assert 'relation "frontier" does not exist' in failed[0].getMessage()
+    assert jobs(pg_dsn) == {(TASK_NAME, "succeeded"): 2}
+    assert rows(pg_dsn, "SELECT state, count(*) FROM frontier GROUP BY state") == [("pending", 2)]
+    assert article_hits(site) == []

@@ -44,7 +44,7 @@ import psycopg
 from procrastinate import exceptions as queue_errors
 from procrastinate.schema import SchemaManager
 
-from ingest.archive.postgres import PostgresStore, open_postgres_host_states, open_postgres_store
+from ingest.archive.postgres import PostgresStore, connect_reason, open_postgres_host_states, open_postgres_store
 from ingest.archive.warc import WarcArchive, WarcError
 from ingest.clean.adapters import get_adapter
 from ingest.config import Config, Source
@@ -100,6 +100,16 @@ def _window_args(window: Window) -> dict[str, str | None]:
 
 def _window(since: str | None, until: str | None) -> Window:
     return Window(date.fromisoformat(since) if since else None, date.fromisoformat(until) if until else None)
+
+
+@contextmanager
+def _database_trouble(job: str) -> Iterator[None]:
+    """A job that loses its database (the server restarted, a query failed) ends with one log line, not a traceback;
+    what it committed is safe, the rest stays pending for the next pass (its claim lapses or is freed)."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        log.error("%s failed: PostgreSQL: %s; what it had not stored stays pending", job, connect_reason(exc))
 
 
 class _Stores:
@@ -170,15 +180,21 @@ class LinkJobs:
                        published_at: str | None = None, title: str | None = None, since: str | None = None,
                        until: str | None = None) -> str:
             link = Link(url, source, via, datetime.fromisoformat(published_at) if published_at else None, title)
-            return self.handle(link, _window(since, until), context.job.id)
+            with _database_trouble(f"{source} job for {url}"):
+                return self.handle(link, _window(since, until), context.job.id)
+            return "database-error"
 
         def discover(source: str, kind: str = "run", since: str | None = None, until: str | None = None,
                      limit: int | None = None) -> str:
-            return self.handle_discovery(source, kind, _window(since, until), limit)
+            with _database_trouble(f"{source} discovery job"):
+                return self.handle_discovery(source, kind, _window(since, until), limit)
+            return "database-error"
 
         def replay_warc(path: str, source: str | None = None, since: str | None = None, until: str | None = None,
                         limit: int | None = None) -> str:
-            return self.handle_warc(path, source, _window(since, until), limit)
+            with _database_trouble(f"WARC job for {path}"):
+                return self.handle_warc(path, source, _window(since, until), limit)
+            return "database-error"
 
         retry = procrastinate.RetryStrategy(retry_exceptions={GivenBack})
         self.task = self.app.task(name=TASK_NAME, queue=QUEUE, pass_context=True, retry=retry)(fetch_link)
