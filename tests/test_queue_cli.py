@@ -75,6 +75,9 @@ def test_backfill_queues_a_job_per_link_workers_store_them_and_reclean_and_extra
     monkeypatch.chdir(tmp_path)
     config_file, config = setup(tmp_path, site)
     try:
+        dry = ingest("--config", str(config_file), "--db", pg_dsn, "backfill", "--dry-run")
+        assert dry.exit_code == 0, dry.output
+        assert dry.stdout.splitlines()[-1] == f"news: {PAGES} to fetch"
         result = ingest("--config", str(config_file), "--db", pg_dsn, "backfill")
         assert result.exit_code == 0, result.output
         assert result.stdout.splitlines() == [
