@@ -261,3 +261,54 @@ def test_a_job_whose_database_fails_is_one_log_line_and_its_link_stays_pending(
     assert jobs(pg_dsn) == {(TASK_NAME, "succeeded"): 2}
     assert rows(pg_dsn, "SELECT state, count(*) FROM frontier GROUP BY state") == [("pending", 2)]
     assert article_hits(site) == []
+
+
+def test_a_warc_job_stopped_by_sigterm_is_given_back_and_the_next_worker_continues(pg_dsn: str,
+                                                                                   tmp_path: Path) -> None:
+    """One big WARC file, one job: SIGTERM mid-file drains the worker (exit 0), the job is `todo` again with the
+    file's cursor saved; a second worker continues from it; every article is stored once."""
+    from datetime import UTC, datetime
+
+    from conftest import article_html
+
+    from ingest.archive.postgres import open_postgres_store
+    from ingest.archive.warc import WarcArchive
+    from ingest.models import Page
+
+    records = 400
+    source_dir = tmp_path / "in"
+    archive = WarcArchive(source_dir)
+    for i in range(records):
+        body = article_html(f"Record {i}", [f"Record {i} tells of a thing number {i} that happened. " * 6] * 3)
+        url = f"http://127.0.0.1:9/news/{i}"
+        archive.write("news", Page(url, url, 200, {"content-type": "text/html; charset=utf-8"}, body.encode(),
+                                   datetime(2025, 3, 1, 12, tzinfo=UTC)))
+    (warc,) = source_dir.glob("*.warc.gz")
+    config_file = tmp_path / "sources.toml"
+    config_file.write_text('[settings]\nwarc = false\n\n[sources.news]\nfeeds = ["http://127.0.0.1:9/feed.xml"]\n'
+                           'domains = ["127.0.0.1"]\n', encoding="utf-8")
+    open_postgres_store(pg_dsn).close()
+    assert ingest("--config", str(config_file), "--db", pg_dsn, "backfill", "--warc", str(warc)).exit_code == 0
+
+    worker = start(tmp_path, "--config", str(config_file), "--db", pg_dsn, "worker", "--concurrency", "1")
+    try:
+        wait_for(lambda: rows(pg_dsn, "SELECT count(*) FROM articles")[0][0] >= 20)  # type: ignore[operator]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=15)
+    assert worker.returncode == 0, err
+    assert "Traceback" not in err
+    assert "given-back" in err
+    stored = rows(pg_dsn, "SELECT count(*) FROM articles")[0][0]
+    assert 20 <= stored < records  # type: ignore[operator]
+    assert jobs(pg_dsn) == {(WARC_TASK, "todo"): 1}
+    assert rows(pg_dsn, "SELECT count(*) FROM cursors")[0][0] == 1  # where the file was left
+
+    worker = start(tmp_path, "--config", str(config_file), "--db", pg_dsn, "worker")
+    try:
+        wait_for(lambda: jobs(pg_dsn) == {(WARC_TASK, "succeeded"): 1}, seconds=120)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=15)
+    assert rows(pg_dsn, "SELECT count(*), count(DISTINCT url) FROM articles") == [(records, records)]
+    assert rows(pg_dsn, "SELECT count(*) FROM fetches WHERE outcome = 'new'") == [(records,)]
