@@ -38,7 +38,7 @@ from ingest.archive import topics as tagging
 from ingest.archive.db import iso_utc, utcnow
 from ingest.archive.dedup import content_hash
 from ingest.archive.pgreports import PostgresReports
-from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, MAX_ATTEMPTS, SCHEMA_VERSION, article_row
+from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, MAX_ATTEMPTS, article_row
 from ingest.config import Topic
 from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
 from ingest.storage import CLAIM_SECONDS, Listing, Recleaning, Saved, Store, Stored, StoredPage, Verdict
@@ -688,16 +688,17 @@ def open_postgres_archive(dsn: str, *, read_only: bool = True) -> PostgresStore:
     except BaseException:
         conn.close()
         raise
-    if version != SCHEMA_VERSION:  # never migrated here: said which version, and what to run
+    current = migrations.SCHEMA_VERSION
+    if version != current:  # never migrated here: which version it holds, and what to run
         name = conn.info.dbname
         conn.close()
         if version == 0:
             raise ArchiveTrouble(f"PostgreSQL at {where}: database {name} holds no ingest archive (this ingest reads "
-                                 f"schema {SCHEMA_VERSION}); nothing was created in it")
-        todo = ("made by a newer ingest: upgrade ingest to read it" if version > SCHEMA_VERSION else
+                                 f"schema {current}); nothing was created in it")
+        todo = ("made by a newer ingest: upgrade ingest to read it" if version > current else
                 "`ingest worker` on it upgrades it (a command that writes)")
         raise ArchiveTrouble(f"PostgreSQL at {where}: database {name} holds an ingest archive of schema {version} "
-                             f"(this ingest reads schema {SCHEMA_VERSION}), {todo}; nothing was changed in it")
+                             f"(this ingest reads schema {current}), {todo}; nothing was changed in it")
     return PostgresStore(conn, dsn)
 
 
