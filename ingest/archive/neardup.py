@@ -44,8 +44,8 @@ another outlet's words (0.23-0.51) cannot be told from follow-ups by shingles an
 The MinHash is datasketch's scheme (a*x + b mod 2**61 - 1 over 32-bit shingle hashes, parameters from numpy's
 RandomState(SEED)) in a few vectorised numpy lines: datasketch itself imports scipy (0.6 s at every start) and
 hashes shingle by shingle in Python (3x slower per article). Changing SHINGLE, NUM_PERM, ROWS or SEED, or the
-hashing, changes every band hash: bump store.SCHEMA_VERSION, whose migration runs reindex(db) (a test pins
-the values).
+hashing, changes every band hash: add a version to migrations.py whose steps run reindex(db) in SQLite and
+rebuild `article_bands` in PostgreSQL (a test pins the values).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""The archive's tables in PostgreSQL: SQLite's schema (store.SCHEMA_VERSION) in PostgreSQL's types.
+"""The archive's tables in PostgreSQL: SQLite's schema version 9 in PostgreSQL's types, PostgreSQL's baseline.
 
-psycopg connection -> the tables, made once (idempotent, under an advisory lock so two processes starting on a
-new database do not race). The same tables and columns as store.py's, where PostgreSQL has a better type it is
-used: times are timestamptz (the store reads them back as store.py's ISO 8601 UTC strings), epoch seconds double
-precision, ids bigint identity. Two differences that are not just types:
+TABLES is version 9's PostgreSQL part in migrations.py, which applies it (once, under SCHEMA_LOCK, so two
+processes starting on a new database do not race) and every later version's part. The same tables and columns as
+store.py's, where PostgreSQL has a better type it is used: times are timestamptz (the store reads them back as
+store.py's ISO 8601 UTC strings), epoch seconds double precision, ids bigint identity. Two differences
+that are not just types:
 
 - Full-text search is a generated tsvector column `articles.fts` (the `simple` configuration: no stemming, no
   stop words, like SQLite's unicode61 tokenizer, so any language is searchable) with a GIN index, not a table
@@ -11,17 +12,17 @@ precision, ids bigint identity. Two differences that are not just types:
 - The near-duplicate band index is one table `article_bands` (band, hash, article_id): SQLite's three levels and
   filter (neardup.py) exist to keep its page cache warm; PostgreSQL's B-tree and shared buffers do that.
 
-Only the current version is made; upgrading an older PostgreSQL archive is for when there is one (the schema
-version is stored in `ingest_schema`).
+No PostgreSQL archive older than version 9 exists: versions 1-8 are CREATED_AT_BASELINE in migrations.py. TABLES
+stays as version 9 made it; a later version changes the tables by a step of its own there. The schema version is
+stored in `ingest_schema`. psycopg is only a type here: migrations.py imports this module for SQLite users too.
 """
 
 from __future__ import annotations
 
-from typing import Final, LiteralString
+from typing import TYPE_CHECKING, Any, Final, LiteralString
 
-import psycopg
-
-from ingest.archive.store import SCHEMA_VERSION
+if TYPE_CHECKING:
+    import psycopg
 
 SCHEMA_LOCK: Final = 0x1_6E6765_7374  # pg_advisory_xact_lock key while the tables are made ("ingest")
 
@@ -98,23 +99,10 @@ TABLES: Final[tuple[LiteralString, ...]] = (
 )
 
 
-def schema_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+def schema_version(conn: psycopg.Connection[Any]) -> int:
     """The archive's schema version (0: no archive in this database)."""
     if conn.execute("SELECT to_regclass('ingest_schema')").fetchone() == (None,):
         return 0
     row = conn.execute("SELECT max(version) FROM ingest_schema").fetchone()
     return int(row[0]) if row and isinstance(row[0], int) else 0
 
-
-def create_schema(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    """Make the archive's tables unless they are there (idempotent, one transaction)."""
-    if schema_version(conn) >= SCHEMA_VERSION:
-        return
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
-        if schema_version(conn) >= SCHEMA_VERSION:  # another process made them while we waited
-            return
-        for statement in TABLES:
-            conn.execute(statement)
-        conn.execute("DELETE FROM ingest_schema")
-        conn.execute("INSERT INTO ingest_schema (version) VALUES (%s)", [SCHEMA_VERSION])

@@ -1,9 +1,10 @@
 """storage.Store in PostgreSQL (psycopg 3): the same archive as archive/sqlite.py, on a server.
 
-DSN (postgresql://user@host/dbname) -> PostgresStore (open_postgres_store: tables made when missing, pgschema.py).
+DSN (postgresql://user@host/dbname) -> PostgresStore (open_postgres_store: tables made or migrated, migrations.py).
 Every method answers as SqliteStore's does (tests/test_store_contract.py runs both); the SQL is here, next to
 the tables' definitions in pgschema.py. psycopg is an optional extra (`pip install 'ingest[postgres]'`), imported
-only by this module and pgschema.py, which nothing imports unless a PostgreSQL archive is asked for.
+by this module (pgschema.py and migrations.py name it as a type only), which nothing imports unless a PostgreSQL
+archive is asked for.
 
 Transactions: the connection is in autocommit, so a method outside a batch is its own transaction. `batch()`
 begins one and takes the archive's write lock (a transaction-level advisory lock) up front, as SQLite's BEGIN
@@ -13,9 +14,10 @@ transaction changes and re-checks its WHERE, so two processes never claim one li
 backoff, each host's lease) is PostgresHostStore, on a connection of its own (host_states()); a lease changes hands
 under a row lock on the host (SELECT ... FOR UPDATE).
 
-Openers: open_postgres_store makes the archive's tables when they are missing (for the commands that write);
-open_postgres_archive only opens an archive that is there (the read-only reports: it creates nothing, and a database
-without the archive, or a server out of reach, is an ArchiveTrouble of one line).
+Openers: open_postgres_store makes the archive's tables when they are missing, or applies the schema's pending
+steps (migrations.py), for the commands that write; open_postgres_archive only opens an archive of this ingest's
+schema version that is there (the read-only reports: it creates and migrates nothing, and a database without the
+archive or of another version, or a server out of reach, is an ArchiveTrouble of one line).
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ from typing import Any, Final
 import psycopg
 from psycopg import conninfo, sql
 
-from ingest.archive import learn, neardup, pgschema, retention
+from ingest.archive import learn, migrations, neardup, pgschema, retention
 from ingest.archive import topics as tagging
 from ingest.archive.db import iso_utc, utcnow
 from ingest.archive.dedup import content_hash
 from ingest.archive.pgreports import PostgresReports
-from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, MAX_ATTEMPTS, SCHEMA_VERSION, article_row
+from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, MAX_ATTEMPTS, article_row
 from ingest.config import Topic
 from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
 from ingest.storage import CLAIM_SECONDS, Listing, Recleaning, Saved, Store, Stored, StoredPage, Verdict
@@ -638,12 +640,17 @@ def _selection(selection: Recleaning) -> tuple[str, list[Any]]:
 
 
 def open_postgres_store(dsn: str) -> PostgresStore:
-    """Connect to the database at `dsn` (postgresql://user@host/dbname) and make the archive's tables when they
-    are missing (pgschema.create_schema). Idempotent."""
+    """Connect to the database at `dsn` (postgresql://user@host/dbname), making the archive's tables when they are
+    missing and applying the schema's pending steps (migrations.apply_postgres). Idempotent. ArchiveTrouble, nothing
+    changed, when the database was made by a newer ingest."""
     conn: Conn = psycopg.connect(dsn, autocommit=True)
     try:
         conn.execute("SET TIME ZONE 'UTC'")  # timestamptz read back as UTC, the archive's one time zone
-        pgschema.create_schema(conn)
+        migrations.apply_postgres(conn)
+    except migrations.SchemaRefused as exc:
+        name = conn.info.dbname
+        conn.close()
+        raise ArchiveTrouble(f"PostgreSQL at {server_of(dsn)}: database {name} was {exc}") from None
     except BaseException:
         conn.close()
         raise
@@ -701,12 +708,17 @@ def open_postgres_archive(dsn: str, *, read_only: bool = True) -> PostgresStore:
     except BaseException:
         conn.close()
         raise
-    if version != SCHEMA_VERSION:
+    current = migrations.SCHEMA_VERSION
+    if version != current:  # never migrated here: which version it holds, and what to run
         name = conn.info.dbname
         conn.close()
-        found = "no ingest archive" if version == 0 else f"an ingest archive of schema {version}"
-        raise ArchiveTrouble(f"PostgreSQL at {where}: database {name} holds {found} (this ingest reads schema "
-                             f"{SCHEMA_VERSION}); nothing was created in it")
+        if version == 0:
+            raise ArchiveTrouble(f"PostgreSQL at {where}: database {name} holds no ingest archive (this ingest reads "
+                                 f"schema {current}); nothing was created in it")
+        todo = ("made by a newer ingest: upgrade ingest to read it" if version > current else
+                "`ingest worker` on it upgrades it (a command that writes)")
+        raise ArchiveTrouble(f"PostgreSQL at {where}: database {name} holds an ingest archive of schema {version} "
+                             f"(this ingest reads schema {current}), {todo}; nothing was changed in it")
     return PostgresStore(conn, dsn)
 
 

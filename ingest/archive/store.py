@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import sqlite_utils
 
-from ingest.archive import boilerplate, dedup, neardup, rekey, views
+from ingest.archive import dedup, migrations, neardup, views
 from ingest.archive.db import immediate, iso_utc, transaction, utcnow
 from ingest.archive.dedup import content_hash
 from ingest.models import Article, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
@@ -37,17 +37,8 @@ from ingest.storage import Saved as Saved  # re-exported: what save_article retu
 from ingest.storage import Stored, Verdict
 from ingest.urls import url_key
 
-SCHEMA_VERSION = 9  # 2: url_aliases, revisions, article_bands; 3: bands of 16 x 2 rows (re-indexed);
-# 4: the band index's newer levels (neardup.LEVELS) and its oldest level's filter (neardup.FILTER);
-# 5: articles.date_source (where published_at was read); 6: learned boilerplate (learn.py) and, on articles,
-# learned_rev and where the raw page is (warc_file, warc_offset, warc_length); 7: state shared by the processes
-# on one database: each host's request slot (hosts) and which process is fetching a link (frontier); 8: URL keys
-# spelled by w3lib on IDNA hosts (dedup.url_key), every stored key re-keyed (rekey.py); 9: articles.truncated (the
-# page was over the size cap and cleaned up to an element boundary before it)
-ADDED_COLUMNS = {"date_source": str, "learned_rev": int, "warc_file": str, "warc_offset": int, "warc_length": int,
-                 "truncated": int}
-HOST_TURN_COLUMNS = {"next_request_at": float, "lease_holder": str, "lease_until": float, "waiter": str}
-CLAIM_COLUMNS = {"claimed_by": str, "claimed_until": float}
+# The schema's versions and both stores' steps to them are migrations.py's; open_db applies SQLite's.
+SCHEMA_VERSION: Final = migrations.SCHEMA_VERSION  # re-exported: what other modules and tests compare with
 BUSY_TIMEOUT_MS: Final = 30_000
 WAL_CHECKPOINT_PAGES: Final = 10_000
 CACHE_MIB: Final = 64  # per connection; with SQLite's 2 MiB a 250k archive took 0.89-0.99 ms per article, with 64: 0.83
@@ -61,6 +52,11 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     db = sqlite_utils.Database(conn)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        migrations.refuse_newer(migrations.sqlite_version(db))  # before anything is written (WAL mode, tables)
+    except migrations.SchemaRefused as exc:
+        db.close()
+        raise DatabaseTrouble(f"{path} was {exc}") from None
     if db.journal_mode != "wal":
         db.enable_wal()
     db.execute("PRAGMA synchronous = NORMAL")  # safe in WAL: a crash loses no committed transaction
@@ -71,7 +67,11 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     db.execute(f"PRAGMA cache_size = {-1024 * CACHE_MIB}")  # negative: KiB
     db.execute("PRAGMA foreign_keys = ON")
-    _migrate(db)
+    try:
+        migrations.apply_sqlite(db)
+    except migrations.SchemaRefused as exc:  # a newer ingest upgraded it since the check above
+        db.close()
+        raise DatabaseTrouble(f"{path} was {exc}") from None
     views.create_views(db)  # views for sqlite3 and Datasette, and the article_topics table
     return db
 
@@ -103,14 +103,21 @@ def open_readonly(path: str | Path) -> sqlite_utils.Database:
 
 def open_for_reading(path: str | Path) -> sqlite_utils.Database:
     """What read-only commands (stats, sources, topics) open: the file read-only, so they work on a read-only file
-    or folder and never take the write lock. One made by an older ingest is upgraded first (open_db, a write); with
-    no file at all, an empty database in memory: nothing is created on disk by asking."""
+    or folder and never take the write lock. One made by an older ingest is upgraded first (open_db, a write); one
+    made by a newer ingest is a DatabaseTrouble (nothing written); with no file at all, an empty database in memory:
+    nothing is created on disk by asking."""
     if not Path(path).exists():
         return open_db(":memory:")
     db = open_readonly(path)
-    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+    version = migrations.sqlite_version(db)
+    if version < SCHEMA_VERSION:
         db.close()
         return open_db(path)
+    try:
+        migrations.refuse_newer(version)
+    except migrations.SchemaRefused as exc:
+        db.close()
+        raise DatabaseTrouble(f"{path} was {exc}") from None
     return db
 
 
@@ -153,10 +160,14 @@ def check_database(path: str | Path, *, create: bool) -> None:
     try:
         with closing(open_readonly(path)) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            version = migrations.sqlite_version(db)
         if not tables or "articles" in tables:
+            migrations.refuse_newer(version)
             return
         trouble = (f"{path} is an SQLite database of another program (no articles table); nothing was written to it: "
                    "give ingest's archive with --db")
+    except migrations.SchemaRefused as exc:
+        trouble = f"{path} was {exc}"
     except sqlite3.DatabaseError as exc:
         trouble = f"{path}: {database_trouble(exc)}"
     # Reading a WAL database (mode=ro) made its -wal and -shm files: one we refuse is left as it was found.
@@ -191,100 +202,6 @@ def check_writable(path: str | Path) -> None:
         conn.execute("ROLLBACK")
     finally:
         conn.close()
-
-
-def _migrate(db: sqlite_utils.Database) -> None:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version >= SCHEMA_VERSION:
-        return
-    with transaction(db):
-        db.table("articles").create({
-            "id": int, "url": str, "url_key": str, "source": str, "title": str, "authors": str,
-            "published_at": str, "modified_at": str, "language": str, "text": str, "lead": str,
-            "section": str, "tags": str, "image": str, "duplicate_of": int, "content_hash": str,
-            "words": int, "adapter": str, "adapter_version": int, "fallback": int, "paywalled": int,
-            "fetched_url": str, "fetched_at": str, "first_seen_at": str, **ADDED_COLUMNS,
-        }, pk="id", not_null={"url", "url_key", "source", "title", "text"},
-            foreign_keys=[("duplicate_of", "articles", "id")], if_not_exists=True)
-        db.table("articles").create_index(["url"], unique=True, if_not_exists=True)
-        db.table("articles").create_index(["url_key"], unique=True, if_not_exists=True)
-        db.table("articles").create_index(["content_hash"], if_not_exists=True)
-        db.table("articles").create_index(["source", "published_at"], if_not_exists=True)
-        db.table("articles").create_index(["published_at"], if_not_exists=True)
-        db.table("fetches").create({
-            "id": int, "url": str, "source": str, "status": int, "outcome": str, "reason": str,
-            "detail": str, "article_id": int, "time": str,
-        }, pk="id", if_not_exists=True)
-        db.table("fetches").create_index(["source", "time"], if_not_exists=True)
-        db.table("fetches").create_index(["outcome", "reason"], if_not_exists=True)
-        db.table("frontier").create({
-            "url_key": str, "url": str, "source": str, "via": str, "published_hint": str,
-            "state": str, "attempts": int, "reason": str, "discovered_at": str, "updated_at": str,
-        }, pk="url_key", if_not_exists=True)
-        db.table("frontier").create_index(["source", "state"], if_not_exists=True)
-        db.table("hosts").create({
-            "host": str, "robots_txt": str, "robots_fetched_at": float, "robots_status": int,
-            "backoff_until": float, "failures": int,
-        }, pk="host", if_not_exists=True)
-        db.table("resources").create({
-            "url": str, "source": str, "kind": str, "etag": str, "last_modified": str,
-            "status": int, "fetched_at": str,
-        }, pk="url", if_not_exists=True)
-        db.table("runs").create({
-            "id": int, "source": str, "kind": str, "started_at": str, "finished_at": str,
-            "discovered": int, "new": int, "duplicate": int, "updated": int, "unchanged": int,
-            "rejected": int, "failed": int, "status": str,
-        }, pk="id", if_not_exists=True)
-        db.table("runs").create_index(["source", "started_at"], if_not_exists=True)
-        # an older archive's rows are kept: new columns are added to its tables
-        for table, added in (("articles", ADDED_COLUMNS), ("hosts", HOST_TURN_COLUMNS), ("frontier", CLAIM_COLUMNS)):
-            columns = db.table(table).columns_dict
-            for name, kind in added.items():
-                if name not in columns:
-                    sql_type = {int: "INTEGER", float: "REAL"}.get(kind, "TEXT")
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
-        db.execute("CREATE INDEX IF NOT EXISTS idx_frontier_claimed_by ON frontier (claimed_by)"
-                   " WHERE claimed_by IS NOT NULL")  # the few links being fetched, not the whole frontier
-        _create_dedup_tables(db)
-        boilerplate.create_tables(db)
-        db.table("reclean_cursors").create({"source": str, "scope": str, "last_id": int, "updated_at": str},
-                                           pk=("source", "scope"), if_not_exists=True)
-        if version < 8:
-            rekey.rekey(db)
-        if version < 3:
-            _backfill_dedup(db)
-        elif version < 4:  # 4 adds the band index's empty newer levels and fills the filter of its oldest
-            neardup.rebuild_filter(db)
-    # enable_fts commits statement by statement: a kill -9 during the first start-up can leave the
-    # index without its triggers. user_version is set last, so the next start sees that and redoes it.
-    triggers = {t.name for t in db.table("articles").triggers}
-    if not db["articles_fts"].exists() or not {"articles_ai", "articles_ad", "articles_au"} <= triggers:
-        db.table("articles").enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True,
-                                        tokenize="unicode61 remove_diacritics 2", replace=True)
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-
-def _create_dedup_tables(db: sqlite_utils.Database) -> None:
-    db.table("url_aliases").create({"url_key": str, "article_id": int}, pk="url_key",
-                                   foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
-    db.table("revisions").create({
-        "id": int, "article_id": int, "content_hash": str, "title": str, "text": str, "fetched_at": str,
-        "replaced_at": str,
-    }, pk="id", foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
-    db.table("revisions").create_index(["article_id"], if_not_exists=True)
-    neardup.create_table(db)
-
-
-def _backfill_dedup(db: sqlite_utils.Database) -> None:
-    """Aliases of the stored fetched URLs, LSH bands of the stored originals (idempotent).
-
-    Schema 1 -> 2 adds both; 2 -> 3 rebuilds the bands, whose parameters changed (neardup.py).
-    """
-    aliases = [(url_key(url), article_id, key) for article_id, url, key in db.execute(
-        "SELECT id, fetched_url, url_key FROM articles WHERE fetched_url IS NOT NULL").fetchall()]
-    db.conn.executemany("INSERT OR IGNORE INTO url_aliases (url_key, article_id) VALUES (?, ?)",
-                        [(alias, article_id) for alias, article_id, key in aliases if alias != key])
-    neardup.reindex(db)
 
 
 # --- articles -----------------------------------------------------------------------------------
