@@ -223,8 +223,8 @@ def test_postgresql_read_only_opener_never_migrates(pg_dsn: str, monkeypatch: py
     for read_only in (True, False):
         with pytest.raises(ArchiveTrouble) as refused:
             open_postgres_archive(pg_dsn, read_only=read_only)
-        assert "holds an ingest archive of schema 9 (this ingest reads schema 10), `ingest worker` on it upgrades" \
-            in str(refused.value)
+        assert ("holds an ingest archive of schema 9 (this ingest reads schema 10), `ingest run` or `ingest backfill` "
+                "on it upgrades") in str(refused.value)
         assert len(str(refused.value).splitlines()) == 1
     assert pg_state(pg_dsn) == before
 
@@ -250,3 +250,29 @@ def test_postgresql_refuses_a_database_it_cannot_migrate_and_changes_nothing(pg_
         open_postgres_archive(pg_dsn)
     assert f"holds an ingest archive of schema {version} (this ingest reads schema 9)" in str(read.value)
     assert pg_state(pg_dsn) == before
+
+
+def test_the_commands_on_an_older_postgresql_archive(pg_dsn: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the refusal says is what works: a worker or a report on an older archive is one line, nothing changed;
+    `ingest backfill` upgrades it, and then the worker starts."""
+    from click.testing import CliRunner
+
+    from ingest.cli import cli
+
+    postgres_archive(pg_dsn)
+    version_10(monkeypatch, sqlite_10, POSTGRES_10)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sources.toml").write_text('[sources.news]\nfeeds = ["http://127.0.0.1:9/feed.xml"]\n',
+                                           encoding="utf-8")
+    before = pg_state(pg_dsn)
+    for command in (["stats"], ["worker"]):
+        refused = CliRunner().invoke(cli, ["--db", pg_dsn, *command])
+        assert refused.exit_code == 2, refused.output
+        assert "of schema 9 (this ingest reads schema 10), `ingest run` or `ingest backfill` on it upgrades it" \
+               in refused.output
+        assert pg_state(pg_dsn) == before
+    done = CliRunner().invoke(cli, ["--db", pg_dsn, "backfill"])  # the feed is not there: nothing to queue
+    assert done.exit_code == 0, done.output
+    assert pg_rows(pg_dsn, "SELECT version FROM ingest_schema") == [(10,)]
+    assert pg_rows(pg_dsn, "SELECT version FROM applied") == [(10,)]

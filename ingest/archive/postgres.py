@@ -716,7 +716,7 @@ def open_postgres_archive(dsn: str, *, read_only: bool = True) -> PostgresStore:
             raise ArchiveTrouble(f"PostgreSQL at {where}: database {name} holds no ingest archive (this ingest reads "
                                  f"schema {current}); nothing was created in it")
         todo = ("made by a newer ingest: upgrade ingest to read it" if version > current else
-                "`ingest worker` on it upgrades it (a command that writes)")
+                "`ingest run` or `ingest backfill` on it upgrades it")
         raise ArchiveTrouble(f"PostgreSQL at {where}: database {name} holds an ingest archive of schema {version} "
                              f"(this ingest reads schema {current}), {todo}; nothing was changed in it")
     return PostgresStore(conn, dsn)
