@@ -519,6 +519,26 @@ def test_the_publisher_removes_a_killed_publishs_leftover_and_stops_on_sigterm(t
     assert proc.returncode == 0
 
 
+def test_the_readme_starts_the_postgres_compose_file_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's "Running on several machines" comes after the production section, names this file and its
+    services, and each `ingest` line of its ```sh blocks parses."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.index("\n## Running in production\n") < readme.index("\n## Running on several machines\n")
+    section = readme.split("\n## Running on several machines\n", 1)[1].split("\n## ", 1)[0]
+    assert f"docker compose -f {PG_COMPOSE.name} up -d --build --scale worker=3" in section
+    for name in pg_services():
+        assert f"`{name}`" in section, name
+    blocks = re.findall(r"^```sh\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    lines = [line.split("  #")[0] for block in blocks for line in block.splitlines() if line.startswith("ingest ")]
+    assert lines
+    monkeypatch.delenv("INGEST_DB", raising=False)
+    for line in lines:
+        context = ingest_command(shlex.split(line))
+        assert context.parent is not None
+        if isinstance(context.parent.params["db"], str):
+            assert context.info_name in ON_POSTGRES, line
+
+
 def test_a_bad_compose_command_would_be_caught() -> None:
     """The extraction above finds the `ingest` lines of a shell loop, and click refuses what ingest would."""
     script = "trap 'exit 0' TERM\nwhile :; do\n  ingest publish --to /p/n.db --forse || echo failed >&2\ndone\n"
