@@ -310,6 +310,8 @@ def test_the_scheduler_workers_and_publisher_use_the_postgres_services_database(
     assert isinstance(raw, dict)
     assert str(raw["POSTGRES_PASSWORD"]).startswith("${POSTGRES_PASSWORD:-")
     assert "CHANGE ME" in PG_COMPOSE.read_text(encoding="utf-8")
+    for ignore in (".gitignore", ".dockerignore"):  # the .env with the password: not committed, not in the image
+        assert ".env" in (ROOT / ignore).read_text(encoding="utf-8").split(), ignore
 
 
 def test_postgres_keeps_its_data_in_a_named_volume_and_ingest_waits_until_it_is_ready() -> None:
