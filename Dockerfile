@@ -4,10 +4,13 @@ WORKDIR /app
 COPY pyproject.toml README.md sources.toml ./
 COPY ingest ./ingest
 COPY deploy/docker-entrypoint.sh /usr/local/bin/ingest-entrypoint
-# A regular install (not -e): the image runs the installed package; a system user that owns only the volume.
-RUN pip install --no-cache-dir . \
+# A regular install (not -e): the image runs the installed package, with the `postgres` extra (psycopg,
+# procrastinate) for a PostgreSQL --db (docker-compose.postgres.yml); a system user that owns only its folders:
+# the volume and /published, where that compose file's publisher writes the snapshot Datasette serves.
+RUN pip install --no-cache-dir '.[postgres]' \
     && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin ingest \
-    && mkdir -p /data/db && chown -R ingest:ingest /data && chmod 0755 /usr/local/bin/ingest-entrypoint
+    && mkdir -p /data/db /published && chown -R ingest:ingest /data /published \
+    && chmod 0755 /usr/local/bin/ingest-entrypoint
 # With no sources.toml in the volume, the entry point copies the shipped one there (INGEST_SHIPPED_CONFIG) on the
 # first start: edit it in the volume and restart.
 ENV INGEST_CONFIG=/data/sources.toml INGEST_DB=/data/db/news.db INGEST_SHIPPED_CONFIG=/app/sources.toml \
