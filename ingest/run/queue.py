@@ -251,6 +251,7 @@ async def _drive(jobs: LinkJobs, fetcher: Fetcher, *, concurrency: int, wait: bo
             queues=[QUEUE], concurrency=concurrency, wait=wait, install_signal_handlers=False, name=name,
             update_heartbeat_interval=heartbeat_for(stalled_after), stalled_worker_timeout=stalled_after))
         sweeper = asyncio.create_task(sweep_every(jobs.dsn, task=TASK_NAME, stalled_after=stalled_after))
+        releaser = asyncio.create_task(_release_idle(fetcher))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({worker, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if not worker.done():
@@ -260,6 +261,7 @@ async def _drive(jobs: LinkJobs, fetcher: Fetcher, *, concurrency: int, wait: bo
             await asyncio.wait({worker}, timeout=drain)
         stopped.cancel()
         sweeper.cancel()
+        releaser.cancel()
         if not worker.done():
             await _give_back(jobs)
             return False
@@ -270,6 +272,14 @@ async def _drive(jobs: LinkJobs, fetcher: Fetcher, *, concurrency: int, wait: bo
             loop.remove_signal_handler(sig)
     await jobs.app.connector.close_async()
     return True
+
+
+async def _release_idle(fetcher: Fetcher) -> None:
+    """Every RELEASE_EVERY s, the leases of hosts this worker stopped using given back: after a host's last job the
+    worker would keep its lease until it lapses (2 * (timeout + margin)), and other workers with jobs for it wait."""
+    while True:
+        await asyncio.sleep(RELEASE_EVERY)
+        await asyncio.to_thread(fetcher.release_idle, RELEASE_EVERY)
 
 
 async def _give_back(jobs: LinkJobs) -> None:
