@@ -366,6 +366,20 @@ def test_three_workers_keep_one_request_in_flight_per_host_and_the_delay_between
         assert sum(any(f" new {outlet.url(path)}" in log for path in outlet.pages) for log in logs) >= 2
 
 
+def test_a_worker_out_of_jobs_for_a_host_gives_its_lease_back_at_once(
+        pg_dsn: str, outlets: list[Outlet], workers: Callable[[str], Workers]) -> None:
+    """Else the lease stays with it until it lapses (2 * (timeout + 5) s: 30 s here), and another worker given new
+    jobs for that host waits as long (an equivalence run took 30 s more)."""
+    config = config_of(outlets[:1])
+    queue_passes(pg_dsn, config, ["s0"])
+    group = workers(config_toml(outlets[:1]))
+    proc = group.start()
+    until(lambda: idle(pg_dsn) and rows(pg_dsn, "SELECT count(*) FROM articles") == [(8,)])
+    until(lambda: rows(pg_dsn, "SELECT count(*) FROM hosts WHERE lease_holder IS NOT NULL") == [(0,)], seconds=5)
+    assert proc.poll() is None  # given back by the running worker, not at its exit
+    group.stop([proc])
+
+
 # --- equivalence ------------------------------------------------------------------------------------------------
 
 def moment(when: str | datetime | None) -> datetime | None:
