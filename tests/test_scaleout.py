@@ -361,7 +361,10 @@ def test_three_workers_keep_one_request_in_flight_per_host_and_the_delay_between
         assert len(spans) == 2 + len(outlet.pages)  # robots.txt, the feed, each page once
         for (_, start, end), (_, after, _) in pairwise(spans):
             assert after >= end  # never two in flight: the next arrives after the last one's reply
-            assert after - start >= delay - 0.05  # the Fetcher's promise: per_host_delay between request starts
+            # the Fetcher's promise: per_host_delay between request starts. These are arrival times at the server:
+            # a request's trip from the client's start to the handler varies (a new connection, a busy CPU: 23 ms
+            # seen), so a tenth of a second is allowed; a Fetcher without the delay measured 4 ms here
+            assert after - start >= delay - 0.1
         # the host's pages went to more than one worker: politeness held across processes, not within one
         assert sum(any(f" new {outlet.url(path)}" in log for path in outlet.pages) for log in logs) >= 2
 
