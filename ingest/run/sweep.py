@@ -31,7 +31,9 @@ from ingest.urls import url_key
 log = logging.getLogger("ingest")
 
 HEARTBEATS_PER_TIMEOUT: Final = 6  # a live worker beats this often within `stalled_after` (60 s -> every 10 s)
-_STILL_STALLED: Final = ("SELECT args FROM procrastinate_jobs WHERE id = %(id)s AND status = 'doing'"
+_STILL_STALLED: Final = ("SELECT args, (SELECT extract(epoch FROM now() - w.last_heartbeat)::float"
+                         " FROM procrastinate_workers w WHERE w.id = worker_id) AS silent"
+                         " FROM procrastinate_jobs WHERE id = %(id)s AND status = 'doing'"
                          " AND (worker_id IS NULL OR worker_id IN (SELECT id FROM procrastinate_workers"
                          " WHERE last_heartbeat < now() - make_interval(secs => %(secs)s)))"
                          " FOR UPDATE SKIP LOCKED")
@@ -73,17 +75,19 @@ def sweep(dsn: str, *, task: str, stalled_after: float) -> list[Swept]:
                 row = conn.execute(_STILL_STALLED, {"id": job["id"], "secs": stalled_after}).fetchone()
                 if row is None:  # another sweeper has it, or it was retried and runs again
                     continue
-                swept.append(_recover(conn, job["id"], row["args"], job["queueing_lock"]))
+                swept.append(_recover(conn, job["id"], row["args"], job["queueing_lock"], row["silent"]))
         conn.execute(queries["prune_stalled_workers"], {"seconds_since_heartbeat": stalled_after})
     return swept
 
 
-def _recover(conn: psycopg.Connection[Any], job_id: int, args: dict[str, Any], lock: str | None) -> Swept:
+def _recover(conn: psycopg.Connection[Any], job_id: int, args: dict[str, Any], lock: str | None,
+             silent: float | None) -> Swept:
     """One stalled job, its row locked: its claim released, then retried, or aborted when a newer job has the
-    link."""
+    link. `silent`: seconds since its worker's last heartbeat (None: the worker's row was pruned already)."""
     source, url = str(args.get("source", "")), str(args.get("url", ""))
-    conn.execute("UPDATE frontier SET claimed_by = NULL, claimed_until = NULL WHERE url_key = %s"
-                 " AND claimed_by LIKE %s", [url_key(url), f"%:job-{job_id}"])
+    if url:
+        conn.execute("UPDATE frontier SET claimed_by = NULL, claimed_until = NULL WHERE url_key = %s"
+                     " AND claimed_by LIKE %s", [url_key(url), f"%:job-{job_id}"])
     try:
         with conn.transaction():  # a savepoint: the unique index may refuse the retry
             conn.execute(queries["retry_job"], {"job_id": job_id, "retry_at": datetime.now(UTC), "new_priority": None,
@@ -95,16 +99,9 @@ def _recover(conn: psycopg.Connection[Any], job_id: int, args: dict[str, Any], l
         log.warning("%s job %d for %s aborted: its worker is gone, and job %s queued since covers the link", source,
                     job_id, url, newer["id"] if newer else "?")
         return Swept(job_id, source, url, "superseded")
-    log.warning("%s job %d for %s queued again: its worker is gone (no heartbeat for %gs)", source, job_id, url,
-                _seconds(conn, job_id))
+    log.warning("%s job %d for %s queued again: its worker is gone (%s)", source, job_id, url,
+                "pruned as stalled" if silent is None else f"no heartbeat for {silent:.0f} s")
     return Swept(job_id, source, url, "retried")
-
-
-def _seconds(conn: psycopg.Connection[Any], job_id: int) -> float:
-    """How long the job's worker has been silent (0 when its row is gone: pruned as stalled before)."""
-    row = conn.execute("SELECT extract(epoch FROM now() - w.last_heartbeat) AS s FROM procrastinate_jobs j"
-                       " JOIN procrastinate_workers w ON w.id = j.worker_id WHERE j.id = %s", [job_id]).fetchone()
-    return round(float(row["s"]), 1) if row else 0.0
 
 
 async def sweep_every(dsn: str, *, task: str, stalled_after: float) -> None:
