@@ -286,6 +286,22 @@ def test_the_sweeper_frees_exactly_the_dead_jobs_claims_and_ends_a_job_a_newer_o
     assert rows(pg_dsn, "SELECT count(*) FROM articles WHERE url IN (%s, %s)", [dead_url, covered_url]) == [(2,)]
 
 
+def test_a_pass_and_a_starting_worker_sweep_before_anything_else(pg_dsn: str, outlets: list[Outlet]) -> None:
+    config = config_of(outlets[:1])
+    queue_passes(pg_dsn, config, ["s0"])
+    first, second = (job_id for (job_id,) in rows(pg_dsn, "SELECT id FROM procrastinate_jobs ORDER BY id LIMIT 2"))
+    stall(pg_dsn, first, heartbeat_ago=30)
+    queue_passes(pg_dsn, config, ["s0"])  # a pass: its job is queued again (its link is, then, already queued)
+    assert rows(pg_dsn, "SELECT status::text FROM procrastinate_jobs WHERE id = %s", [first]) == [("todo",)]
+    assert pending_jobs(pg_dsn) == {"todo": 8}
+
+    stall(pg_dsn, second, heartbeat_ago=30)
+    # wait=False: the worker ends once nothing is `todo`, long before its first periodic sweep (STALLED_AFTER s)
+    assert run_worker(pg_dsn, config, concurrency=2, wait=False, pool_size=1, install_signal_handlers=False)
+    assert pending_jobs(pg_dsn) == {"succeeded": 8}
+    assert rows(pg_dsn, "SELECT count(*), count(DISTINCT url) FROM articles") == [(8, 8)]
+
+
 # --- SIGKILL ------------------------------------------------------------------------------------------------------
 
 def test_sigkill_one_of_three_workers_mid_run_and_restart_it_stores_every_article_once(
