@@ -28,7 +28,7 @@ from conftest import Site, article_html, query, rss, send
 
 from ingest.archive.postgres import open_postgres_host_states, open_postgres_store
 from ingest.archive.sqlite import open_host_states, open_store
-from ingest.config import Config, Settings, Source
+from ingest.config import Config, ConfigError, Settings, Source, parse_config
 from ingest.crawl.fetch import Fetcher
 from ingest.run.queue import TASK_NAME, LinkJobs, QueueRunner, pending_jobs, run_worker
 from ingest.run.runner import InProcessRunner
@@ -300,6 +300,13 @@ def test_a_pass_and_a_starting_worker_sweep_before_anything_else(pg_dsn: str, ou
     assert run_worker(pg_dsn, config, concurrency=2, wait=False, pool_size=1, install_signal_handlers=False)
     assert pending_jobs(pg_dsn) == {"succeeded": 8}
     assert rows(pg_dsn, "SELECT count(*), count(DISTINCT url) FROM articles") == [(8, 8)]
+
+
+def test_stalled_after_is_a_setting_more_than_0_seconds() -> None:
+    assert parse_config({}).settings.stalled_after == 60.0
+    assert parse_config({"settings": {"stalled_after": 5}}).settings.stalled_after == 5.0
+    with pytest.raises(ConfigError, match=r"settings\.stalled_after: must be more than 0 seconds"):
+        parse_config({"settings": {"stalled_after": 0}})
 
 
 # --- SIGKILL ------------------------------------------------------------------------------------------------------
