@@ -62,9 +62,9 @@ def heartbeat_for(stalled_after: float) -> float:
     return stalled_after / HEARTBEATS_PER_TIMEOUT
 
 
-def sweep(dsn: str, *, task: str, stalled_after: float) -> list[Swept]:
-    """Stalled `task` jobs (their worker silent for `stalled_after` s): claims released, jobs queued again (or
-    ended when a newer job covers the link); dead workers' rows pruned. One log line per job."""
+def sweep(dsn: str, *, task: str | None, stalled_after: float) -> list[Swept]:
+    """Stalled `task` jobs (None: of every task; their worker silent for `stalled_after` s): claims released, jobs
+    queued again (or ended when a newer job covers the link); dead workers' rows pruned. One log line per job."""
     swept: list[Swept] = []
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         stalled = conn.execute(queries["select_stalled_jobs_by_heartbeat"],
@@ -104,7 +104,7 @@ def _recover(conn: psycopg.Connection[Any], job_id: int, args: dict[str, Any], l
     return Swept(job_id, source, url, "retried")
 
 
-async def sweep_every(dsn: str, *, task: str, stalled_after: float) -> None:
+async def sweep_every(dsn: str, *, task: str | None, stalled_after: float) -> None:
     """`sweep` every `stalled_after` seconds, in a thread, until cancelled; a failed sweep is logged, not fatal."""
     while True:
         await asyncio.sleep(stalled_after)
