@@ -61,6 +61,9 @@ class Settings:
     # Days of `fetches` rows (the fetch log) the daemon keeps; older ones are deleted after each pass, a source at
     # a time, in small batches. 0: keep them all.
     keep_fetches_days: int = 0
+    # Workers on PostgreSQL: a worker silent (no heartbeat) this many seconds is taken for dead, and its jobs are
+    # queued again (ingest/run/sweep.py); every worker beats a sixth of it. Every process must read the same value.
+    stalled_after: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,8 @@ def _parse_settings(raw: object, file: str) -> Settings:
         raise ConfigError(file, "settings.user_agent", "must carry a contact (a URL or an e-mail address)")
     if values.get("timeout", 1.0) <= 0:
         raise ConfigError(file, "settings.timeout", "must be more than 0 seconds")
+    if values.get("stalled_after", 1.0) <= 0:
+        raise ConfigError(file, "settings.stalled_after", "must be more than 0 seconds")
     return Settings(**values)
 
 

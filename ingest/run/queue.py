@@ -54,6 +54,7 @@ from ingest.models import OPEN_WINDOW, Link, Window, holder_name
 from ingest.run import replay
 from ingest.run.parsing import PARSE_TIMEOUT, parse_pool
 from ingest.run.pipeline import RELEASE_EVERY, Summary, fetch_article, learned_for, record
+from ingest.run.sweep import heartbeat_for, job_holder, sweep, sweep_every
 from ingest.run.workers import WorkerPool
 from ingest.urls import url_key
 
@@ -290,7 +291,7 @@ class LinkJobs:
         if source is None:
             log.warning("%s is not a source of %s: job for %s dropped", link.source, work.config.path, link.url)
             return "unknown-source"
-        holder = holder_name()
+        holder = holder_name() if job_id is None else job_holder(job_id)  # the sweeper frees a dead job's claim
         with work.stores.take() as store:
             if not store.claim_links([link], holder):
                 return "claimed"
@@ -323,6 +324,7 @@ def run_worker(dsn: str, config: Config, *, concurrency: int = 4, wait: bool = T
     were given back (claims released, jobs `todo`) and their threads still run, so the caller must end the process
     (os._exit) rather than wait for them; nothing was closed."""
     apply_queue_schema(dsn)
+    sweep(dsn, task=None, stalled_after=config.settings.stalled_after)  # jobs (any task) of workers killed before
     hosts = open_postgres_host_states(dsn)
     pool = parse_pool(pool_size)
     stores = _Stores(dsn)
@@ -333,6 +335,7 @@ def run_worker(dsn: str, config: Config, *, concurrency: int = 4, wait: bool = T
         jobs = LinkJobs(dsn, Work(config, fetcher, pool, stores, archive))
         clean = loop.run_until_complete(_drive(jobs, fetcher, concurrency=max(1, concurrency), wait=wait,
                                                name=name or holder_name(), drain=drain,
+                                               stalled_after=config.settings.stalled_after,
                                                signals=(signal.SIGINT, signal.SIGTERM) if install_signal_handlers
                                                else ()))
     finally:
@@ -349,7 +352,7 @@ def run_worker(dsn: str, config: Config, *, concurrency: int = 4, wait: bool = T
 
 
 async def _drive(jobs: LinkJobs, fetcher: Fetcher, *, concurrency: int, wait: bool, name: str, drain: float,
-                 signals: tuple[signal.Signals, ...]) -> bool:
+                 signals: tuple[signal.Signals, ...], stalled_after: float = 60.0) -> bool:
     """The worker as a task; a signal stops it (no more jobs, the fetcher cancelled), pages in flight have `drain`
     seconds; False when some had to be given back (_give_back)."""
     loop = asyncio.get_running_loop()
@@ -358,8 +361,11 @@ async def _drive(jobs: LinkJobs, fetcher: Fetcher, *, concurrency: int, wait: bo
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     try:
-        worker = asyncio.create_task(jobs.app.run_worker_async(queues=[QUEUE], concurrency=concurrency, wait=wait,
-                                                               install_signal_handlers=False, name=name))
+        worker = asyncio.create_task(jobs.app.run_worker_async(
+            queues=[QUEUE], concurrency=concurrency, wait=wait, install_signal_handlers=False, name=name,
+            update_heartbeat_interval=heartbeat_for(stalled_after), stalled_worker_timeout=stalled_after))
+        sweeper = asyncio.create_task(sweep_every(jobs.dsn, task=None, stalled_after=stalled_after))
+        releaser = asyncio.create_task(_release_idle(fetcher))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({worker, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if not worker.done():
@@ -370,6 +376,8 @@ async def _drive(jobs: LinkJobs, fetcher: Fetcher, *, concurrency: int, wait: bo
             worker.cancel()  # Procrastinate's Worker.run: stop taking jobs, wait for the running ones
             await asyncio.wait({worker}, timeout=drain)
         stopped.cancel()
+        sweeper.cancel()
+        releaser.cancel()
         if not worker.done():
             await _give_back(jobs)
             return False
@@ -380,6 +388,14 @@ async def _drive(jobs: LinkJobs, fetcher: Fetcher, *, concurrency: int, wait: bo
             loop.remove_signal_handler(sig)
     await jobs.app.connector.close_async()
     return True
+
+
+async def _release_idle(fetcher: Fetcher) -> None:
+    """Every RELEASE_EVERY s, the leases of hosts this worker stopped using given back: after a host's last job the
+    worker would keep its lease until it lapses (2 * (timeout + margin)), and other workers with jobs for it wait."""
+    while True:
+        await asyncio.sleep(RELEASE_EVERY)
+        await asyncio.to_thread(fetcher.release_idle, RELEASE_EVERY)
 
 
 async def _give_back(jobs: LinkJobs) -> None:
@@ -496,6 +512,7 @@ class QueueRunner:
         `on_outcome` is never called: outcomes happen in the workers)."""
         if self.fetcher is None:
             raise ValueError("a pass needs a fetcher: this runner was made without one")
+        sweep(self.dsn, task=None, stalled_after=self.config.settings.stalled_after)
         store = open_postgres_store(self.dsn)
         try:
             return queue_pass(store, self.jobs, self.fetcher, source, kind=kind, window=window, limit=limit,
