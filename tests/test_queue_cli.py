@@ -263,10 +263,12 @@ def test_a_job_whose_database_fails_is_one_log_line_and_its_link_stays_pending(
     assert article_hits(site) == []
 
 
-def test_a_warc_job_stopped_by_sigterm_is_given_back_and_the_next_worker_continues(pg_dsn: str,
-                                                                                   tmp_path: Path) -> None:
-    """One big WARC file, one job: SIGTERM mid-file drains the worker (exit 0), the job is `todo` again with the
-    file's cursor saved; a second worker continues from it; every article is stored once."""
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_warc_job_stopped_mid_file_is_continued_by_the_next_worker(stop: signal.Signals, pg_dsn: str,
+                                                                     tmp_path: Path) -> None:
+    """One big WARC file, one job. SIGTERM mid-file drains the worker (exit 0) and the job is `todo` again; SIGKILL
+    leaves it `doing` until the next worker's sweeper finds its worker silent. Either way the file's cursor is
+    saved, the next worker continues from it, and every article is stored once."""
     from datetime import UTC, datetime
 
     from conftest import article_html
@@ -285,7 +287,7 @@ def test_a_warc_job_stopped_by_sigterm_is_given_back_and_the_next_worker_continu
                                    datetime(2025, 3, 1, 12, tzinfo=UTC)))
     (warc,) = source_dir.glob("*.warc.gz")
     config_file = tmp_path / "sources.toml"
-    config_file.write_text('[settings]\nwarc = false\n\n[sources.news]\nfeeds = ["http://127.0.0.1:9/feed.xml"]\n'
+    config_file.write_text('[settings]\nwarc = false\nstalled_after = 2\n\n[sources.news]\nfeeds = ["http://127.0.0.1:9/feed.xml"]\n'
                            'domains = ["127.0.0.1"]\n', encoding="utf-8")
     open_postgres_store(pg_dsn).close()
     assert ingest("--config", str(config_file), "--db", pg_dsn, "backfill", "--warc", str(warc)).exit_code == 0
@@ -294,21 +296,25 @@ def test_a_warc_job_stopped_by_sigterm_is_given_back_and_the_next_worker_continu
     try:
         wait_for(lambda: rows(pg_dsn, "SELECT count(*) FROM articles")[0][0] >= 20)  # type: ignore[operator]
     finally:
-        worker.send_signal(signal.SIGTERM)
+        worker.send_signal(stop)
         _, err = worker.communicate(timeout=15)
-    assert worker.returncode == 0, err
-    assert "Traceback" not in err
-    assert "given-back" in err
     stored = rows(pg_dsn, "SELECT count(*) FROM articles")[0][0]
     assert 20 <= stored < records  # type: ignore[operator]
-    assert jobs(pg_dsn) == {(WARC_TASK, "todo"): 1}
     assert rows(pg_dsn, "SELECT count(*) FROM cursors")[0][0] == 1  # where the file was left
+    if stop == signal.SIGTERM:
+        assert worker.returncode == 0, err
+        assert "Traceback" not in err
+        assert "given-back" in err
+        assert jobs(pg_dsn) == {(WARC_TASK, "todo"): 1}
+    else:
+        assert jobs(pg_dsn) == {(WARC_TASK, "doing"): 1}
 
     worker = start(tmp_path, "--config", str(config_file), "--db", pg_dsn, "worker")
     try:
         wait_for(lambda: jobs(pg_dsn) == {(WARC_TASK, "succeeded"): 1}, seconds=120)
     finally:
         worker.send_signal(signal.SIGTERM)
-        worker.communicate(timeout=15)
+        _, err = worker.communicate(timeout=15)
+    assert (f"WARC job 1 for {warc} queued again: its worker is gone" in err) == (stop == signal.SIGKILL), err
     assert rows(pg_dsn, "SELECT count(*), count(DISTINCT url) FROM articles") == [(records, records)]
     assert rows(pg_dsn, "SELECT count(*) FROM fetches WHERE outcome = 'new'") == [(records,)]

@@ -267,6 +267,7 @@ def test_the_sweeper_frees_exactly_the_dead_jobs_claims_and_ends_a_job_a_newer_o
         newer.task.configure(queueing_lock=rows(pg_dsn, "SELECT queueing_lock FROM procrastinate_jobs WHERE id = %s",
                                                 [covered])[0][0]).defer(source="s0", url=covered_url)
 
+    caplog.clear()  # the pass's own lines
     with caplog.at_level(logging.WARNING, logger="ingest"):
         swept = sweep(pg_dsn, task=TASK_NAME, stalled_after=STALLED_AFTER)
 

@@ -84,7 +84,9 @@ def _recover(conn: psycopg.Connection[Any], job_id: int, args: dict[str, Any], l
              silent: float | None) -> Swept:
     """One stalled job, its row locked: its claim released, then retried, or aborted when a newer job has the
     link. `silent`: seconds since its worker's last heartbeat (None: the worker's row was pruned already)."""
-    source, url = str(args.get("source", "")), str(args.get("url", ""))
+    source, url = str(args.get("source") or ""), str(args.get("url") or "")
+    what = (f"{source} job {job_id} for {url}" if url else f"WARC job {job_id} for {args['path']}" if args.get("path")
+            else f"{source} discovery job {job_id}")
     if url:
         conn.execute("UPDATE frontier SET claimed_by = NULL, claimed_until = NULL WHERE url_key = %s"
                      " AND claimed_by LIKE %s", [url_key(url), f"%:job-{job_id}"])
@@ -96,10 +98,10 @@ def _recover(conn: psycopg.Connection[Any], job_id: int, args: dict[str, Any], l
         newer = conn.execute("SELECT id FROM procrastinate_jobs WHERE queueing_lock = %s AND status = 'todo'",
                              [lock]).fetchone()
         conn.execute(queries["finish_job"], {"job_id": job_id, "status": "aborted", "delete_job": False})
-        log.warning("%s job %d for %s aborted: its worker is gone, and job %s queued since covers the link", source,
-                    job_id, url, newer["id"] if newer else "?")
+        log.warning("%s aborted: its worker is gone, and job %s queued since covers it", what,
+                    newer["id"] if newer else "?")
         return Swept(job_id, source, url, "superseded")
-    log.warning("%s job %d for %s queued again: its worker is gone (%s)", source, job_id, url,
+    log.warning("%s queued again: its worker is gone (%s)", what,
                 "pruned as stalled" if silent is None else f"no heartbeat for {silent:.0f} s")
     return Swept(job_id, source, url, "retried")
 
