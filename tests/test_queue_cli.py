@@ -318,3 +318,33 @@ def test_a_warc_job_stopped_mid_file_is_continued_by_the_next_worker(stop: signa
     assert (f"WARC job 1 for {warc} queued again: its worker is gone" in err) == (stop == signal.SIGKILL), err
     assert rows(pg_dsn, "SELECT count(*), count(DISTINCT url) FROM articles") == [(records, records)]
     assert rows(pg_dsn, "SELECT count(*) FROM fetches WHERE outcome = 'new'") == [(records,)]
+
+
+def test_the_scheduler_deletes_jobs_finished_a_day_ago_and_keeps_the_rest(pg_dsn: str, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest.run.queue import QueuedPasses
+
+    site = outlet_of(4)
+    monkeypatch.chdir(tmp_path)
+    config_file, config = setup(tmp_path, site)
+    try:
+        assert ingest("--config", str(config_file), "--db", pg_dsn, "backfill").exit_code == 0
+        work(pg_dsn, config)
+    finally:
+        site.close()
+    finished = [job_id for (job_id,) in rows(pg_dsn, "SELECT id FROM procrastinate_jobs ORDER BY id")]
+    old, recent = finished[:3], finished[3:]
+    execute(pg_dsn, f"UPDATE procrastinate_events SET at = at - interval '25 hours' WHERE job_id IN "
+                    f"({', '.join(map(str, old))})")
+    execute(pg_dsn, f"UPDATE procrastinate_jobs SET status = 'failed' WHERE id = {old[0]}")  # kept for a look
+
+    passes = QueuedPasses(pg_dsn)
+    try:
+        assert passes.run_pass(config.sources["news"]).queued == 1
+        assert passes.run_pass(config.sources["news"]).already_queued == 1  # no second prune within the hour
+    finally:
+        passes.close()
+    left = {job_id: (task, status) for job_id, task, status in rows(
+        pg_dsn, "SELECT id, task_name, status::text FROM procrastinate_jobs")}
+    assert left == {old[0]: (TASK_NAME, "failed"), **{i: (TASK_NAME, "succeeded") for i in recent},
+                    max(left): (DISCOVER_TASK, "todo")}

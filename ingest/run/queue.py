@@ -32,6 +32,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ from ingest.models import OPEN_WINDOW, Link, Window, holder_name
 from ingest.run import replay
 from ingest.run.parsing import PARSE_TIMEOUT, parse_pool
 from ingest.run.pipeline import RELEASE_EVERY, Summary, fetch_article, learned_for, record
-from ingest.run.sweep import heartbeat_for, job_holder, sweep, sweep_every
+from ingest.run.sweep import heartbeat_for, job_holder, prune_jobs, sweep, sweep_every
 from ingest.run.workers import WorkerPool
 from ingest.urls import url_key
 
@@ -66,6 +67,7 @@ DISCOVER_TASK: Final = "ingest.discover"  # a source's discovery pass, deferred 
 WARC_TASK: Final = "ingest.replay_warc"  # one WARC file's records through the pipeline (`ingest backfill --warc`)
 FIRST: Final = 10  # priority of discovery and WARC jobs: taken before the links waiting, so a due pass is not late
 QUEUE_SCHEMA_LOCK: Final = 0x1_6E6765_7371  # pg_advisory_xact_lock key while Procrastinate's tables are made
+PRUNE_EVERY: Final = 3600.0  # seconds between two deletions of old finished jobs by the scheduler
 DRAIN_SECONDS: Final = 8.0  # after SIGTERM, pages in flight may finish this long, then are given back (10 s budget)
 
 
@@ -456,11 +458,13 @@ class QueuedPasses:
 
     def __init__(self, dsn: str) -> None:
         apply_queue_schema(dsn)
+        self.dsn = dsn
         self.jobs = LinkJobs(dsn)
         self.jobs.app.open()
         self.stopping = threading.Event()
         self._lock = threading.Lock()  # the app's connections are closed under it, never during a defer
         self._closed = False
+        self._pruned_at: float | None = None
 
     def run_pass(self, source: Source, *, kind: str = "run", window: Window = OPEN_WINDOW, limit: int | None = None,
                  on_discovered: Callable[[int, int], None] | None = None,
@@ -476,6 +480,10 @@ class QueuedPasses:
                 summary.queued = 1
             else:
                 summary.already_queued = 1
+            if self._pruned_at is None or time.monotonic() - self._pruned_at >= PRUNE_EVERY:
+                self._pruned_at = time.monotonic()
+                if deleted := prune_jobs(self.dsn):
+                    log.info("deleted %d jobs finished over a day ago (the fetch log keeps their outcomes)", deleted)
         return summary
 
     def stop(self) -> None:

@@ -11,6 +11,7 @@ would break Procrastinate's unique index), the stalled job is ended as `aborted`
 link. A job killed after `record` committed finds its link `done` when retried: its claim fails, it does nothing.
 
 Workers sweep when they start and every `stalled_after` seconds (`sweep_every`); a queued pass sweeps first.
+The scheduler (`ingest run`) also deletes the jobs finished a day ago (`prune_jobs`), at most once an hour.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ingest.urls import url_key
 
 log = logging.getLogger("ingest")
 
+JOB_KEEP_HOURS: Final = 24  # finished jobs are kept this long (prune_jobs), then only the fetch log tells
 HEARTBEATS_PER_TIMEOUT: Final = 6  # a live worker beats this often within `stalled_after` (60 s -> every 10 s)
 _STILL_STALLED: Final = ("SELECT args, (SELECT extract(epoch FROM now() - w.last_heartbeat)::float"
                          " FROM procrastinate_workers w WHERE w.id = worker_id) AS silent"
@@ -114,3 +116,12 @@ async def sweep_every(dsn: str, *, task: str | None, stalled_after: float) -> No
             await asyncio.to_thread(sweep, dsn, task=task, stalled_after=stalled_after)
         except psycopg.Error as exc:
             log.warning("sweeping stalled jobs failed (%s): trying again in %gs", exc, stalled_after)
+
+
+def prune_jobs(dsn: str, *, keep_hours: int = JOB_KEEP_HOURS) -> int:
+    """Delete the jobs finished (succeeded, or aborted by the sweeper) more than `keep_hours` ago, so the queue's
+    table does not grow with every link ever fetched (the fetch log keeps the outcomes); failed jobs stay, for a
+    look. Procrastinate's own query; the number deleted."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(queries["delete_old_jobs"], {"nb_hours": keep_hours, "queue": None,
+                                                         "statuses": ["succeeded", "aborted"]}).rowcount
