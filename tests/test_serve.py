@@ -28,26 +28,53 @@ from ingest.models import Article
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def add(db: sqlite_utils.Database, n: int, **fields: Any) -> int:
+def article(n: int, **fields: Any) -> Article:
     values: dict[str, Any] = {"url": f"https://www.ukrinform.net/{n}", "source": "ukrinform_en",
                               "title": f"Article {n}", "text": f"Body {n}.", "language": "en",
                               "published_at": datetime(2024, 11, 10 + n, tzinfo=UTC), **fields}
-    with store.transaction(db):
-        return store.save_article(db, Article(**values)).article_id
+    return Article(**values)
+
+
+ARTICLES = [article(1, title="Japan, Ukraine sign agreement", text="Tokyo and Kyiv signed a security deal."),
+            article(2, source="unn_uk", title="Рада ухвалила закон", text="Верховна Рада ухвалила закон про "
+                    "енергетику.", language="uk", fallback=True, adapter="unn"),
+            article(3, source="kyiv_independent", title="Copy", text="Tokyo and Kyiv signed a security deal.")]
+FETCHES = [("https://unn.ua/x", "bot-challenge"), ("https://unn.ua/y", "bot-challenge"),
+           ("https://unn.ua/z", "not-article")]
 
 
 def archive(path: Path) -> sqlite_utils.Database:
     db = store.open_db(path)
-    first = add(db, 1, title="Japan, Ukraine sign agreement", text="Tokyo and Kyiv signed a security deal.")
-    add(db, 2, source="unn_uk", title="Рада ухвалила закон", text="Верховна Рада ухвалила закон про енергетику.",
-        language="uk", fallback=True, adapter="unn")
-    add(db, 3, source="kyiv_independent", title="Copy", text="Tokyo and Kyiv signed a security deal.")
+    ids = []
+    for item in ARTICLES:
+        with store.transaction(db):
+            ids.append(store.save_article(db, item).article_id)
     with store.transaction(db):
-        store.log_fetch(db, url="https://unn.ua/x", source="unn_uk", outcome="rejected", reason="bot-challenge")
-        store.log_fetch(db, url="https://unn.ua/y", source="unn_uk", outcome="rejected", reason="bot-challenge")
-        store.log_fetch(db, url="https://unn.ua/z", source="unn_uk", outcome="rejected", reason="not-article")
-    topics.save_topics(db, first, ["japan-ukraine"])
+        for url, reason in FETCHES:
+            store.log_fetch(db, url=url, source="unn_uk", outcome="rejected", reason=reason)
+    topics.save_topics(db, ids[0], ["japan-ukraine"])
     return db
+
+
+def published_archive(dsn: str, path: Path) -> None:
+    """The same archive stored in PostgreSQL, then `ingest publish`ed to `path`: what Datasette serves there."""
+    from ingest.archive import dedup
+    from ingest.archive.postgres import open_postgres_store
+    from ingest.archive.publish import publish
+
+    pg = open_postgres_store(dsn)
+    try:
+        ids = []
+        for item in ARTICLES:
+            with pg.batch():
+                ids.append(pg.save_article(item, dedup.judge(pg, item)).article_id)
+        with pg.batch():
+            for url, reason in FETCHES:
+                pg.log_fetch(url=url, source="unn_uk", outcome="rejected", reason=reason)
+            pg.save_topics(ids[0], ["japan-ukraine"])
+    finally:
+        pg.close()
+    publish(dsn, path)
 
 
 def fetch_json(ds: Datasette, *urls: str) -> list[Any]:
@@ -61,10 +88,15 @@ def fetch_json(ds: Datasette, *urls: str) -> list[Any]:
     return asyncio.run(go())
 
 
-@pytest.fixture
-def datasette(tmp_path: Path) -> Datasette:
+@pytest.fixture(params=["sqlite", "published"])
+def datasette(request: pytest.FixtureRequest, tmp_path: Path) -> Datasette:
+    """Datasette on the archive the SQLite store wrote, and on the same archive published from PostgreSQL (issue
+    20: `ingest publish` output passes these tests too)."""
     path = tmp_path / "archive.db"  # not news.db: the database key follows the file name
-    archive(path).close()
+    if request.param == "sqlite":
+        archive(path).close()
+    else:
+        published_archive(request.getfixturevalue("pg_dsn"), path)
     metadata, written = serve.prepare(path)
     assert written == tmp_path / "metadata.yml"
     assert written.read_text(encoding="utf-8").startswith(serve.GENERATED)
@@ -213,7 +245,8 @@ def test_ingest_serve_over_http_while_the_store_keeps_writing(tmp_path: Path) ->
             html = client.get("/news/articles")
             assert html.status_code == 200
             assert "Articles" in html.text
-            add(db, 4, title="Written while serving", text="Fresh news from Kyiv.")  # the daemon keeps writing
+            with store.transaction(db):  # the daemon keeps writing
+                store.save_article(db, article(4, title="Written while serving", text="Fresh news from Kyiv."))
             fresh = client.get("/news/latest.json", params={"_shape": "array", "_search": "fresh"}).json()
             assert [r["title"] for r in fresh] == ["Written while serving"]
             # Visitors' own SQL is off unless --allow-sql: the canned queries above are all they may run.

@@ -3,9 +3,10 @@
 DSN + target file -> a new SQLite archive holding the PostgreSQL archive's articles (optionally a window of
 publication days, one source), with what a reader needs beside them: each article's revisions, its URL aliases,
 its topics (when the PostgreSQL archive has `article_topics`), and the original of every copy chosen, so that
-`duplicate_of` never points at nothing. Not copied: the frontier, hosts, resources, cursors, the fetch log and
-runs (a crawler's working state, not the archive's content) and the near-duplicate band index (only the writer
-looks copies up).
+`duplicate_of` never points at nothing; and the fetch log and runs of the same days and source (by their own
+times), which the dashboard, the canned queries and `ingest stats`/`sources`/`health` on the file read. Not copied:
+the frontier, hosts, resources, cursors (a crawler's working state, not the archive's content), the learned
+boilerplate and the near-duplicate band index (only the writer looks copies up).
 
 Reading: one REPEATABLE READ, READ ONLY transaction (a consistent snapshot while the daemon writes; PostgreSQL
 refuses any write in it), each table streamed by a server-side cursor in batches of BATCH rows. The SQL that
@@ -57,6 +58,11 @@ TABLES: Final[dict[LiteralString, tuple[LiteralString, LiteralString]]] = {
     "url_aliases": ("article_id", "url_key"),
     "article_topics": ("article_id", "article_id, topic"),
 }
+# log table -> its time column (the window's days apply to it) and the order its rows are copied in
+LOGS: Final[dict[LiteralString, tuple[LiteralString, LiteralString]]] = {
+    "fetches": ('"time"', "id"),
+    "runs": ("started_at", "id"),
+}
 NOT_COPIED: Final = frozenset({"fts"})  # PostgreSQL's generated tsvector: SQLite's FTS5 triggers make their own
 
 
@@ -72,15 +78,16 @@ class Published:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def _where(since: date | None, until: date | None, source: str | None) -> tuple[sql.Composable, list[Any]]:
-    """The filters as SQL on articles: publication days in UTC (inclusive), the source."""
+def _where(since: date | None, until: date | None, source: str | None,
+           column: LiteralString = "published_at") -> tuple[sql.Composable, list[Any]]:
+    """The filters as SQL on articles (or a log table's time `column`): days in UTC (inclusive), the source."""
     clauses: list[sql.Composable] = [sql.SQL("TRUE")]
     params: list[Any] = []
     if since is not None:
-        clauses.append(sql.SQL("published_at >= %s"))
+        clauses.append(sql.SQL(column + " >= %s"))
         params.append(datetime.combine(since, time(), UTC))
     if until is not None:
-        clauses.append(sql.SQL("published_at < %s"))
+        clauses.append(sql.SQL(column + " < %s"))
         params.append(datetime.combine(until + timedelta(days=1), time(), UTC))
     if source is not None:
         clauses.append(sql.SQL("source = %s"))
@@ -95,10 +102,17 @@ def _plain(value: Any) -> Any:
 
 def _rows(conn: psycopg.Connection[tuple[Any, ...]], table: LiteralString, where: sql.Composable,
           params: list[Any]) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
-    """The table's rows that belong to chosen articles, in batches of BATCH: (column names, rows)."""
-    column, order = TABLES[table]
-    query = sql.SQL(CHOSEN + "SELECT * FROM {table} WHERE {column} IN (SELECT id FROM chosen) ORDER BY {order}").format(
-        where=where, table=sql.Identifier(table), column=sql.Identifier(column), order=sql.SQL(order))
+    """The table's rows that belong to chosen articles (a log table's: in the window, of the source), in batches of
+    BATCH: (column names, rows)."""
+    if table in LOGS:
+        order = LOGS[table][1]
+        query = sql.SQL("SELECT * FROM {table} WHERE {where} ORDER BY {order}").format(
+            table=sql.Identifier(table), where=where, order=sql.SQL(order))
+    else:
+        column, order = TABLES[table]
+        query = sql.SQL(CHOSEN + "SELECT * FROM {table} WHERE {column} IN (SELECT id FROM chosen) ORDER BY {order}"
+                        ).format(where=where, table=sql.Identifier(table), column=sql.Identifier(column),
+                                 order=sql.SQL(order))
     with conn.cursor(name=f"publish_{table}") as cursor:  # server-side: PostgreSQL sends BATCH rows at a time
         cursor.itersize = BATCH
         cursor.execute(query, params)
@@ -129,17 +143,19 @@ def _connect(dsn: str) -> psycopg.Connection[tuple[Any, ...]]:
     return conn
 
 
-def _copy(conn: psycopg.Connection[tuple[Any, ...]], db: sqlite_utils.Database, where: sql.Composable,
-          params: list[Any]) -> dict[str, int]:
-    """Every chosen table's rows into the SQLite archive, batch by batch; the rows per table."""
+def _copy(conn: psycopg.Connection[tuple[Any, ...]], db: sqlite_utils.Database,
+          filters: dict[str, tuple[sql.Composable, list[Any]]]) -> dict[str, int]:
+    """Every chosen table's rows into the SQLite archive, batch by batch; the rows per table. `filters`: a table's
+    WHERE and its parameters ("articles" for the article tables)."""
     counts: dict[str, int] = {}
-    present = {name for name in TABLES
+    present = {name for name in (*TABLES, *LOGS)
                if conn.execute("SELECT to_regclass(%s)", [name]).fetchone() != (None,)}
-    for table in TABLES:  # articles first: the others refer to them
+    for table in (*TABLES, *LOGS):  # articles first: the others refer to them
         counts[table] = 0
         if table not in present:
             continue
         wanted = set(db[table].columns_dict)
+        where, params = filters.get(table, filters["articles"])
         for names, batch in _rows(conn, table, where, params):
             keep = [i for i, name in enumerate(names) if name in wanted and name not in NOT_COPIED]
             columns = ", ".join(f'"{names[i]}"' for i in keep)
@@ -174,7 +190,8 @@ def publish(dsn: str, target: Path, *, since: date | None = None, until: date | 
         raise PublishError(f"{target} exists: give --force to replace it")
     if not target.parent.is_dir():
         raise PublishError(f"{target.parent} is not a folder")
-    where, params = _where(since, until, source)
+    filters = {"articles": _where(since, until, source),
+               **{table: _where(since, until, source, column) for table, (column, _) in LOGS.items()}}
     conn = _connect(dsn)
     try:
         handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
@@ -183,7 +200,7 @@ def publish(dsn: str, target: Path, *, since: date | None = None, until: date | 
         try:
             archive = open_store(partial)  # the SQLite archive's own schema, FTS5 triggers and views
             try:
-                counts = _copy(conn, archive.db, where, params)
+                counts = _copy(conn, archive.db, filters)
                 _finish(archive.db)
             finally:
                 archive.close()
