@@ -229,3 +229,41 @@ def test_publish_copies_the_topics_when_the_archive_has_them(pg_dsn: str, tmp_pa
     db = sqlite3.connect(f"{target.as_uri()}?mode=ro", uri=True)
     assert db.execute("SELECT id, topics FROM articles_with_topics").fetchall() == [(1, '["japan-ukraine"]')]
     db.close()
+
+
+def test_publish_copies_the_fetch_log_and_runs_of_the_window_and_source(pg_dsn: str, tmp_path: Path) -> None:
+    """The dashboard's and `ingest stats`' tables come along, filtered by their own times and by source."""
+    import psycopg
+
+    from ingest.archive.postgres import open_postgres_store
+
+    stored_archive(pg_dsn)
+    store = open_postgres_store(pg_dsn)
+    for url, source in (("https://unn.ua/a", "unn_uk"), ("https://unn.ua/b", "unn_uk"),
+                        ("https://www.ukrinform.net/c", "ukrinform_en")):
+        store.log_fetch(url=url, source=source, outcome="rejected", reason="not-article")
+    for source in ("unn_uk", "ukrinform_en"):
+        store.finish_run(store.start_run(source, "run"), {"new": 1}, "ok")
+    store.close()
+    with psycopg.connect(pg_dsn) as conn:  # one fetch and one run on an earlier day
+        conn.execute("UPDATE fetches SET \"time\" = '2024-11-01T12:00:00Z' WHERE url = 'https://unn.ua/b'")
+        conn.execute("UPDATE runs SET started_at = '2024-11-01T12:00:00Z' WHERE source = 'ukrinform_en'")
+
+    def published(*args: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        target = tmp_path / "copy.db"
+        result = ingest("--db", pg_dsn, "publish", "--to", str(target), "--force", *args)
+        assert result.exit_code == 0, result.output
+        db = sqlite3.connect(f"{target.as_uri()}?mode=ro", uri=True)
+        try:
+            return (db.execute("SELECT url, source, reason FROM fetches ORDER BY id").fetchall(),
+                    db.execute("SELECT source, status, new FROM runs ORDER BY id").fetchall())
+        finally:
+            db.close()
+
+    fetches, runs = published()
+    assert fetches == [("https://unn.ua/a", "unn_uk", "not-article"), ("https://unn.ua/b", "unn_uk", "not-article"),
+                       ("https://www.ukrinform.net/c", "ukrinform_en", "not-article")]
+    assert runs == [("unn_uk", "ok", 1), ("ukrinform_en", "ok", 1)]
+    assert published("--source", "unn_uk") == (fetches[:2], runs[:1])
+    assert published("--until", "2024-11-02") == ([fetches[1]], [runs[1]])
+    assert published("--since", "2024-11-02", "--source", "ukrinform_en") == ([fetches[2]], [])
