@@ -65,6 +65,19 @@ def work(dsn: str, config: Config) -> None:
             return
 
 
+def ingested(dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pages: int) -> tuple[Path, Config]:
+    """An outlet of `pages` articles backfilled through the CLI and fetched by workers; its config file and Config."""
+    site = outlet_of(pages)
+    monkeypatch.chdir(tmp_path)
+    config_file, config = setup(tmp_path, site)
+    try:
+        assert ingest("--config", str(config_file), "--db", dsn, "backfill").exit_code == 0
+        work(dsn, config)
+    finally:
+        site.close()
+    return config_file, config
+
+
 def article_hits(site: Site) -> list[str]:
     return [p for p in site.paths() if p.startswith("/news/")]
 
@@ -124,14 +137,7 @@ def test_backfill_warc_queues_a_job_per_file_and_workers_replay_them(pg_server: 
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The raw pages one archive's workers kept, replayed into a second archive by its workers: one job per file,
     not queued twice while it waits, every article once."""
-    site = outlet_of(PAGES)
-    monkeypatch.chdir(tmp_path)
-    config_file, config = setup(tmp_path, site)
-    try:
-        assert ingest("--config", str(config_file), "--db", pg_dsn, "backfill").exit_code == 0
-        work(pg_dsn, config)
-    finally:
-        site.close()
+    config_file, config = ingested(pg_dsn, tmp_path, monkeypatch, PAGES)
     files = sorted((tmp_path / "warc").glob("*.warc.gz"))
     assert files
 
@@ -324,14 +330,7 @@ def test_the_scheduler_deletes_jobs_finished_a_day_ago_and_keeps_the_rest(pg_dsn
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from ingest.run.queue import QueuedPasses
 
-    site = outlet_of(4)
-    monkeypatch.chdir(tmp_path)
-    config_file, config = setup(tmp_path, site)
-    try:
-        assert ingest("--config", str(config_file), "--db", pg_dsn, "backfill").exit_code == 0
-        work(pg_dsn, config)
-    finally:
-        site.close()
+    _, config = ingested(pg_dsn, tmp_path, monkeypatch, 4)
     finished = [job_id for (job_id,) in rows(pg_dsn, "SELECT id FROM procrastinate_jobs ORDER BY id")]
     old, recent = finished[:3], finished[3:]
     execute(pg_dsn, f"UPDATE procrastinate_events SET at = at - interval '25 hours' WHERE job_id IN "
