@@ -175,7 +175,7 @@ def test_a_database_without_an_archive_is_one_line_and_stays_empty(command: list
     assert result.exit_code == 2
     assert result.output.splitlines() == [
         f"Error: PostgreSQL at 127.0.0.1:{port}: database {name} holds no ingest archive (this ingest reads schema "
-        f"{SCHEMA_VERSION}); nothing was created in it"]
+        f"{SCHEMA_VERSION}); nothing was created in it: `ingest run` or `ingest backfill` makes one"]
     assert tables(pg_dsn) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sources.toml"]
 

@@ -714,7 +714,8 @@ def open_postgres_archive(dsn: str, *, read_only: bool = True) -> PostgresStore:
         conn.close()
         if version == 0:
             raise ArchiveTrouble(f"PostgreSQL at {where}: database {name} holds no ingest archive (this ingest reads "
-                                 f"schema {current}); nothing was created in it")
+                                 f"schema {current}); nothing was created in it: `ingest run` or `ingest backfill` "
+                                 "makes one")
         todo = ("made by a newer ingest: upgrade ingest to read it" if version > current else
                 "`ingest run` or `ingest backfill` on it upgrades it")
         raise ArchiveTrouble(f"PostgreSQL at {where}: database {name} holds an ingest archive of schema {version} "
