@@ -1,7 +1,7 @@
 """archive/migrations.py: one version list for both stores.
 
 The existing steps are tested on real old SQLite databases where they were written (test_store.py, test_neardup.py,
-test_rekey.py, test_crash.py); here, a hypothetical version 10 is added to the list (the only monkeypatching) to
+test_rekey.py, test_crash.py); here, a hypothetical version 11 is added to the list (the only monkeypatching) to
 show that each store applies a new step once, also when several threads open the database together; a database
 of a newer ingest is refused by both stores with nothing changed; read-only openers never migrate; and every
 version has both dialects (or, before PostgreSQL's baseline, the explicit marker).
@@ -22,7 +22,7 @@ from ingest.archive import migrations, pgschema, sqlite, store
 from ingest.archive.migrations import CREATED_AT_BASELINE, STEPS, Step, check_steps
 from ingest.models import Article
 
-HELD = 0.3  # seconds version 10's step holds the lock: the other openers have read version 9 by then
+HELD = 0.3  # seconds version 11's step holds the lock: the other openers have read version 10 by then
 
 
 def test_every_version_has_a_sqlite_and_a_postgresql_part() -> None:
@@ -34,41 +34,41 @@ def test_every_version_has_a_sqlite_and_a_postgresql_part() -> None:
 
 
 @pytest.mark.parametrize(("added", "problem"), [
-    (Step(10, "no PostgreSQL part", ["SELECT 1"], CREATED_AT_BASELINE), "version 10 has no PostgreSQL part"),
-    (Step(10, "an empty PostgreSQL part", ["SELECT 1"], []), "version 10 has no PostgreSQL part"),
-    (Step(10, "no SQLite part", [], ["SELECT 1"]), "version 10 has no SQLite part"),
-    (Step(11, "a version skipped", ["SELECT 1"], ["SELECT 1"]), "are not 1..10 in order"),
+    (Step(11, "no PostgreSQL part", ["SELECT 1"], CREATED_AT_BASELINE), "version 11 has no PostgreSQL part"),
+    (Step(11, "an empty PostgreSQL part", ["SELECT 1"], []), "version 11 has no PostgreSQL part"),
+    (Step(11, "no SQLite part", [], ["SELECT 1"]), "version 11 has no SQLite part"),
+    (Step(12, "a version skipped", ["SELECT 1"], ["SELECT 1"]), "are not 1..11 in order"),
 ])
 def test_a_new_version_lacking_a_dialect_fails_the_check(added: Step, problem: str) -> None:
-    problems = check_steps((*STEPS, added), 10)
+    problems = check_steps((*STEPS, added), 11)
     assert len(problems) == 1
     assert problem in problems[0]
 
 
 def test_a_step_needs_both_parts_to_be_written() -> None:
     with pytest.raises(TypeError):
-        Step(10, "SQLite only", ["SELECT 1"])  # type: ignore[call-arg]
+        Step(11, "SQLite only", ["SELECT 1"])  # type: ignore[call-arg]
 
 
-def version_10(monkeypatch: pytest.MonkeyPatch, sqlite_part: Any, postgres_part: Any) -> None:
-    monkeypatch.setattr(migrations, "STEPS", (*STEPS, Step(10, "articles.summary", sqlite_part, postgres_part)))
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 10)
+def version_next(monkeypatch: pytest.MonkeyPatch, sqlite_part: Any, postgres_part: Any) -> None:
+    monkeypatch.setattr(migrations, "STEPS", (*STEPS, Step(11, "articles.summary", sqlite_part, postgres_part)))
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 11)
 
 
-def sqlite_10(db: Any) -> None:
-    """Version 10 in SQLite, not idempotent on purpose: applied twice, it fails (ADD COLUMN) or logs twice."""
+def sqlite_next(db: Any) -> None:
+    """Version 11 in SQLite, not idempotent on purpose: applied twice, it fails (ADD COLUMN) or logs twice."""
     time.sleep(HELD)
     db.execute("ALTER TABLE articles ADD COLUMN summary TEXT")
     db.execute("CREATE TABLE IF NOT EXISTS applied (version INTEGER)")
-    db.execute("INSERT INTO applied VALUES (10)")
+    db.execute("INSERT INTO applied VALUES (11)")
 
 
-POSTGRES_10 = (f"SELECT pg_sleep({HELD})", "ALTER TABLE articles ADD COLUMN summary text",
-               "CREATE TABLE IF NOT EXISTS applied (version integer)", "INSERT INTO applied VALUES (10)")
+POSTGRES_NEXT = (f"SELECT pg_sleep({HELD})", "ALTER TABLE articles ADD COLUMN summary text",
+               "CREATE TABLE IF NOT EXISTS applied (version integer)", "INSERT INTO applied VALUES (11)")
 
 
 def sqlite_archive(path: Path) -> None:
-    """A version 9 archive holding one article, made by today's opener."""
+    """A version 10 archive holding one article, made by today's opener."""
     db = store.open_db(path)
     store.save_article(db, Article(url="https://a.example/1", source="s", title="Рада", text="Бюджет ухвалено."))
     db.close()
@@ -98,15 +98,15 @@ def together(count: int, open_one: Callable[[], object]) -> list[BaseException]:
 def test_sqlite_applies_a_new_step_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "news.db"
     sqlite_archive(path)
-    version_10(monkeypatch, sqlite_10, POSTGRES_10)
+    version_next(monkeypatch, sqlite_next, POSTGRES_NEXT)
     for _ in range(2):
         store.open_db(path).close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (10,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (11,)
         assert conn.execute("SELECT count(*) FROM applied").fetchone() == (1,)
         assert conn.execute("SELECT url, summary FROM articles").fetchall() == [("https://a.example/1", None)]
     conn.close()
-    fresh = tmp_path / "fresh.db"  # a new database: versions 1 to 10, in order
+    fresh = tmp_path / "fresh.db"  # a new database: versions 1 to 11, in order
     store.open_db(fresh).close()
     with sqlite3.connect(fresh) as conn:
         assert conn.execute("SELECT count(*) FROM applied").fetchone() == (1,)
@@ -117,10 +117,10 @@ def test_sqlite_threads_opening_together_apply_a_new_step_once(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "news.db"
     sqlite_archive(path)
-    version_10(monkeypatch, sqlite_10, POSTGRES_10)
+    version_next(monkeypatch, sqlite_next, POSTGRES_NEXT)
     assert together(4, lambda: store.open_db(path)) == []
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (10,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (11,)
         assert conn.execute("SELECT count(*) FROM applied").fetchone() == (1,)
     conn.close()
 
@@ -129,9 +129,9 @@ def test_sqlite_read_only_openers_never_migrate(tmp_path: Path, monkeypatch: pyt
     path = tmp_path / "news.db"
     sqlite_archive(path)
     before = path.read_bytes()
-    version_10(monkeypatch, sqlite_10, POSTGRES_10)
+    version_next(monkeypatch, sqlite_next, POSTGRES_NEXT)
     opened = sqlite.open_readonly_store(path)
-    assert opened.db.execute("PRAGMA user_version").fetchone() == (9,)
+    assert opened.db.execute("PRAGMA user_version").fetchone() == (10,)
     assert opened.db.execute("SELECT count(*) FROM articles").fetchone() == (1,)
     opened.close()
     assert path.read_bytes() == before
@@ -145,11 +145,11 @@ def test_sqlite_refuses_a_database_of_a_newer_ingest_and_changes_nothing(tmp_pat
     path = tmp_path / "news.db"
     sqlite_archive(path)
     with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA user_version = 10")
+        conn.execute("PRAGMA user_version = 11")
         conn.execute("PRAGMA journal_mode = DELETE")  # as a newer ingest might leave it: WAL would be a write
     conn.close()
     before = folder_state(tmp_path)
-    line = (f"{path} was made by a newer ingest (schema 10; this ingest knows schema 9 and older): upgrade ingest "
+    line = (f"{path} was made by a newer ingest (schema 11; this ingest knows schema 10 and older): upgrade ingest "
             "to use it; nothing was changed in it")
     for opener in (store.open_db, sqlite.open_store, sqlite.open_for_reading,
                    lambda p: store.check_database(p, create=True)):
@@ -162,7 +162,7 @@ def test_sqlite_refuses_a_database_of_a_newer_ingest_and_changes_nothing(tmp_pat
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
 def postgres_archive(dsn: str) -> None:
-    """A version 9 archive holding one article, made by today's opener."""
+    """A version 10 archive holding one article, made by today's opener."""
     from ingest.archive import dedup
     from ingest.archive.postgres import open_postgres_store
 
@@ -191,15 +191,15 @@ def test_postgresql_applies_a_new_step_once(pg_dsn: str, pg_server: Any, monkeyp
     from ingest.archive.postgres import open_postgres_store
 
     postgres_archive(pg_dsn)
-    version_10(monkeypatch, sqlite_10, POSTGRES_10)
+    version_next(monkeypatch, sqlite_next, POSTGRES_NEXT)
     for _ in range(2):
         open_postgres_store(pg_dsn).close()
-    assert pg_rows(pg_dsn, "SELECT version FROM ingest_schema") == [(10,)]
+    assert pg_rows(pg_dsn, "SELECT version FROM ingest_schema") == [(11,)]
     assert pg_rows(pg_dsn, "SELECT count(*) FROM applied") == [(1,)]
     assert pg_rows(pg_dsn, "SELECT url, summary FROM articles") == [("https://a.example/1", None)]
-    fresh = pg_server.create_database()  # a new database: the baseline (9), then 10
+    fresh = pg_server.create_database()  # a new database: the baseline (9), then 10 and 11
     open_postgres_store(fresh).close()
-    assert pg_rows(fresh, "SELECT version FROM ingest_schema") == [(10,)]
+    assert pg_rows(fresh, "SELECT version FROM ingest_schema") == [(11,)]
     assert pg_rows(fresh, "SELECT count(*) FROM applied") == [(1,)]
 
 
@@ -208,9 +208,9 @@ def test_postgresql_threads_opening_together_apply_a_new_step_once(pg_dsn: str,
     from ingest.archive.postgres import open_postgres_store
 
     postgres_archive(pg_dsn)
-    version_10(monkeypatch, sqlite_10, POSTGRES_10)
+    version_next(monkeypatch, sqlite_next, POSTGRES_NEXT)
     assert together(4, lambda: open_postgres_store(pg_dsn)) == []
-    assert pg_rows(pg_dsn, "SELECT version FROM ingest_schema") == [(10,)]
+    assert pg_rows(pg_dsn, "SELECT version FROM ingest_schema") == [(11,)]
     assert pg_rows(pg_dsn, "SELECT count(*) FROM applied") == [(1,)]
 
 
@@ -219,18 +219,18 @@ def test_postgresql_read_only_opener_never_migrates(pg_dsn: str, monkeypatch: py
 
     postgres_archive(pg_dsn)
     before = pg_state(pg_dsn)
-    version_10(monkeypatch, sqlite_10, POSTGRES_10)
+    version_next(monkeypatch, sqlite_next, POSTGRES_NEXT)
     for read_only in (True, False):
         with pytest.raises(ArchiveTrouble) as refused:
             open_postgres_archive(pg_dsn, read_only=read_only)
-        assert ("holds an ingest archive of schema 9 (this ingest reads schema 10), `ingest run` or `ingest backfill` "
+        assert ("holds an ingest archive of schema 10 (this ingest reads schema 11), `ingest run` or `ingest backfill` "
                 "on it upgrades") in str(refused.value)
         assert len(str(refused.value).splitlines()) == 1
     assert pg_state(pg_dsn) == before
 
 
 @pytest.mark.parametrize(("version", "words"), [
-    (10, "was made by a newer ingest (schema 10; this ingest knows schema 9 and older): upgrade ingest to use it;"
+    (11, "was made by a newer ingest (schema 11; this ingest knows schema 10 and older): upgrade ingest to use it;"
          " nothing was changed in it"),
     (5, "claims schema 5, older than any PostgreSQL archive of ingest (the first is 9)"),
 ])
@@ -248,7 +248,7 @@ def test_postgresql_refuses_a_database_it_cannot_migrate_and_changes_nothing(pg_
     assert len(str(refused.value).splitlines()) == 1
     with pytest.raises(ArchiveTrouble) as read:
         open_postgres_archive(pg_dsn)
-    assert f"holds an ingest archive of schema {version} (this ingest reads schema 9)" in str(read.value)
+    assert f"holds an ingest archive of schema {version} (this ingest reads schema 10)" in str(read.value)
     assert pg_state(pg_dsn) == before
 
 
@@ -261,7 +261,7 @@ def test_the_commands_on_an_older_postgresql_archive(pg_dsn: str, tmp_path: Path
     from ingest.cli import cli
 
     postgres_archive(pg_dsn)
-    version_10(monkeypatch, sqlite_10, POSTGRES_10)
+    version_next(monkeypatch, sqlite_next, POSTGRES_NEXT)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sources.toml").write_text('[sources.news]\nfeeds = ["http://127.0.0.1:9/feed.xml"]\n',
                                            encoding="utf-8")
@@ -269,10 +269,10 @@ def test_the_commands_on_an_older_postgresql_archive(pg_dsn: str, tmp_path: Path
     for command in (["stats"], ["worker"]):
         refused = CliRunner().invoke(cli, ["--db", pg_dsn, *command])
         assert refused.exit_code == 2, refused.output
-        assert "of schema 9 (this ingest reads schema 10), `ingest run` or `ingest backfill` on it upgrades it" \
+        assert "of schema 10 (this ingest reads schema 11), `ingest run` or `ingest backfill` on it upgrades it" \
                in refused.output
         assert pg_state(pg_dsn) == before
     done = CliRunner().invoke(cli, ["--db", pg_dsn, "backfill"])  # the feed is not there: nothing to queue
     assert done.exit_code == 0, done.output
-    assert pg_rows(pg_dsn, "SELECT version FROM ingest_schema") == [(10,)]
-    assert pg_rows(pg_dsn, "SELECT version FROM applied") == [(10,)]
+    assert pg_rows(pg_dsn, "SELECT version FROM ingest_schema") == [(11,)]
+    assert pg_rows(pg_dsn, "SELECT version FROM applied") == [(11,)]

@@ -71,7 +71,7 @@ def test_a_schema_7_archive_is_rekeyed_and_merged_without_losing_anything(tmp_pa
     path = tmp_path / "news.db"
     make_schema_7(path)
     db = store.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 10
     news, other = f"{HOST}{'/%D0%BD%D0%BE%D0%B2%D0%B8%D0%BD%D0%B8/%D0%BD'}", url_key(OTHER)
     rows = db.execute("SELECT id, url_key, duplicate_of, url, text FROM articles ORDER BY id").fetchall()
     assert [r[:3] for r in rows] == [

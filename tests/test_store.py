@@ -235,7 +235,7 @@ def test_a_schema_8_archive_gets_the_truncated_column_once(tmp_path: Path) -> No
     for _ in range(2):
         db = store.open_db(path)
         assert db.table("articles").columns_dict["truncated"] is int
-        assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 9
+        assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 10
         assert db.execute("SELECT url, truncated FROM articles").fetchall() == [("https://a.com/1", None)]
         db.close()
     db = store.open_db(path)

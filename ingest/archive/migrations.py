@@ -33,7 +33,7 @@ from ingest.urls import url_key
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMA_VERSION: Final = 9
+SCHEMA_VERSION: Final = 10
 POSTGRES_BASELINE: Final = 9  # the first version PostgreSQL has: its part makes every table at once
 
 
@@ -164,6 +164,30 @@ def _sqlite_7(db: sqlite_utils.Database) -> None:
                " WHERE claimed_by IS NOT NULL")  # the few links being fetched, not the whole frontier
 
 
+def _sqlite_10(db: sqlite_utils.Database) -> None:
+    _add_columns(db, "revisions", {"title_after": str, "diff": str, "headline_changed": int, "paragraphs_added": int,
+                                   "paragraphs_removed": int, "paragraphs_changed": int, "modified_at": str,
+                                   "said_updated": int})
+    _add_columns(db, "articles", {"removed_at": str, "removed_status": int})
+    db.table("revisits").create({"url_key": str, "article_id": int, "source": str, "step": int, "due_at": float,
+                                 "checked_at": str}, pk="url_key", if_not_exists=True)
+    db.table("revisits").create_index(["source", "due_at"], if_not_exists=True)
+
+
+_POSTGRES_10: Final[tuple[LiteralString, ...]] = (
+    "ALTER TABLE revisions ADD COLUMN IF NOT EXISTS title_after text, ADD COLUMN IF NOT EXISTS diff text,"
+    " ADD COLUMN IF NOT EXISTS headline_changed integer, ADD COLUMN IF NOT EXISTS paragraphs_added integer,"
+    " ADD COLUMN IF NOT EXISTS paragraphs_removed integer, ADD COLUMN IF NOT EXISTS paragraphs_changed integer,"
+    " ADD COLUMN IF NOT EXISTS modified_at timestamptz, ADD COLUMN IF NOT EXISTS said_updated integer",
+    "ALTER TABLE articles ADD COLUMN IF NOT EXISTS removed_at timestamptz,"
+    " ADD COLUMN IF NOT EXISTS removed_status integer",
+    """CREATE TABLE IF NOT EXISTS revisits (
+        url_key text PRIMARY KEY, article_id bigint, source text, step integer, due_at double precision,
+        checked_at timestamptz)""",
+    "CREATE INDEX IF NOT EXISTS revisits_source_due_at ON revisits (source, due_at)",
+)
+
+
 STEPS: Final[tuple[Step, ...]] = (
     Step(1, "articles (FTS5 made after the steps), fetches, frontier, hosts, resources, runs", _sqlite_1,
          CREATED_AT_BASELINE),
@@ -184,6 +208,8 @@ STEPS: Final[tuple[Step, ...]] = (
     Step(9, "articles.truncated: the page was over the size cap, cleaned up to an element boundary before it",
          lambda db: _add_columns(db, "articles", {"truncated": int}),
          pgschema.TABLES),  # PostgreSQL's baseline: every table at once (pgschema.py)
+    Step(10, "edits over time: revisions' diff (headline, paragraphs added, removed, changed; the modified time the "
+         "page claims), articles removed after publication, the revisit schedule", _sqlite_10, _POSTGRES_10),
 )
 
 
