@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,7 +166,10 @@ def test_concurrent_writers_wait_their_turn(tmp_path: Path) -> None:
 
 def test_updates_keep_earlier_versions_in_revisions(db: store.sqlite_utils.Database) -> None:
     first = store.save_article(db, article("https://a.com/1", "Київ. Перший абзац.", title="Version one"))
-    store.save_article(db, article("https://a.com/1?utm_source=x", "Київ. Перший абзац."))  # unchanged: no revision
+    store.save_article(db, article("https://a.com/1?utm_source=x", "Київ. Перший абзац.",  # unchanged: no revision
+                                   title="Version one"))
+    store.save_article(db, article("https://a.com/1", "Київ.  Перший абзац.\n\n57 переглядів",  # a counter
+                                   title="Version one"))
     assert db["revisions"].count == 0
     store.save_article(db, article("https://a.com/1", "Київ. Перший абзац, оновлено.", title="Version two"))
     store.save_article(db, article("https://a.com/1", "Київ. Третя версія тексту.", title="Version three"))
@@ -176,6 +180,12 @@ def test_updates_keep_earlier_versions_in_revisions(db: store.sqlite_utils.Datab
         (first.article_id, "Version two", "Київ. Перший абзац, оновлено.")]
     assert revisions[0]["content_hash"] == content_hash("Київ. Перший абзац.")
     assert revisions[0]["fetched_at"] <= revisions[0]["replaced_at"]
+    what = db.execute("SELECT title_after, headline_changed, paragraphs_added, paragraphs_removed, paragraphs_changed,"
+                      " diff FROM revisions ORDER BY id").fetchall()
+    assert [row[:5] for row in what] == [("Version two", 1, 0, 0, 1), ("Version three", 1, 1, 1, 0)]  # rewritten
+    assert json.loads(what[0][5])["paragraphs"] == [{
+        "kind": "changed", "before": "Київ. Перший абзац.", "after": "Київ. Перший абзац, оновлено.",
+        "words": [["=", "Київ. Перший"], ["-", "абзац."], ["+", "абзац, оновлено."]]}]
     current = db.execute("SELECT title, text FROM articles WHERE id = ?", [first.article_id]).fetchone()
     assert current == ("Version three", "Київ. Третя версія тексту.")
 

@@ -6,6 +6,7 @@ the fetch log) is read with SQL through `rows`, the one place that knows each st
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -113,6 +114,11 @@ def test_dedup_verdicts_and_what_each_stores(archive: AnyStore) -> None:
     assert (verdict.kind, saved) == ("changed", Saved("updated", 1, None))
     assert archive.stored_at(url_key(first.url)).text == rewritten
     assert rows(archive, "SELECT article_id, title, text FROM revisions") == [(1, "A title", WORDS)]
+    assert rows(archive, "SELECT title_after, headline_changed, paragraphs_added, paragraphs_removed,"
+                         " paragraphs_changed, said_updated FROM revisions") == [("New title", 1, 1, 1, 0, 0)]
+    diff = json.loads(rows(archive, "SELECT diff FROM revisions")[0][0])
+    assert (diff["title_before"], diff["title_after"]) == ("A title", "New title")
+    assert [p["kind"] for p in diff["paragraphs"]] == ["removed", "added"]
     assert band_rows(archive, 1) == neardup.BANDS  # the old text's bands went, the new text's came
     assert archive.near_copy(neardup.fingerprint(rewritten + " extra")) == 1
     assert archive.near_copy(neardup.fingerprint(WORDS + " extra")) is None

@@ -17,7 +17,7 @@ import hashlib
 import re
 import unicodedata
 
-from ingest.archive import neardup
+from ingest.archive import neardup, revdiff
 from ingest.models import Article, Fingerprint
 from ingest.storage import DedupLookups, Verdict
 from ingest.urls import url_key
@@ -39,7 +39,8 @@ def judge(lookups: DedupLookups, article: Article, fingerprint: Fingerprint | No
     digest = digest or content_hash(article.text)
     stored = lookups.stored_at(key)
     if stored is not None:
-        if stored.content_hash == digest:
+        if not revdiff.is_revision(stored.title, stored.text, article.title, article.text):
+            # the same story, or one whose view counter, spacing or punctuation moved: no revision, nothing written
             return Verdict("same", key, digest, stored)
         if stored.duplicate_of is not None:  # a copy is not in the band index: nothing to move there
             return Verdict("changed", key, digest, stored)

@@ -34,7 +34,7 @@ from typing import Any, Final
 import psycopg
 from psycopg import conninfo, sql
 
-from ingest.archive import learn, migrations, neardup, pgschema, retention
+from ingest.archive import learn, migrations, neardup, pgschema, retention, revdiff
 from ingest.archive import topics as tagging
 from ingest.archive.db import iso_utc, utcnow
 from ingest.archive.dedup import content_hash
@@ -131,10 +131,12 @@ class PostgresStore(PostgresReports):
                 if verdict.kind == "same":
                     return Saved("unchanged", stored.article_id, stored.duplicate_of)
                 row.pop("first_seen_at")
-                self.conn.execute("INSERT INTO revisions (article_id, content_hash, title, text, fetched_at,"
-                                  " replaced_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                                  [stored.article_id, stored.content_hash, stored.title, stored.text,
-                                   stored.fetched_at, utcnow()])
+                old = self._one("SELECT modified_at FROM articles WHERE id = %s", [stored.article_id])
+                self._insert("revisions", {
+                    "article_id": stored.article_id, "content_hash": stored.content_hash, "title": stored.title,
+                    "text": stored.text, "fetched_at": stored.fetched_at, "replaced_at": utcnow(),
+                    **revdiff.revision_fields(stored.title, stored.text, iso_utc(old[0]) if old else None,
+                                              row["title"], row["text"], row["modified_at"])})
                 self._update("articles", stored.article_id, row)
                 self._unindex(stored.article_id, verdict.unindex)
                 self._index(stored.article_id, verdict.bands)

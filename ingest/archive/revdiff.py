@@ -13,6 +13,7 @@ earlier version in `revisions`, and `ingest history` prints it.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -140,3 +141,17 @@ def diff(old_title: str, old_text: str, new_title: str, new_text: str) -> Diff:
             at = match + 1
         changes += [Change("added", after=p) for p in added[at:]]
     return Diff(old_title if title_changed else None, new_title if title_changed else None, tuple(changes))
+
+
+def revision_fields(old_title: str, old_text: str, old_modified_at: str | None, new_title: str, new_text: str,
+                    new_modified_at: str | None) -> dict[str, Any]:
+    """What a `revisions` row keeps beside the earlier version (both stores write it): the headline after, the diff
+    as JSON and its counts, the modification time the new page claims (ISO 8601 UTC) and whether it says it was
+    updated (it claims a modification later than the one stored, or its first)."""
+    found = diff(old_title, old_text, new_title, new_text)
+    return {"title_after": new_title, "diff": json.dumps(found.to_json(), ensure_ascii=False),
+            "headline_changed": int(found.headline_changed), "paragraphs_added": found.count("added"),
+            "paragraphs_removed": found.count("removed"), "paragraphs_changed": found.count("changed"),
+            "modified_at": new_modified_at,
+            "said_updated": int(new_modified_at is not None and (old_modified_at is None
+                                                                  or new_modified_at > old_modified_at))}

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import sqlite_utils
 
-from ingest.archive import dedup, migrations, neardup, views
+from ingest.archive import dedup, migrations, neardup, revdiff, views
 from ingest.archive.db import immediate, iso_utc, transaction, utcnow
 from ingest.archive.dedup import content_hash
 from ingest.models import Article, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
@@ -268,9 +268,12 @@ def record_article(db: sqlite_utils.Database, article: Article, verdict: Verdict
             if verdict.kind == "same":
                 return Saved("unchanged", stored.article_id, stored.duplicate_of)
             row.pop("first_seen_at")
+            (modified_at,) = db.execute("SELECT modified_at FROM articles WHERE id = ?", [stored.article_id]).fetchone()
             _insert(db, "revisions", {"article_id": stored.article_id, "content_hash": stored.content_hash,
                                       "title": stored.title, "text": stored.text, "fetched_at": stored.fetched_at,
-                                      "replaced_at": utcnow()})
+                                      "replaced_at": utcnow(),
+                                      **revdiff.revision_fields(stored.title, stored.text, modified_at, row["title"],
+                                                                row["text"], row["modified_at"])})
             db.table("articles").update(stored.article_id, row)
             neardup.unindex(db, stored.article_id, verdict.unindex)  # an original: its index follows its text
             neardup.index(db, stored.article_id, verdict.bands)
