@@ -208,8 +208,8 @@ def run_workers(args: argparse.Namespace, server: Server, config_path: Path, dsn
             if not jobs.get("todo") and not jobs.get("doing"):
                 break
             now = time.perf_counter()
-            if jobs.get("succeeded", 0) != progress:  # a gap of over STALL s without a job ending counts as stalled
-                stalled += now - progressed if now - progressed > STALL else 0.0
+            if jobs.get("succeeded", 0) != progress:  # from the first job: a gap of over STALL s without one ending
+                stalled += now - progressed if progress > 0 and now - progressed > STALL else 0.0
                 progress, progressed = jobs.get("succeeded", 0), now
             if now - start > args.timeout:
                 raise RuntimeError(f"{workers} workers: the queue is not empty after {args.timeout} s: {dict(jobs)}")
@@ -321,6 +321,7 @@ def main() -> int:
     if args.quick:
         args.rounds, args.hosts, args.pages, args.workers = 1, 8, 12, "1,2"
         quick(args)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # the server stopped and its folder removed on SIGTERM too
     started = time.perf_counter()
     with postgres() as server:
         if args.bench in ("workers", "all"):

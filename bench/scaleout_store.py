@@ -6,8 +6,8 @@ The archive grows by bulk loading (COPY): storing a million articles one by one 
 dedup_scale.py's synthetic articles (60-120 words of a generated vocabulary; 10% near copies of a random earlier
 original, with duplicate_of set), each row made by store.article_row and dedup.content_hash, and every original's
 near-duplicate band rows (`article_bands`) by neardup.fingerprint: what save_article writes for them. The loaded
-ids are the article numbers; save_article's own rows take ids from 10^9 on. After each load (and ANALYZE), at each
-size, it stores `--sample` more articles as dedup_scale.py does (new originals, 10% near copies of a loaded
+ids are the article numbers; save_article's own rows take ids from 10^9 on. After each load (and VACUUM ANALYZE), at
+each size, it stores `--sample` more articles as dedup_scale.py does (new originals, 10% near copies of a loaded
 original, 1% changed texts of a loaded URL), `--batch` per transaction, timing `dedup.judge` (the exact and near
 duplicate lookups) and `PostgresStore.save_article` (the row, its FTS vector and GIN entry, its band rows), after a
 warm-up of `--sample // 4` untimed. Baseline: the first size's database is kept as a template; right after each
@@ -34,6 +34,7 @@ from ingest.models import Article
 from ingest.urls import url_key
 
 SAMPLE_IDS = 10**9  # save_article's ids start here: the loaded rows' ids are their article numbers, below
+CHUNK = 50_000  # articles loaded per transaction
 SAMPLE_TEXTS = 10**8  # the timed originals' text numbers: no loaded article has their text
 
 
@@ -57,18 +58,25 @@ class Archive:
     def __init__(self, args: argparse.Namespace) -> None:
         self.words = vocabulary()
         self.rng = random.Random(42)
-        self.near = args.near
+        self.near, self.updates = args.near, args.updates
         self.originals = array("q")
         self.loaded = 0
 
     def load(self, conn: psycopg.Connection[tuple[object, ...]], target: int) -> None:
-        """COPY articles and band rows up to `target` articles."""
+        """COPY articles and their band rows up to `target` articles, CHUNK at a time (a chunk's band rows are held
+        in memory, not a million's); then VACUUM ANALYZE (hint bits and statistics, as autovacuum leaves an archive
+        that grew slowly)."""
+        while self.loaded < target:
+            self.load_chunk(conn, min(target, self.loaded + CHUNK))
+        conn.execute("VACUUM ANALYZE")
+
+    def load_chunk(self, conn: psycopg.Connection[tuple[object, ...]], target: int) -> None:
         now = datetime.now(UTC).isoformat()
         bands: list[tuple[int, int, int]] = []
+        columns = ", ".join(["id", "duplicate_of", *store.article_row(Article(url="https://x.example/", source="x",
+                                                                             title="x", text="x"), "x", "x")])
         with conn.transaction():
-            with conn.cursor().copy("COPY articles ({}) FROM STDIN".format(", ".join(
-                    ["id", "duplicate_of", *store.article_row(Article(url="https://x.example/", source="x",
-                                                                      title="x", text="x"), "x", "x")]))) as copy:
+            with conn.cursor().copy(f"COPY articles ({columns}) FROM STDIN") as copy:
                 for number in range(self.loaded + 1, target + 1):
                     if self.originals and self.rng.random() < self.near:
                         source = self.originals[self.rng.randrange(len(self.originals))]
@@ -89,7 +97,6 @@ class Archive:
                 for band_row in bands:
                     copy.write_row(band_row)
         self.loaded = target
-        conn.execute("ANALYZE")
 
 
 class Sample:
@@ -105,7 +112,7 @@ class Sample:
                 self.items.append(("near", source, Article(url=f"https://copy.example/s{made}", source="copy",
                                                            title=f"Copy {made}",
                                                            text=near_copy(synthetic_text(source, archive.words)))))
-            elif roll < archive.near + 0.01:
+            elif roll < archive.near + archive.updates:
                 self.items.append(("update", source, Article(
                     url=f"https://news.example/{source}", source="news", title=f"Story {source}",
                     text=synthetic_text(source, archive.words) + f"\n\nUpdate {made}: officials confirmed it.")))
