@@ -1,7 +1,8 @@
 """Scale-out on PostgreSQL (issue 20): pages per second with 1, 2, 3 workers; store cost from 10k to 1M articles.
 
     python bench/scaleout.py [workers|store|all] [--rounds 3] [--workers 1,2,3] [--hosts 16] [--pages 40]
-        [--concurrency 4] [--max 1000000] [--sizes 10000,100000,1000000] [--sample 2000] [--quick]
+        [--concurrency 4] [--releasing [--release-every 1.0]] [--no-interleave] [--timeout 600]
+        [--max 1000000] [--sizes 10000,100000,1000000] [--sample 2000] [--quick]
 
 Both start a PostgreSQL 15 server of their own (tests/pg.py's Server: Debian's binaries, a temporary folder, a free
 port, run as the `postgres` user when we are root; fsync off, as in the tests) and write only to temporary folders.
@@ -16,7 +17,11 @@ each configuration's figure is a ratio to 1 worker in the same round. CPU (user 
 (the worker and its parse pool, from /proc, sampled every 0.2 s), of the PostgreSQL server (postmaster, its exited
 backends, its live processes) and of the loopback server, over the same wall time. Jobs are deferred source after
 source, as `ingest backfill` does; their Procrastinate priority is then set so that workers take the hosts in turn
-(`--no-interleave`: as deferred; then most jobs in flight wait on one host).
+(`--no-interleave`: as deferred; then most jobs in flight wait on one host). A gap of over 5 s without a job
+ending is counted as stalled. `--releasing`: the workers are `ingest worker` with one change, made in their own
+process (releasing_worker): their Fetcher gives back the leases of hosts it has not used for `--release-every`
+seconds, that often, as pipeline.run_source does during a pass (run_worker does it only when a job ends, so two
+workers whose jobs all wait on hosts the other holds wait until the leases lapse: 2 x (timeout + 5) s).
 
 store: see bench/scaleout_store.py.
 """
@@ -133,9 +138,10 @@ def write_config(path: Path, hosts: list[Outlet], bases: list[str], concurrency:
     return load_config(path)
 
 
-def releasing_worker(config_path: str, dsn: str, concurrency: str) -> None:
-    """`ingest worker`, its Fetcher giving back the leases of hosts it has not used for a second, every second
-    (what pipeline.run_source does during a pass; run_worker does it only when a job ends). This process only."""
+def releasing_worker(config_path: str, dsn: str, concurrency: str, every: str) -> None:
+    """`ingest worker`, its Fetcher giving back the leases of hosts it has not used for `every` seconds, that often
+    (what pipeline.run_source does every second during a pass; run_worker does it only when a job ends)."""
+    period = float(every)
     from ingest.run import queue
 
     class ReleasingFetcher(Fetcher):
@@ -145,8 +151,8 @@ def releasing_worker(config_path: str, dsn: str, concurrency: str) -> None:
             threading.Thread(target=self.release_every, daemon=True).start()
 
         def release_every(self) -> None:
-            while not self.releasing.wait(RELEASE_EVERY):
-                self.release_idle(RELEASE_EVERY)
+            while not self.releasing.wait(period):
+                self.release_idle(period)
 
         def close(self) -> None:
             self.releasing.set()
@@ -190,14 +196,16 @@ def run_workers(args: argparse.Namespace, server: Server, config_path: Path, dsn
     from ingest.run.queue import pending_jobs
 
     if args.releasing:
-        command = [sys.executable, __file__, "--releasing-worker", str(config_path), dsn, str(args.concurrency)]
+        command = [sys.executable, __file__, "--releasing-worker", str(config_path), dsn, str(args.concurrency),
+                   str(args.release_every)]
     else:
         command = [sys.executable, "-m", "ingest", "--config", str(config_path), "--db", dsn, "worker",
                    "--concurrency", str(args.concurrency)]
     pg_before, web_before = postgres_cpu(server), cpu_seconds(web_pid)
     start = time.perf_counter()
-    procs = [subprocess.Popen(command, cwd=config_path.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for _ in range(workers)]
+    logs = [config_path.with_name(f"worker-{n}.log") for n in range(workers)]  # a pipe left unread would fill
+    procs = [subprocess.Popen(command, cwd=config_path.parent, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+             for log in logs]
     trees = [TreeCpu(p.pid) for p in procs]
     stalled, progress, progressed = 0.0, -1, start
     try:
@@ -213,8 +221,8 @@ def run_workers(args: argparse.Namespace, server: Server, config_path: Path, dsn
                 progress, progressed = jobs.get("succeeded", 0), now
             if now - start > args.timeout:
                 raise RuntimeError(f"{workers} workers: the queue is not empty after {args.timeout} s: {dict(jobs)}")
-            if any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"a worker ended: {procs[0].stderr.read() if procs[0].stderr else ''}")
+            if ended := [log for p, log in zip(procs, logs, strict=True) if p.poll() is not None]:
+                raise RuntimeError(f"a worker ended: {ended[0].read_text()[-2000:]}")
             time.sleep(0.2)
         wall = time.perf_counter() - start
         for tree in trees:
@@ -244,7 +252,7 @@ def bench_workers(args: argparse.Namespace, server: Server) -> list[dict[str, An
     assert web.stdin is not None
     bases: list[str] = json.loads(web.stdout.readline())
     results: list[dict[str, Any]] = []
-    variant = "releasing_worker: " if args.releasing else ""
+    variant = f"releasing_worker (every {args.release_every} s): " if args.releasing else ""
     print(f"{args.hosts} hosts x {args.pages} pages, {variant}`ingest worker --concurrency {args.concurrency}` "
           "(parse pool of "
           f"{os.cpu_count()} each), {os.cpu_count()} CPUs, {args.rounds} rounds of {counts} workers", flush=True)
@@ -306,10 +314,12 @@ def main() -> int:
                         help="leave the jobs in the order deferred (source after source)")
     parser.add_argument("--releasing", action="store_true",
                         help="workers that give back idle host leases every second (see releasing_worker)")
+    parser.add_argument("--release-every", type=float, default=RELEASE_EVERY,
+                        help=f"with --releasing: seconds between looks for idle leases (default {RELEASE_EVERY})")
     parser.add_argument("--timeout", type=float, default=600, help="longest wait for the queue to empty")
     parser.add_argument("--quick", action="store_true", help="a smoke run in under two minutes")
     parser.add_argument("--serve", nargs=2, type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--releasing-worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--releasing-worker", nargs=4, help=argparse.SUPPRESS)
     add_arguments(parser)
     args = parser.parse_args()
     if args.serve:
