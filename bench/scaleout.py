@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # pg.py: the tests' PostgreSQL server, 
 from outlets import DESIGNS, FIRST_DAY, Outlet, build, serve  # noqa: E402
 from pg import PG_BIN, Server  # noqa: E402
 from scaleout_store import add_arguments, bench_store, drop_database, quick  # noqa: E402
-from throughput import descendants  # noqa: E402
+from throughput import busy_cpu_seconds, descendants  # noqa: E402
 
 from ingest.config import Config, load_config  # noqa: E402
 from ingest.crawl.fetch import Fetcher  # noqa: E402
@@ -201,7 +201,7 @@ def run_workers(args: argparse.Namespace, server: Server, config_path: Path, dsn
     else:
         command = [sys.executable, "-m", "ingest", "--config", str(config_path), "--db", dsn, "worker",
                    "--concurrency", str(args.concurrency)]
-    pg_before, web_before = postgres_cpu(server), cpu_seconds(web_pid)
+    pg_before, web_before, machine_before = postgres_cpu(server), cpu_seconds(web_pid), busy_cpu_seconds()
     start = time.perf_counter()
     logs = [config_path.with_name(f"worker-{n}.log") for n in range(workers)]  # a pipe left unread would fill
     procs = [subprocess.Popen(command, cwd=config_path.parent, stdout=subprocess.DEVNULL, stderr=log.open("w"))
@@ -230,6 +230,7 @@ def run_workers(args: argparse.Namespace, server: Server, config_path: Path, dsn
         for tree in trees:
             tree.sample()
         pg_cpu, web_cpu = postgres_cpu(server) - pg_before, cpu_seconds(web_pid) - web_before
+        machine = busy_cpu_seconds() - machine_before  # every process's, ours and other users' of the machine
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -242,7 +243,7 @@ def run_workers(args: argparse.Namespace, server: Server, config_path: Path, dsn
             "stored": stored[0] if stored else 0, "pps": done / wall,
             "cpu": [round(t.total, 2) for t in trees], "cpu_main": [round(t.main, 2) for t in trees],
             "pg_cpu": pg_cpu, "web_cpu": web_cpu, "stalled": stalled,
-            "timed_out": timed_out}
+            "timed_out": timed_out, "others": max(0.0, machine - sum(t.total for t in trees) - pg_cpu - web_cpu)}
 
 
 def bench_workers(args: argparse.Namespace, server: Server) -> list[dict[str, Any]]:
@@ -278,7 +279,7 @@ def bench_workers(args: argparse.Namespace, server: Server) -> list[dict[str, An
                           f"{', TIMED OUT' if result['timed_out'] else ''}); CPU s per worker tree "
                           f"{result['cpu']} (main process {result['cpu_main']}), PostgreSQL {result['pg_cpu']:.1f}, "
                           "loopback server "
-                          f"{result['web_cpu']:.1f}", flush=True)
+                          f"{result['web_cpu']:.1f}, other processes {result['others']:.1f}", flush=True)
     finally:
         web.stdin.close()
         web.wait(timeout=10)
@@ -294,7 +295,7 @@ def report_workers(results: list[dict[str, Any]], counts: list[int]) -> None:
     base = [r["pps"] for r in results if r["workers"] == counts[0]]
     print(f"\n| workers | pages/s | ratio to {counts[0]} | per round | stalled s | CPU s per worker tree (its main "
           "process) | worker CPU ms/page | PostgreSQL CPU ms/page | cores busy: workers + PostgreSQL + server |"
-          "\n|---|---|---|---|---|---|---|---|---|")
+          " cores busy: other processes |\n|---|---|---|---|---|---|---|---|---|---|")
     for n in counts:
         ratios = [r["pps"] / b for r, b in zip((r for r in results if r["workers"] == n), base, strict=True)]
         per_tree = statistics.median(c for r in results if r["workers"] == n for c in r["cpu"])
@@ -303,7 +304,8 @@ def report_workers(results: list[dict[str, Any]], counts: list[int]) -> None:
               f"{', '.join(f'{x:.2f}' for x in ratios)} | {median(n, lambda r: r['stalled']):.0f} | "
               f"{per_tree:.1f} ({per_main:.1f}) | {median(n, lambda r: 1000 * sum(r['cpu']) / r['jobs']):.1f} | "
               f"{median(n, lambda r: 1000 * r['pg_cpu'] / r['jobs']):.1f} | "
-              f"{median(n, lambda r: (sum(r['cpu']) + r['pg_cpu'] + r['web_cpu']) / r['wall']):.2f} |")
+              f"{median(n, lambda r: (sum(r['cpu']) + r['pg_cpu'] + r['web_cpu']) / r['wall']):.2f} | "
+              f"{median(n, lambda r: r['others'] / r['wall']):.2f} |")
 
 
 def main() -> int:
@@ -333,7 +335,7 @@ def main() -> int:
         releasing_worker(*args.releasing_worker)
         return 0
     if args.quick:
-        args.rounds, args.hosts, args.pages, args.workers = 1, 8, 12, "1,2"
+        args.rounds, args.hosts, args.pages, args.workers, args.timeout = 1, 8, 12, "1,2", 30.0
         quick(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # the server stopped and its folder removed on SIGTERM too
     started = time.perf_counter()
