@@ -158,7 +158,7 @@ def releasing_worker(config_path: str, dsn: str, concurrency: str, every: str) -
             self.releasing.set()
             super().close()
 
-    queue.Fetcher = ReleasingFetcher  # type: ignore[misc]  # the measured variant, in this child process only
+    queue.Fetcher = ReleasingFetcher  # type: ignore[attr-defined]  # the measured variant, in this child process only
     queue.run_worker(dsn, load_config(config_path), concurrency=int(concurrency))
 
 
