@@ -20,8 +20,8 @@ source, as `ingest backfill` does; their Procrastinate priority is then set so t
 (`--no-interleave`: as deferred; then most jobs in flight wait on one host). A gap of over 5 s without a job
 ending is counted as stalled. `--releasing`: the workers are `ingest worker` with one change, made in their own
 process (releasing_worker): their Fetcher gives back the leases of hosts it has not used for `--release-every`
-seconds, that often, as pipeline.run_source does during a pass (run_worker does it only when a job ends, so two
-workers whose jobs all wait on hosts the other holds wait until the leases lapse: 2 x (timeout + 5) s).
+seconds, that often, as pipeline.run_source does during a pass: the variants measured before the shipped worker
+handed a host over as soon as none of its threads waits for it (Fetcher(hand_over=True); bench/README.md).
 
 store: see bench/scaleout_store.py.
 """

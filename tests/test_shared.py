@@ -156,3 +156,30 @@ def test_claims_and_leases_of_a_dead_process_are_void(tmp_path: Path) -> None:
     finally:
         hosts.close()
         db.close()
+
+
+@pytest.mark.parametrize("hand_over", [False, True])
+def test_a_workers_fetcher_hands_a_host_over_when_it_has_nothing_more_for_it(tmp_path: Path,
+                                                                              hand_over: bool) -> None:
+    """A worker (hand_over) gives a host's lease back as soon as none of its threads waits for the host: its next
+    jobs may be other hosts', and a lease kept on this one would hold up the workers that now have its jobs (two
+    workers stalled on each other's idle hosts: bench/scaleout.py). A daemon's pass keeps it for its next request
+    (release_idle gives it back after a second idle)."""
+    from ingest.archive.sqlite import open_host_states, open_store
+    from ingest.config import Settings
+    from ingest.crawl.fetch import Fetcher
+
+    site = outlet(pause=0.0)
+    db = tmp_path / "news.db"
+    open_store(db).close()
+    hosts = open_host_states(db)
+    try:
+        settings = Settings(user_agent="ingest-test/1.0 (+https://example.org/contact)", per_host_delay=0.0,
+                            respect_robots=False)
+        with Fetcher(settings, hosts, hand_over=hand_over) as fetcher:
+            assert fetcher.fetch(site.url(page(0))).status == 200
+            held = query(db, "SELECT lease_holder FROM hosts")[0][0]
+            assert (held is None) == hand_over
+    finally:
+        hosts.close()
+        site.close()

@@ -159,9 +159,14 @@ class Fetcher:
     """Fetches pages politely; thread-safe, meant to be shared by a pool of worker threads."""
 
     def __init__(self, settings: Settings, hosts: HostStateStore, *,
-                 transport: httpx.BaseTransport | None = None, backoff_base: float = BACKOFF_BASE) -> None:
+                 transport: httpx.BaseTransport | None = None, backoff_base: float = BACKOFF_BASE,
+                 hand_over: bool = False) -> None:
         self._settings = settings
         self._store = hosts
+        # Give a host's lease back as soon as none of our threads waits for it (workers: `ingest worker`). A worker's
+        # jobs are links of any host in any order: a lease kept on a host it has finished with would hold up the
+        # workers that now have that host's jobs, each waiting on the others' idle hosts, until release_idle.
+        self._hand_over = hand_over
         self._backoff_base = backoff_base
         self._hosts: dict[str, _Host] = {}
         self._hosts_lock = threading.Lock()
@@ -270,7 +275,9 @@ class Fetcher:
                 # Kept for our next request unless another process waits (release_idle gives back the idle ones);
                 # asked at most every WANTED_EVERY: a read per request held up the host's next one, on a busy host.
                 host.used = time.monotonic()
-                if host.leased_until and host.used - host.asked >= WANTED_EVERY:
+                if host.leased_until and self._hand_over and not host.queued:
+                    self._release(host)
+                elif host.leased_until and host.used - host.asked >= WANTED_EVERY:
                     host.asked = host.used
                     if self._store.turn_wanted(host.state.host, self._holder):
                         self._release(host)

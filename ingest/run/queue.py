@@ -330,7 +330,7 @@ def run_worker(dsn: str, config: Config, *, concurrency: int = 4, wait: bool = T
     hosts = open_postgres_host_states(dsn)
     pool = parse_pool(pool_size)
     stores = _Stores(dsn)
-    fetcher = Fetcher(config.settings, hosts)
+    fetcher = Fetcher(config.settings, hosts, hand_over=True)  # jobs of any host, in any order: see Fetcher
     loop = asyncio.new_event_loop()
     clean = True
     try:
