@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -66,6 +66,10 @@ class Settings:
     stalled_after: float = 60.0
 
 
+DEFAULT_REVISIT: Final = (3600.0, 6 * 3600.0, 24 * 3600.0, 3 * 86400.0, 7 * 86400.0)  # 1h, 6h, 1d, 3d, 7d
+MIN_REVISIT: Final = 60.0  # seconds: a revisit sooner than a minute after publication is a unit forgotten
+
+
 @dataclass(frozen=True)
 class Source:
     """One [sources.<slug>] table: an outlet (or one edition of it)."""
@@ -86,6 +90,9 @@ class Source:
     timezone: str | None = None
     keep: tuple[str, ...] = ()  # phrases: a text block holding one is never removed as learned boilerplate
     junk: tuple[str, ...] = ()  # phrases: a text block holding one is always removed
+    # Seconds after publication at which a stored article is fetched again, to see whether it was edited
+    # (run/revisit.py); () never. Each later than the one before.
+    revisit: tuple[float, ...] = DEFAULT_REVISIT
 
     def allows(self, url: str) -> bool:
         """True when url is http(s) without credentials, its host is one of the source's domains or a subdomain
@@ -282,6 +289,27 @@ def _parse_settings(raw: object, file: str) -> Settings:
 _LIST_KEYS = ("feeds", "sitemaps", "listings", "domains")
 
 
+def _revisit(value: object, file: str, where: str) -> tuple[float, ...]:
+    """`revisit`: false (or []) for never, else durations after publication, each later than the one before."""
+    if value is False:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(file, where, "must be a list of durations after publication, like [\"1h\", \"1d\"], "
+                                       "or false")
+    steps: list[float] = []
+    for item in value:
+        try:
+            seconds = parse_duration(item)
+        except ValueError as exc:
+            raise ConfigError(file, where, str(exc)) from None
+        if seconds < MIN_REVISIT:
+            raise ConfigError(file, where, f"{item!r} is under a minute: give a unit, like '1h'")
+        if steps and seconds <= steps[-1]:
+            raise ConfigError(file, where, f"{item!r} is not later than the revisit before it")
+        steps.append(seconds)
+    return tuple(steps)
+
+
 def _parse_source(slug: str, raw: object, file: str, adapters: Collection[str] | None,
                   adapter_timezones: Mapping[str, str]) -> Source:
     prefix = f"sources.{slug}"
@@ -323,6 +351,8 @@ def _parse_source(slug: str, raw: object, file: str, adapters: Collection[str] |
             values[key] = value
         elif key in ("keep", "junk"):
             values[key] = _phrases(value, file, where)
+        elif key == "revisit":
+            values[key] = _revisit(value, file, where)
         elif key == "timezone":
             try:
                 values[key] = check_timezone(value)

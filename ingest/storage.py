@@ -50,6 +50,20 @@ class Stored:
 
 
 @dataclass(frozen=True)
+class Revisit:
+    """A stored article due to be fetched again (run/revisit.py): where, the step of its source's revisit schedule
+    it is at, and the validators its last fetch gave, for a conditional GET."""
+
+    url_key: str
+    url: str
+    article_id: int
+    base_at: float  # epoch seconds the steps count from: publication, else first seen
+    step: int
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What the dedup stage (archive/dedup.judge) decided an article is; save_article records exactly that.
 
@@ -313,6 +327,30 @@ class Store(DedupLookups, Reports, Protocol):
 
     def stored_after(self, url: str, moment: datetime) -> bool:
         """The article at `url` (or an alias) was stored from a fetch later than `moment`."""
+        ...
+
+    # the revisit schedule (run/revisit.py): stored articles fetched again to see them edited
+    def revisit_candidates(self, source: str, since: datetime) -> list[tuple[int, str, datetime]]:
+        """The source's articles published (else first seen) at or after `since` that have no place in the
+        schedule yet and were not removed: (article id, URL key, publication or first-seen time, aware)."""
+        ...
+
+    def schedule_revisits(self, rows: Iterable[tuple[str, int, str, float, int, float | None]]) -> None:
+        """Put articles in the schedule: (URL key, article id, source, publication in epoch seconds, step, due at
+        in epoch seconds or None when no revisit is left)."""
+        ...
+
+    def due_revisits(self, source: str, now: float, limit: int) -> list[Revisit]:
+        """The source's scheduled articles due at `now` (epoch seconds), soonest first, not removed."""
+        ...
+
+    def finish_revisit(self, url_key: str, step: int, due_at: float | None, etag: str | None = None,
+                       last_modified: str | None = None) -> None:
+        """After a revisit: its next step and when it is due (None: none left), the page's validators."""
+        ...
+
+    def mark_removed(self, article_id: int, status: int) -> None:
+        """The article's page answered `status` (404, 410) on a revisit: it is marked removed, never deleted."""
         ...
 
     # feeds and sitemaps: validators for conditional GET

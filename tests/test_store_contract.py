@@ -621,3 +621,35 @@ def test_old_fetch_log_rows_are_pruned_in_batches(archive: AnyStore) -> None:
     assert archive.prune_fetches("s", 30) == old
     assert rows(archive, "SELECT source, url FROM fetches ORDER BY id") == [("s", "https://a.example/recent"),
                                                                           ("t", "https://t.example/old")]
+
+
+def test_the_revisit_schedule(archive: AnyStore) -> None:
+    """Candidates (recent, not yet placed, not removed), placing, what is due and in what order, finishing a
+    revisit with its validators, and a removed article leaving the schedule: the same on both stores."""
+    published = [datetime(2026, 12, 1, h, tzinfo=UTC) for h in (8, 9, 10)]
+    ids = [save(archive, article(f"https://a.example/{i}", WORDS.replace("w1 ", f"v{i} ") + f" extra{i}" * 40,
+                                 published_at=when))[1].article_id for i, when in enumerate(published)]
+    old = save(archive, article("https://a.example/old", "old " + WORDS, published_at=datetime(2026, 1, 1,
+                                                                                                 tzinfo=UTC)))[1]
+    since = datetime(2026, 11, 30, tzinfo=UTC)
+    candidates = sorted(archive.revisit_candidates("s", since))
+    assert [(c[0], c[1], c[2]) for c in candidates] == [
+        (ids[i], url_key(f"https://a.example/{i}"), published[i]) for i in range(3)]
+    assert old.article_id not in {c[0] for c in candidates}
+    base = [p.timestamp() for p in published]
+    archive.schedule_revisits([(url_key(f"https://a.example/{i}"), ids[i], "s", base[i], 0, base[i] + 3600)
+                               for i in range(3)])
+    assert archive.revisit_candidates("s", since) == []  # placed once
+    due = archive.due_revisits("s", base[1] + 3600, 10)
+    assert [(d.article_id, d.step, d.base_at, d.etag) for d in due] == [(ids[0], 0, base[0], None),
+                                                                        (ids[1], 0, base[1], None)]
+    assert archive.due_revisits("s", base[2] + 3600, 1)[0].url == "https://a.example/0"  # soonest first, limited
+    archive.finish_revisit(due[0].url_key, 1, base[0] + 6 * 3600, '"abc"', "Mon, 01 Dec 2026 09:00:00 GMT")
+    with archive.batch():
+        archive.mark_removed(ids[1], 410)
+        archive.finish_revisit(due[1].url_key, 5, None)
+    later = archive.due_revisits("s", base[0] + 7 * 3600, 10)
+    assert [(d.article_id, d.step, d.etag, d.last_modified) for d in later] == [
+        (ids[2], 0, None, None), (ids[0], 1, '"abc"', "Mon, 01 Dec 2026 09:00:00 GMT")]
+    assert rows(archive, "SELECT id, removed_status FROM articles WHERE removed_at IS NOT NULL") == [(ids[1], 410)]
+    assert archive.due_revisits("other", base[2] + 10**6, 10) == []

@@ -169,8 +169,9 @@ def _sqlite_10(db: sqlite_utils.Database) -> None:
                                    "paragraphs_removed": int, "paragraphs_changed": int, "modified_at": str,
                                    "said_updated": int})
     _add_columns(db, "articles", {"removed_at": str, "removed_status": int})
-    db.table("revisits").create({"url_key": str, "article_id": int, "source": str, "step": int, "due_at": float,
-                                 "checked_at": str}, pk="url_key", if_not_exists=True)
+    db.table("revisits").create({"url_key": str, "article_id": int, "source": str, "base_at": float, "step": int,
+                                 "due_at": float, "checked_at": str, "etag": str, "last_modified": str}, pk="url_key",
+                                if_not_exists=True)
     db.table("revisits").create_index(["source", "due_at"], if_not_exists=True)
 
 
@@ -182,8 +183,9 @@ _POSTGRES_10: Final[tuple[LiteralString, ...]] = (
     "ALTER TABLE articles ADD COLUMN IF NOT EXISTS removed_at timestamptz,"
     " ADD COLUMN IF NOT EXISTS removed_status integer",
     """CREATE TABLE IF NOT EXISTS revisits (
-        url_key text PRIMARY KEY, article_id bigint, source text, step integer, due_at double precision,
-        checked_at timestamptz)""",
+        url_key text PRIMARY KEY, article_id bigint, source text, base_at double precision, step integer,
+        due_at double precision,
+        checked_at timestamptz, etag text, last_modified text)""",
     "CREATE INDEX IF NOT EXISTS revisits_source_due_at ON revisits (source, due_at)",
 )
 

@@ -42,7 +42,17 @@ from ingest.archive.pgreports import PostgresReports
 from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, MAX_ATTEMPTS, article_row
 from ingest.config import Topic
 from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
-from ingest.storage import CLAIM_SECONDS, Listing, Recleaning, Saved, Store, Stored, StoredPage, Verdict
+from ingest.storage import (
+    CLAIM_SECONDS,
+    Listing,
+    Recleaning,
+    Revisit,
+    Saved,
+    Store,
+    Stored,
+    StoredPage,
+    Verdict,
+)
 from ingest.urls import url_key
 
 log = logging.getLogger("ingest")
@@ -323,6 +333,42 @@ class PostgresStore(PostgresReports):
         self.conn.execute("UPDATE frontier SET state = %s, reason = %s, attempts = attempts + %s, updated_at = %s,"
                           " claimed_by = NULL, claimed_until = NULL WHERE url_key = %s",
                           [state, reason, int(attempted), utcnow(), url_key(url)])
+
+    def revisit_candidates(self, source: str, since: datetime) -> list[tuple[int, str, datetime]]:
+        """See storage.Store.revisit_candidates (store.revisit_candidates' query)."""
+        rows = self.conn.execute(
+            "SELECT a.id, a.url_key, coalesce(a.published_at, a.first_seen_at) FROM articles a WHERE a.source = %s"
+            " AND a.removed_at IS NULL AND coalesce(a.published_at, a.first_seen_at) >= %s"
+            " AND NOT EXISTS (SELECT 1 FROM revisits r WHERE r.url_key = a.url_key)", [source, since]).fetchall()
+        return [(int(article_id), str(key), base) for article_id, key, base in rows]
+
+    def schedule_revisits(self, rows: Iterable[tuple[str, int, str, float, int, float | None]]) -> None:
+        """See storage.Store.schedule_revisits."""
+        with self.batch(), self.conn.cursor() as cursor:
+            cursor.executemany("INSERT INTO revisits (url_key, article_id, source, base_at, step, due_at) VALUES"
+                               " (%s, %s, %s, %s, %s, %s) ON CONFLICT (url_key) DO UPDATE SET step = excluded.step,"
+                               " due_at = excluded.due_at", list(rows))
+
+    def due_revisits(self, source: str, now: float, limit: int) -> list[Revisit]:
+        """See storage.Store.due_revisits."""
+        rows = self.conn.execute(
+            "SELECT r.url_key, a.url, a.id, r.base_at, r.step, r.etag, r.last_modified FROM revisits r JOIN articles a"
+            " ON a.id = r.article_id WHERE r.source = %s AND r.due_at <= %s AND a.removed_at IS NULL"
+            " ORDER BY r.due_at LIMIT %s", [source, now, limit]).fetchall()
+        return [Revisit(str(key), str(url), int(article_id), float(base), int(step), etag, modified)
+                for key, url, article_id, base, step, etag, modified in rows]
+
+    def finish_revisit(self, url_key: str, step: int, due_at: float | None, etag: str | None = None,
+                       last_modified: str | None = None) -> None:
+        """See storage.Store.finish_revisit."""
+        self.conn.execute("UPDATE revisits SET step = %s, due_at = %s, checked_at = %s, etag = %s,"
+                          " last_modified = %s WHERE url_key = %s",
+                          [step, due_at, utcnow(), etag, last_modified, url_key])
+
+    def mark_removed(self, article_id: int, status: int) -> None:
+        """See storage.Store.mark_removed."""
+        self.conn.execute("UPDATE articles SET removed_at = %s, removed_status = %s WHERE id = %s"
+                          " AND removed_at IS NULL", [utcnow(), status, article_id])
 
     def is_known(self, url: str) -> bool:
         """See storage.Store.is_known."""

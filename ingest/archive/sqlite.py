@@ -29,7 +29,7 @@ from ingest.archive.store import check_database as check_database  # re-exported
 from ingest.archive.store import check_writable as check_writable  # re-exported: before a writer starts
 from ingest.config import Config, Topic
 from ingest.models import Article, BlockKey, Fingerprint, Link, WarcRef
-from ingest.storage import Health, Listing, Recleaning, Reports, Saved, Store, Stored, StoredPage, Verdict
+from ingest.storage import Health, Listing, Recleaning, Reports, Revisit, Saved, Store, Stored, StoredPage, Verdict
 
 # What a database that cannot be used raises (damaged, locked, read-only, not SQLite): callers that report such
 # trouble in one line (the CLI, the daemon) catch this name, not sqlite3's.
@@ -134,6 +134,28 @@ class SqliteStore:
     def stored_after(self, url: str, moment: datetime) -> bool:
         """See storage.Store.stored_after."""
         return store.stored_after(self.db, url, moment)
+
+    # the revisit schedule
+    def revisit_candidates(self, source: str, since: datetime) -> list[tuple[int, str, datetime]]:
+        """See storage.Store.revisit_candidates."""
+        return store.revisit_candidates(self.db, source, since)
+
+    def schedule_revisits(self, rows: Iterable[tuple[str, int, str, float, int, float | None]]) -> None:
+        """See storage.Store.schedule_revisits."""
+        store.schedule_revisits(self.db, rows)
+
+    def due_revisits(self, source: str, now: float, limit: int) -> list[Revisit]:
+        """See storage.Store.due_revisits."""
+        return store.due_revisits(self.db, source, now, limit)
+
+    def finish_revisit(self, url_key: str, step: int, due_at: float | None, etag: str | None = None,
+                       last_modified: str | None = None) -> None:
+        """See storage.Store.finish_revisit."""
+        store.finish_revisit(self.db, url_key, step, due_at, etag, last_modified)
+
+    def mark_removed(self, article_id: int, status: int) -> None:
+        """See storage.Store.mark_removed."""
+        store.mark_removed(self.db, article_id, status)
 
     # validators
     def validators(self, url: str) -> tuple[str | None, str | None]:

@@ -33,8 +33,8 @@ from ingest.archive.db import immediate, iso_utc, transaction, utcnow
 from ingest.archive.dedup import content_hash
 from ingest.models import Article, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
 from ingest.storage import CLAIM_SECONDS as CLAIM_SECONDS  # re-exported: the claims' contract is storage's
+from ingest.storage import Revisit, Stored, Verdict
 from ingest.storage import Saved as Saved  # re-exported: what save_article returns
-from ingest.storage import Stored, Verdict
 from ingest.urls import url_key
 
 # The schema's versions and both stores' steps to them are migrations.py's; open_db applies SQLite's.
@@ -424,6 +424,47 @@ def stored_after(db: sqlite_utils.Database, url: str, moment: datetime) -> bool:
     row = db.execute("SELECT max(a.fetched_at) FROM articles a WHERE a.url_key = ? OR a.id IN"
                      " (SELECT article_id FROM url_aliases WHERE url_key = ?)", [key, key]).fetchone()
     return bool(row and row[0] and row[0] > iso_utc(moment))
+
+
+def revisit_candidates(db: sqlite_utils.Database, source: str, since: datetime) -> list[tuple[int, str, datetime]]:
+    """See storage.Store.revisit_candidates."""
+    rows = db.execute("SELECT a.id, a.url_key, coalesce(a.published_at, a.first_seen_at) AS base FROM articles a"
+                      " WHERE a.source = ? AND a.removed_at IS NULL AND coalesce(a.published_at, a.first_seen_at) >= ?"
+                      " AND NOT EXISTS (SELECT 1 FROM revisits r WHERE r.url_key = a.url_key)",
+                      [source, iso_utc(since)]).fetchall()
+    return [(article_id, key, datetime.fromisoformat(base)) for article_id, key, base in rows]
+
+
+def schedule_revisits(db: sqlite_utils.Database,
+                      rows: Iterable[tuple[str, int, str, float, int, float | None]]) -> None:
+    """See storage.Store.schedule_revisits."""
+    with transaction(db):
+        db.conn.executemany("INSERT INTO revisits (url_key, article_id, source, base_at, step, due_at)"
+                            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url_key) DO UPDATE SET step = excluded.step,"
+                            " due_at = excluded.due_at", list(rows))
+
+
+def due_revisits(db: sqlite_utils.Database, source: str, now: float, limit: int) -> list[Revisit]:
+    """See storage.Store.due_revisits."""
+    rows = db.execute("SELECT r.url_key, a.url, a.id, r.base_at, r.step, r.etag, r.last_modified FROM revisits r"
+                      " JOIN articles a ON a.id = r.article_id WHERE r.source = ? AND r.due_at <= ?"
+                      " AND a.removed_at IS NULL ORDER BY r.due_at LIMIT ?", [source, now, limit]).fetchall()
+    return [Revisit(*row) for row in rows]
+
+
+def finish_revisit(db: sqlite_utils.Database, key: str, step: int, due_at: float | None, etag: str | None = None,
+                   last_modified: str | None = None) -> None:
+    """See storage.Store.finish_revisit."""
+    with transaction(db):
+        db.execute("UPDATE revisits SET step = ?, due_at = ?, checked_at = ?, etag = ?, last_modified = ?"
+                   " WHERE url_key = ?", [step, due_at, utcnow(), etag, last_modified, key])
+
+
+def mark_removed(db: sqlite_utils.Database, article_id: int, status: int) -> None:
+    """See storage.Store.mark_removed."""
+    with transaction(db):
+        db.execute("UPDATE articles SET removed_at = ?, removed_status = ? WHERE id = ? AND removed_at IS NULL",
+                   [utcnow(), status, article_id])
 
 
 def settle_link(db: sqlite_utils.Database, url: str, state: str, reason: str | None = None, *,

@@ -49,9 +49,11 @@ from ingest.models import (
     holder_name,
 )
 from ingest.models import Window as Window  # re-exported: callers build windows for run_source
+from ingest.run import revisit
 from ingest.run.parsing import PARSE_TIMEOUT, parse_isolated, parse_pool
+from ingest.run.revisit import REVISITS_PER_PASS
 from ingest.run.workers import WorkerPool
-from ingest.storage import CLAIM_SECONDS, Reports, Store
+from ingest.storage import CLAIM_SECONDS, Reports, Revisit, Store
 from ingest.urls import url_key
 
 log = logging.getLogger("ingest")
@@ -84,6 +86,8 @@ class Summary:
     # those that were waiting in the queue already; the pages' outcomes are then the workers'.
     queued: int | None = None
     already_queued: int = 0
+    revisited: int = 0  # stored articles fetched again (run/revisit.py); their outcomes are counted above too
+    removed: int = 0  # of those, pages gone (404, 410): the articles are marked removed
 
     @property
     def all_failed(self) -> bool:
@@ -121,6 +125,7 @@ class Outcome:
     raw: WarcRef | None = None  # where the page's bytes were archived
     digest: str = ""  # the text's content hash, computed by the parse worker
     ms: int | None = None  # how long fetching and parsing the page took
+    validators: tuple[str | None, str | None] = (None, None)  # the page's ETag and Last-Modified (revisits)
 
 
 def format_summaries(summaries: list[Summary]) -> str:
@@ -164,15 +169,19 @@ def _summary_line(s: Summary) -> str:
 
 def fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: Source, link: Link,
                   window: Window = OPEN_WINDOW, parse_timeout: float = PARSE_TIMEOUT,
-                  learned: Learned = NOTHING_LEARNED, archive: WarcArchive | None = None) -> Outcome:
+                  learned: Learned = NOTHING_LEARNED, archive: WarcArchive | None = None,
+                  validators: tuple[str | None, str | None] = (None, None)) -> Outcome:
     """Fetch and clean one article page; never raises for a bad page, returns the reason instead.
 
     With an `archive`, the bytes of a page that cleans into an article are kept (ingest/archive/warc.py; the parse
     worker builds the records), so `ingest reclean` can clean it again with what is learned later.
     The outcome's `ms` is the wall time of the fetch and the parse (waits for the host's turn included).
+    `validators` (ETag, Last-Modified of an earlier fetch) make it a conditional GET: a 304 is an outcome with
+    that status and neither article nor error.
     """
     started = time.monotonic()
-    outcome = _fetch_article(fetcher, pool, adapter, source, link, window, parse_timeout, learned, archive)
+    outcome = _fetch_article(fetcher, pool, adapter, source, link, window, parse_timeout, learned, archive,
+                             validators)
     return dataclasses.replace(outcome, ms=elapsed_ms(started))
 
 
@@ -182,17 +191,21 @@ def elapsed_ms(started: float) -> int:
 
 
 def _fetch_article(fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: Source, link: Link,
-                   window: Window, parse_timeout: float, learned: Learned, archive: WarcArchive | None) -> Outcome:
+                   window: Window, parse_timeout: float, learned: Learned, archive: WarcArchive | None,
+                   validators: tuple[str | None, str | None] = (None, None)) -> Outcome:
     status: int | None = None
     try:
-        page = fetcher.fetch(link.url, allowed=source.allows)
+        page = fetcher.fetch(link.url, allowed=source.allows, etag=validators[0], last_modified=validators[1])
         status = page.status
+        found = (page.headers.get("etag") or validators[0], page.headers.get("last-modified") or validators[1])
+        if status == 304:
+            return Outcome(link, status=status, validators=found)
         keep = archive is not None and archive.enabled and page.status == 200
         parsed = parse_isolated(pool, adapter, source, page, window, parse_timeout, learned,
                                 fetcher.sent_headers if keep else None)
         raw = keep_raw(archive, source, parsed.packed, page.url) if archive is not None and parsed.packed else None
         return Outcome(link, parsed.article, status=status, fingerprint=parsed.fingerprint, blocks=parsed.blocks,
-                       raw=raw, digest=parsed.digest)
+                       raw=raw, digest=parsed.digest, validators=found)
     except FetchError as exc:
         return Outcome(link, error=exc, status=exc.status)
     except Rejected as exc:
@@ -299,6 +312,9 @@ def run_source(store: Store, fetcher: Fetcher, source: Source, *, kind: str = "r
             on_total(len(pending))
         task = _Task(fetcher, parser, adapter, source, window, parse_timeout, LearnedCache(store, source), archive)
         _fetch_all(store, task, pending, stop, workers, summary, on_outcome, topics)
+        if kind == "run" and source.revisit and not stop.is_set():  # new articles first, revisits with what is left
+            revisit_due(store, task, summary, REVISITS_PER_PASS if limit is None else limit - len(pending), stop,
+                        topics)
         if summary.failed["host-backoff"]:
             log.warning("%s deferred %d links: their host is backing off (hosts.backoff_until)",
                         source.slug, summary.failed["host-backoff"])
@@ -309,6 +325,67 @@ def run_source(store: Store, fetcher: Fetcher, source: Source, *, kind: str = "r
             parser.close()
         store.finish_run(run_id, summary.counts(), status)
     return summary
+
+
+def revisit_due(store: Store, task: _Task, summary: Summary, budget: int, stop: threading.Event,
+                topics: Mapping[str, Topic] | None = None) -> int:
+    """Fetch again the source's stored articles whose revisit is due (run/revisit.py), at most `budget`, soonest
+    first, one at a time (one outlet: its host's turn paces them anyway); how many were revisited."""
+    source = task.source
+    now = time.time()
+    revisit.schedule_new(store, source, now)
+    if budget <= 0:
+        return 0
+    done = 0
+    for due in store.due_revisits(source.slug, now, budget):
+        if stop.is_set():
+            break
+        link = Link(due.url, source.slug, "revisit")
+        outcome = fetch_article(task.fetcher, task.pool, task.adapter, source, link, OPEN_WINDOW, task.parse_timeout,
+                                task.learned.current, task.archive, (due.etag, due.last_modified))
+        record_revisit(store, due, outcome, source, summary, topics)
+        done += 1
+    return done
+
+
+def record_revisit(store: Store, due: Revisit, outcome: Outcome, source: Source, summary: Summary,
+                   topics: Mapping[str, Topic] | None = None) -> str:
+    """Store what a revisit found, in one transaction: unchanged (304, or the same story: counters and spacing
+    aside), updated (a revision with its diff: store.save_article's changed path; its topics again), removed (404,
+    410: marked, kept), or the fetch's failure; the fetch log row; the article's next place in the schedule."""
+    now = time.time()
+    reason: str | None = None
+    gone = retry = False
+    with store.batch():
+        if outcome.status == 304:
+            result = "unchanged"
+        elif outcome.article is not None:
+            article = dataclasses.replace(outcome.article, url=due.url)  # judged against the article it revisits
+            verdict = dedup.judge(store, article, outcome.fingerprint, outcome.digest or None)
+            if verdict.stored is None:  # the stored row went (re-keyed, deleted by hand): nothing to compare with
+                result, reason = "rejected", "not-stored"
+            else:
+                saved = store.save_article(article, verdict, raw=outcome.raw)
+                result = saved.outcome
+                if topics and result == "updated":
+                    store.save_topics(saved.article_id, match_topics(article.title, article.text, topics))
+        else:
+            assert outcome.error is not None
+            reason = outcome.error.reason
+            gone = outcome.status in revisit.GONE
+            retry = not gone and is_transient(outcome.error)
+            result = "removed" if gone else "failed" if retry else "rejected"
+            if gone:
+                store.mark_removed(due.article_id, outcome.status or 0)
+        step, due_at = revisit.after_revisit(source.revisit, due.base_at, due.step, now, gone=gone, retry=retry)
+        store.finish_revisit(due.url_key, step, due_at, *outcome.validators)
+        store.log_fetch(url=due.url, source=source.slug, outcome=result, status=outcome.status, reason=reason,
+                        detail=outcome.error.detail if outcome.error else None, article_id=due.article_id)
+    summary.revisited += 1
+    summary.add(result, reason)
+    log.info("%s %s %s (revisit %d)%s", source.slug, result, due.url, due.step + 1, f" ({reason})" if reason else "",
+             extra=fields(source=source.slug, outcome=result, url=due.url, reason=reason, ms=outcome.ms))
+    return result
 
 
 def learned_for(store: Reports, source: Source) -> Learned:
