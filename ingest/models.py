@@ -55,6 +55,9 @@ class Link:
     via: str = ""
     published_at: datetime | None = None  # a hint (feed pubDate, sitemap lastmod), not the truth
     title: str | None = None
+    # When the feed (<updated>) or sitemap (<lastmod>) says the page last changed: a stored article's moving past
+    # its last fetch puts it first in the revisit schedule (run/revisit.py).
+    modified_at: datetime | None = None
 
 
 @dataclass(frozen=True)

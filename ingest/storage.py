@@ -349,6 +349,12 @@ class Store(DedupLookups, Reports, Protocol):
         """After a revisit: its next step and when it is due (None: none left), the page's validators."""
         ...
 
+    def revisit_modified(self, url: str, modified: datetime, now: float) -> bool:
+        """A stored article (by URL or alias, not removed) whose feed or sitemap says it changed after its last
+        fetch and last revisit: due at `now` (placed in the schedule at its first step when it had no place), its
+        step kept. True when it was."""
+        ...
+
     def mark_removed(self, article_id: int, status: int) -> None:
         """The article's page answered `status` (404, 410) on a revisit: it is marked removed, never deleted."""
         ...

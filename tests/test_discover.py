@@ -236,8 +236,8 @@ def test_sitemap_tolerates_odd_namespaces_and_declared_text() -> None:
                      'xmlns="http://www.google.com/schemas/sitemap/0.84"><sitemap><loc>https://example.com/новини.xml'
                      '</loc><lastmod>2024-05-17T10:00:00Z</lastmod></sitemap></sitemapindex>')
     links, _ = parse_sitemap(no_namespace, "https://example.com/sitemap.xml", "generic")
-    assert links == [Link("https://example.com/a-b-c-d", "generic", "sitemap",
-                          datetime(2024, 5, 17, tzinfo=UTC))]
+    assert links == [Link("https://example.com/a-b-c-d", "generic", "sitemap", datetime(2024, 5, 17, tzinfo=UTC),
+                          modified_at=datetime(2024, 5, 17, tzinfo=UTC))]  # lastmod: a revisit when it moves
     _, children = parse_sitemap(old_namespace, "https://example.com/sitemap.xml", "generic")
     assert children == [Sitemap("https://example.com/новини.xml", datetime(2024, 5, 17, 10, tzinfo=UTC))]
 
@@ -434,3 +434,15 @@ def test_listing_links_carry_the_day_of_their_url() -> None:
     links = discover.parse_listing(html, "https://www.pravda.com.ua/", "p", lambda u: True)
     assert [lk.published_at.date().isoformat() if lk.published_at else None for lk in links] == [
         "2024-01-14", "2023-12-31", None]
+
+
+def test_a_feed_entry_s_updated_time_is_its_modification_and_rss_without_one_has_none() -> None:
+    atom = ('<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>A</title><link href="https://x.org/a"/>'
+            "<published>2026-12-01T08:00:00Z</published><updated>2026-12-01T11:30:00Z</updated></entry></feed>")
+    rss_only = ('<rss version="2.0"><channel><item><title>B</title><link>https://x.org/b</link>'
+                "<pubDate>Tue, 01 Dec 2026 08:00:00 GMT</pubDate></item></channel></rss>")
+    [entry] = parse_feed(atom, "https://x.org/feed", "generic")
+    assert (entry.published_at, entry.modified_at) == (datetime(2026, 12, 1, 8, tzinfo=UTC),
+                                                       datetime(2026, 12, 1, 11, 30, tzinfo=UTC))
+    [item] = parse_feed(rss_only, "https://x.org/feed", "generic")
+    assert (item.published_at, item.modified_at) == (datetime(2026, 12, 1, 8, tzinfo=UTC), None)

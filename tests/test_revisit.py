@@ -183,3 +183,38 @@ def test_the_schedule_steps() -> None:
     assert after_revisit((60.0, 3600.0), 1000.0, 1, now=4700.0) == (2, None)
     assert after_revisit((60.0, 3600.0), 1000.0, 0, now=1100.0, gone=True) == (2, None)
     assert after_revisit((60.0, 3600.0), 1000.0, 1, now=4700.0, retry=True) == (1, 4760.0)
+
+
+def test_a_sitemap_lastmod_that_moves_brings_the_revisit_forward(tmp_path: Path, outlet: Outlet) -> None:
+    """Steps far away (10 min): only the story whose <lastmod> moved past its fetch is revisited, at the next pass,
+    and once (its revisit is then newer than the lastmod)."""
+    lastmod = {path: outlet.published for path in outlet.stories}
+
+    def sitemap(handler: BaseHTTPRequestHandler) -> None:
+        urls = "".join(f"<url><loc>{outlet.site.url(path)}</loc><lastmod>{lastmod[path]}</lastmod></url>"
+                       for path in outlet.stories)
+        send(handler, 200, f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                           f"{urls}</urlset>".encode(), "application/xml")
+    outlet.site.routes["/sitemap.xml"] = sitemap
+    source = Source(slug="city", sitemaps=(outlet.site.url("/sitemap.xml"),), domains=("127.0.0.1",),
+                    revisit=(600.0, 1200.0))
+    db = tmp_path / "news.db"
+
+    def one_pass() -> tuple[int, int, int]:
+        store, hosts = open_store(db), open_host_states(db)
+        try:
+            with Fetcher(SETTINGS, hosts) as fetcher:
+                summary = run_source(store, fetcher, source, kind="run", limit=500, workers=2)
+        finally:
+            store.close()
+            hosts.close()
+        return summary.new, summary.revisited, summary.updated
+
+    assert one_pass() == (5, 0, 0)
+    time.sleep(1.1)  # lastmod has whole seconds: the edit is after the first fetch
+    outlet.stories["/news/1"].title = "Story number 1 about the city budget, corrected"
+    lastmod["/news/1"] = datetime.now(UTC).isoformat(timespec="seconds")
+    assert one_pass() == (0, 1, 1)
+    assert rows(db, "SELECT a.url, r.title_after FROM revisions r JOIN articles a ON a.id = r.article_id") == [
+        (outlet.site.url("/news/1"), "Story number 1 about the city budget, corrected")]
+    assert one_pass() == (0, 0, 0)  # revisited since the lastmod: not again

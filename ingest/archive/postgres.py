@@ -365,6 +365,24 @@ class PostgresStore(PostgresReports):
                           " last_modified = %s WHERE url_key = %s",
                           [step, due_at, utcnow(), etag, last_modified, url_key])
 
+    def revisit_modified(self, url: str, modified: datetime, now: float) -> bool:
+        """See storage.Store.revisit_modified (store.revisit_modified's rule)."""
+        key = url_key(url)
+        row = self._one("SELECT a.id, a.url_key, a.source, a.fetched_at, coalesce(a.published_at, a.first_seen_at),"
+                        " r.checked_at FROM articles a LEFT JOIN revisits r ON r.url_key = a.url_key"
+                        " WHERE (a.url_key = %s OR a.id IN (SELECT article_id FROM url_aliases WHERE url_key = %s))"
+                        " AND a.removed_at IS NULL", [key, key])
+        if row is None:
+            return False
+        article_id, stored_key, source, fetched_at, base, checked_at = row
+        seen = max(filter(None, (fetched_at, checked_at)), default=None)
+        if seen is not None and modified <= seen:
+            return False
+        self.conn.execute("INSERT INTO revisits (url_key, article_id, source, base_at, step, due_at) VALUES"
+                          " (%s, %s, %s, %s, 0, %s) ON CONFLICT (url_key) DO UPDATE SET due_at = excluded.due_at",
+                          [stored_key, article_id, source, base.timestamp(), now])
+        return True
+
     def mark_removed(self, article_id: int, status: int) -> None:
         """See storage.Store.mark_removed."""
         self.conn.execute("UPDATE articles SET removed_at = %s, removed_status = %s WHERE id = %s"

@@ -153,6 +153,10 @@ class SqliteStore:
         """See storage.Store.finish_revisit."""
         store.finish_revisit(self.db, url_key, step, due_at, etag, last_modified)
 
+    def revisit_modified(self, url: str, modified: datetime, now: float) -> bool:
+        """See storage.Store.revisit_modified."""
+        return store.revisit_modified(self.db, url, modified, now)
+
     def mark_removed(self, article_id: int, status: int) -> None:
         """See storage.Store.mark_removed."""
         store.mark_removed(self.db, article_id, status)

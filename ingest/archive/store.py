@@ -460,6 +460,26 @@ def finish_revisit(db: sqlite_utils.Database, key: str, step: int, due_at: float
                    " WHERE url_key = ?", [step, due_at, utcnow(), etag, last_modified, key])
 
 
+def revisit_modified(db: sqlite_utils.Database, url: str, modified: datetime, now: float) -> bool:
+    """See storage.Store.revisit_modified."""
+    key = url_key(url)
+    row = db.execute("SELECT a.id, a.url_key, a.source, a.fetched_at, coalesce(a.published_at, a.first_seen_at),"
+                     " r.checked_at FROM articles a LEFT JOIN revisits r ON r.url_key = a.url_key"
+                     " WHERE (a.url_key = ? OR a.id IN (SELECT article_id FROM url_aliases WHERE url_key = ?))"
+                     " AND a.removed_at IS NULL", [key, key]).fetchone()
+    if row is None:
+        return False
+    article_id, stored_key, source, fetched_at, base, checked_at = row
+    seen = max(filter(None, (fetched_at, checked_at)), default=None)
+    if seen is not None and iso_utc(modified) <= seen:
+        return False
+    with transaction(db):
+        db.execute("INSERT INTO revisits (url_key, article_id, source, base_at, step, due_at) VALUES (?, ?, ?, ?, 0, ?)"
+                   " ON CONFLICT (url_key) DO UPDATE SET due_at = excluded.due_at",
+                   [stored_key, article_id, source, datetime.fromisoformat(base).timestamp(), now])
+    return True
+
+
 def mark_removed(db: sqlite_utils.Database, article_id: int, status: int) -> None:
     """See storage.Store.mark_removed."""
     with transaction(db):

@@ -70,6 +70,7 @@ def parse_feed(content: str | bytes, base_url: str, source: str, zone: str = "UT
         if url is None or url in found:
             continue
         found[url] = Link(url=url, source=source, via="feed", published_at=_entry_date(entry, zone),
+                          modified_at=_entry_date(entry, zone, ("updated",)),
                           title=_entry_title(entry))
     return list(found.values())
 
@@ -89,13 +90,15 @@ def _permalink(entry: dict[str, object]) -> str | None:
     return guid if isinstance(guid, str) and guid.startswith(("http://", "https://")) else None
 
 
-def _entry_date(entry: dict[str, object], zone: str) -> datetime | None:
-    for key in ("published", "updated", "created"):
+def _entry_date(entry: dict[str, object], zone: str,
+                keys: tuple[str, ...] = ("published", "updated", "created")) -> datetime | None:
+    for key in keys:
         # Our own reading first, for the outlet's zone: feedparser reads a date without an offset as UTC,
         # and gives none for an RFC 822 date without a zone.
-        if (parsed := _parse_date(_str(entry.get(key)), zone)) is not None:
+        # dict.get: feedparser's own get answers `updated` with `published` when there is none (deprecated)
+        if (parsed := _parse_date(_str(dict.get(entry, key)), zone)) is not None:
             return parsed
-        value = entry.get(f"{key}_parsed")
+        value = dict.get(entry, f"{key}_parsed")
         if isinstance(value, struct_time):  # a form only feedparser knows, converted by it to UTC
             return datetime(*value[:6], tzinfo=UTC)
     return None
@@ -133,7 +136,7 @@ def parse_sitemap(content: str | bytes, base_url: str, source: str,
             block = fields.get("news")  # Google News extension; image:title is not a headline
             news = {_local(n.tag): n for n in _elements(block, deep=True)} if block is not None else {}
             published = _parse_date(_text(news.get("publication_date")), zone) or lastmod
-            links[url] = Link(url=url, source=source, via="sitemap", published_at=published,
+            links[url] = Link(url=url, source=source, via="sitemap", published_at=published, modified_at=lastmod,
                               title=_clean(_text(news.get("title"))))
     return list(links.values()), list(children.values())
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class Harvest:
     added: int = 0
     read: int = 0
     not_modified: int = 0  # answered 304: the outlet is up, nothing changed
+    modified: int = 0  # stored articles the feeds or sitemaps said changed since: due for a revisit now
     failures: Counter[str] = field(default_factory=Counter)  # feeds, sitemaps, listing pages not read, by reason
     links: list[Link] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
@@ -92,6 +94,9 @@ class Harvest:
                  and self.window.contains(lk.published_at, self.source.zone)]  # undated: the page's date decides
         self.seen.update(lk.url for lk in fresh)
         unknown = [lk for lk in fresh if not self.store.is_known(lk.url)]
+        # Known pages the feed or sitemap says changed: revisited first (run/revisit.py), if the source revisits.
+        modified = [lk for lk in fresh if lk.modified_at is not None and lk not in unknown] if self.source.revisit \
+            else []
         self.read += 1
         if not self.persist:
             self.links += unknown
@@ -99,6 +104,9 @@ class Harvest:
             return
         with self.store.batch():
             self.added += self.store.add_links(unknown)
+            now = time.time()
+            self.modified += sum(self.store.revisit_modified(lk.url, lk.modified_at, now) for lk in modified
+                                 if lk.modified_at is not None)
             if validators is not None:
                 self.store.save_validators(**validators)
             if stage and self.resume:
