@@ -330,9 +330,10 @@ class Store(DedupLookups, Reports, Protocol):
         ...
 
     # the revisit schedule (run/revisit.py): stored articles fetched again to see them edited
-    def revisit_candidates(self, source: str, since: datetime) -> list[tuple[int, str, datetime]]:
+    def revisit_candidates(self, source: str, since: datetime) -> list[tuple[int, str, datetime, datetime]]:
         """The source's articles published (else first seen) at or after `since` that have no place in the
-        schedule yet and were not removed: (article id, URL key, publication or first-seen time, aware)."""
+        schedule yet and were not removed: (article id, URL key, publication (else first-seen) time, first-seen
+        time; aware)."""
         ...
 
     def schedule_revisits(self, rows: Iterable[tuple[str, int, str, float, int, float | None]]) -> None:
@@ -342,6 +343,11 @@ class Store(DedupLookups, Reports, Protocol):
 
     def due_revisits(self, source: str, now: float, limit: int) -> list[Revisit]:
         """The source's scheduled articles due at `now` (epoch seconds), soonest first, not removed."""
+        ...
+
+    def due_revisit(self, url_key: str, now: float) -> Revisit | None:
+        """The article under `url_key` if its revisit is due at `now` (a queued revisit job checks it is still
+        due: another worker may have done it)."""
         ...
 
     def finish_revisit(self, url_key: str, step: int, due_at: float | None, etag: str | None = None,

@@ -218,3 +218,44 @@ def test_a_sitemap_lastmod_that_moves_brings_the_revisit_forward(tmp_path: Path,
     assert rows(db, "SELECT a.url, r.title_after FROM revisions r JOIN articles a ON a.id = r.article_id") == [
         (outlet.site.url("/news/1"), "Story number 1 about the city budget, corrected")]
     assert one_pass() == (0, 0, 0)  # revisited since the lastmod: not again
+
+
+def test_workers_on_postgresql_revisit_after_the_new_links(pg_dsn: str, tmp_path: Path, outlet: Outlet) -> None:
+    """The scheduler's discovery job, run by a worker, queues the due revisits after the new links (a lower
+    priority); a worker's revisit finds the edit and stores the revision with its diff, in PostgreSQL."""
+    import psycopg
+    from test_queue_cli import jobs, work
+
+    from ingest.archive.postgres import open_postgres_store
+    from ingest.config import Config
+    from ingest.run.queue import DISCOVER_TASK, REVISIT_TASK, TASK_NAME, QueuedPasses
+
+    source = Source(slug="city", feeds=(outlet.site.url("/feed.xml"),), domains=("127.0.0.1",), revisit=STEPS)
+    config = Config(settings=SETTINGS, sources={"city": source})
+    open_postgres_store(pg_dsn).close()
+
+    def scheduled_pass() -> None:
+        passes = QueuedPasses(pg_dsn)
+        try:
+            passes.run_pass(source)
+        finally:
+            passes.close()
+        work(pg_dsn, config)
+
+    scheduled_pass()
+    assert jobs(pg_dsn) == {(DISCOVER_TASK, "succeeded"): 1, (TASK_NAME, "succeeded"): 5}
+    outlet.stories["/news/1"].paragraphs[1] = FIGURES.replace("12 people", "15 people")
+    outlet.stories["/news/3"].views = 9999
+    outlet.until(STEPS[0])
+    scheduled_pass()
+    assert jobs(pg_dsn) == {(DISCOVER_TASK, "succeeded"): 2, (TASK_NAME, "succeeded"): 5,
+                            (REVISIT_TASK, "succeeded"): 5}
+    with psycopg.connect(pg_dsn) as conn:
+        revised = conn.execute("SELECT a.url, r.paragraphs_changed, r.diff FROM revisions r JOIN articles a"
+                               " ON a.id = r.article_id").fetchall()
+        steps = conn.execute("SELECT step, count(*) FROM revisits GROUP BY step").fetchall()
+        outcomes = dict(conn.execute("SELECT outcome, count(*) FROM fetches GROUP BY outcome").fetchall())
+    assert [(url, changed) for url, changed, _ in revised] == [(outlet.site.url("/news/1"), 1)]
+    assert json.loads(revised[0][2])["paragraphs"][0]["words"][:2] == [["-", "12"], ["+", "15"]]
+    assert steps == [(1, 5)]
+    assert outcomes == {"new": 5, "updated": 1, "unchanged": 4}

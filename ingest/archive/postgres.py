@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final
@@ -334,13 +334,14 @@ class PostgresStore(PostgresReports):
                           " claimed_by = NULL, claimed_until = NULL WHERE url_key = %s",
                           [state, reason, int(attempted), utcnow(), url_key(url)])
 
-    def revisit_candidates(self, source: str, since: datetime) -> list[tuple[int, str, datetime]]:
+    def revisit_candidates(self, source: str, since: datetime) -> list[tuple[int, str, datetime, datetime]]:
         """See storage.Store.revisit_candidates (store.revisit_candidates' query)."""
         rows = self.conn.execute(
-            "SELECT a.id, a.url_key, coalesce(a.published_at, a.first_seen_at) FROM articles a WHERE a.source = %s"
+            "SELECT a.id, a.url_key, coalesce(a.published_at, a.first_seen_at), coalesce(a.first_seen_at,"
+            " a.published_at) FROM articles a WHERE a.source = %s"
             " AND a.removed_at IS NULL AND coalesce(a.published_at, a.first_seen_at) >= %s"
             " AND NOT EXISTS (SELECT 1 FROM revisits r WHERE r.url_key = a.url_key)", [source, since]).fetchall()
-        return [(int(article_id), str(key), base) for article_id, key, base in rows]
+        return [(int(article_id), str(key), base, seen) for article_id, key, base, seen in rows]
 
     def schedule_revisits(self, rows: Iterable[tuple[str, int, str, float, int, float | None]]) -> None:
         """See storage.Store.schedule_revisits."""
@@ -351,12 +352,14 @@ class PostgresStore(PostgresReports):
 
     def due_revisits(self, source: str, now: float, limit: int) -> list[Revisit]:
         """See storage.Store.due_revisits."""
-        rows = self.conn.execute(
-            "SELECT r.url_key, a.url, a.id, r.base_at, r.step, r.etag, r.last_modified FROM revisits r JOIN articles a"
-            " ON a.id = r.article_id WHERE r.source = %s AND r.due_at <= %s AND a.removed_at IS NULL"
-            " ORDER BY r.due_at LIMIT %s", [source, now, limit]).fetchall()
-        return [Revisit(str(key), str(url), int(article_id), float(base), int(step), etag, modified)
-                for key, url, article_id, base, step, etag, modified in rows]
+        rows = self.conn.execute(_DUE + " WHERE r.source = %s AND r.due_at <= %s AND a.removed_at IS NULL"
+                                 " ORDER BY r.due_at LIMIT %s", [source, now, limit]).fetchall()
+        return [_revisit(row) for row in rows]
+
+    def due_revisit(self, url_key: str, now: float) -> Revisit | None:
+        """See storage.Store.due_revisit."""
+        row = self._one(_DUE + " WHERE r.url_key = %s AND r.due_at <= %s AND a.removed_at IS NULL", [url_key, now])
+        return _revisit(row) if row else None
 
     def finish_revisit(self, url_key: str, step: int, due_at: float | None, etag: str | None = None,
                        last_modified: str | None = None) -> None:
@@ -689,6 +692,15 @@ class PostgresHostStore:
         """Close the connection."""
         with self._lock:
             self._conn.close()
+
+
+_DUE: Final = ("SELECT r.url_key, a.url, a.id, r.base_at, r.step, r.etag, r.last_modified FROM revisits r"
+               " JOIN articles a ON a.id = r.article_id")
+
+
+def _revisit(row: Sequence[Any]) -> Revisit:
+    key, url, article_id, base, step, etag, modified = row
+    return Revisit(str(key), str(url), int(article_id), float(base), int(step), etag, modified)
 
 
 def _selection(selection: Recleaning) -> tuple[str, list[Any]]:

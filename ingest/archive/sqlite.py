@@ -136,7 +136,7 @@ class SqliteStore:
         return store.stored_after(self.db, url, moment)
 
     # the revisit schedule
-    def revisit_candidates(self, source: str, since: datetime) -> list[tuple[int, str, datetime]]:
+    def revisit_candidates(self, source: str, since: datetime) -> list[tuple[int, str, datetime, datetime]]:
         """See storage.Store.revisit_candidates."""
         return store.revisit_candidates(self.db, source, since)
 
@@ -147,6 +147,10 @@ class SqliteStore:
     def due_revisits(self, source: str, now: float, limit: int) -> list[Revisit]:
         """See storage.Store.due_revisits."""
         return store.due_revisits(self.db, source, now, limit)
+
+    def due_revisit(self, url_key: str, now: float) -> Revisit | None:
+        """See storage.Store.due_revisit."""
+        return store.due_revisit(self.db, url_key, now)
 
     def finish_revisit(self, url_key: str, step: int, due_at: float | None, etag: str | None = None,
                        last_modified: str | None = None) -> None:

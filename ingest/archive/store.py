@@ -426,13 +426,16 @@ def stored_after(db: sqlite_utils.Database, url: str, moment: datetime) -> bool:
     return bool(row and row[0] and row[0] > iso_utc(moment))
 
 
-def revisit_candidates(db: sqlite_utils.Database, source: str, since: datetime) -> list[tuple[int, str, datetime]]:
+def revisit_candidates(db: sqlite_utils.Database, source: str,
+                       since: datetime) -> list[tuple[int, str, datetime, datetime]]:
     """See storage.Store.revisit_candidates."""
-    rows = db.execute("SELECT a.id, a.url_key, coalesce(a.published_at, a.first_seen_at) AS base FROM articles a"
+    rows = db.execute("SELECT a.id, a.url_key, coalesce(a.published_at, a.first_seen_at) AS base, a.first_seen_at"
+                      " FROM articles a"
                       " WHERE a.source = ? AND a.removed_at IS NULL AND coalesce(a.published_at, a.first_seen_at) >= ?"
                       " AND NOT EXISTS (SELECT 1 FROM revisits r WHERE r.url_key = a.url_key)",
                       [source, iso_utc(since)]).fetchall()
-    return [(article_id, key, datetime.fromisoformat(base)) for article_id, key, base in rows]
+    return [(article_id, key, datetime.fromisoformat(base), datetime.fromisoformat(seen or base))
+            for article_id, key, base, seen in rows]
 
 
 def schedule_revisits(db: sqlite_utils.Database,
@@ -446,10 +449,19 @@ def schedule_revisits(db: sqlite_utils.Database,
 
 def due_revisits(db: sqlite_utils.Database, source: str, now: float, limit: int) -> list[Revisit]:
     """See storage.Store.due_revisits."""
-    rows = db.execute("SELECT r.url_key, a.url, a.id, r.base_at, r.step, r.etag, r.last_modified FROM revisits r"
-                      " JOIN articles a ON a.id = r.article_id WHERE r.source = ? AND r.due_at <= ?"
-                      " AND a.removed_at IS NULL ORDER BY r.due_at LIMIT ?", [source, now, limit]).fetchall()
+    rows = db.execute(_DUE + " WHERE r.source = ? AND r.due_at <= ? AND a.removed_at IS NULL ORDER BY r.due_at LIMIT ?",
+                      [source, now, limit]).fetchall()
     return [Revisit(*row) for row in rows]
+
+
+def due_revisit(db: sqlite_utils.Database, key: str, now: float) -> Revisit | None:
+    """See storage.Store.due_revisit."""
+    row = db.execute(_DUE + " WHERE r.url_key = ? AND r.due_at <= ? AND a.removed_at IS NULL", [key, now]).fetchone()
+    return Revisit(*row) if row else None
+
+
+_DUE: Final = ("SELECT r.url_key, a.url, a.id, r.base_at, r.step, r.etag, r.last_modified FROM revisits r"
+               " JOIN articles a ON a.id = r.article_id")
 
 
 def finish_revisit(db: sqlite_utils.Database, key: str, step: int, due_at: float | None, etag: str | None = None,

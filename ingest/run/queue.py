@@ -52,11 +52,13 @@ from ingest.config import Config, Source
 from ingest.crawl.fetch import Fetcher
 from ingest.crawl.harvest import Harvest, discover_links
 from ingest.models import OPEN_WINDOW, Link, Window, holder_name
-from ingest.run import replay
+from ingest.run import replay, revisit
 from ingest.run.parsing import PARSE_TIMEOUT, parse_pool
-from ingest.run.pipeline import RELEASE_EVERY, Summary, fetch_article, learned_for, record
+from ingest.run.pipeline import RELEASE_EVERY, Summary, fetch_article, learned_for, record, record_revisit
+from ingest.run.revisit import REVISITS_PER_PASS
 from ingest.run.sweep import heartbeat_for, job_holder, prune_jobs, sweep, sweep_every
 from ingest.run.workers import WorkerPool
+from ingest.storage import Revisit
 from ingest.urls import url_key
 
 log = logging.getLogger("ingest")
@@ -65,7 +67,9 @@ QUEUE: Final = "ingest-links"
 TASK_NAME: Final = "ingest.fetch_link"
 DISCOVER_TASK: Final = "ingest.discover"  # a source's discovery pass, deferred by the scheduler (`ingest run`)
 WARC_TASK: Final = "ingest.replay_warc"  # one WARC file's records through the pipeline (`ingest backfill --warc`)
+REVISIT_TASK: Final = "ingest.revisit"  # a stored article fetched again (run/revisit.py): after the new links
 FIRST: Final = 10  # priority of discovery and WARC jobs: taken before the links waiting, so a due pass is not late
+LAST: Final = -10  # priority of revisits: new articles first, revisits with what is left
 QUEUE_SCHEMA_LOCK: Final = 0x1_6E6765_7371  # pg_advisory_xact_lock key while Procrastinate's tables are made
 PRUNE_EVERY: Final = 3600.0  # seconds between two deletions of old finished jobs by the scheduler
 DRAIN_SECONDS: Final = 8.0  # after SIGTERM, pages in flight may finish this long, then are given back (10 s budget)
@@ -204,6 +208,13 @@ class LinkJobs:
         self.discover_task = self.app.task(name=DISCOVER_TASK, queue=QUEUE, priority=FIRST)(discover)
         self.warc_task = self.app.task(name=WARC_TASK, queue=QUEUE, priority=FIRST, retry=retry)(replay_warc)
 
+        def revisit_job(source: str, url_key: str) -> str:
+            with _database_trouble(f"{source} revisit job for {url_key}"):
+                return self.handle_revisit(source, url_key)
+            return "database-error"
+
+        self.revisit_task = self.app.task(name=REVISIT_TASK, queue=QUEUE, priority=LAST, retry=retry)(revisit_job)
+
     def defer(self, links: Iterable[Link], window: Window = OPEN_WINDOW) -> tuple[int, int]:
         """One job per link, the link's URL key its queueing lock (the app must be open); (deferred, already
         queued)."""
@@ -240,6 +251,39 @@ class LinkJobs:
             except queue_errors.AlreadyEnqueued:
                 queued += 1
         return deferred, queued
+
+    def defer_revisits(self, source: Source, due: Iterable[Revisit]) -> tuple[int, int]:
+        """A revisit job per due article, unless one waits for it already; (deferred, already queued)."""
+        deferred = queued = 0
+        for each in due:
+            try:
+                self.revisit_task.configure(queueing_lock=f"revisit:{each.url_key}").defer(
+                    source=source.slug, url_key=each.url_key)
+                deferred += 1
+            except queue_errors.AlreadyEnqueued:
+                queued += 1
+        return deferred, queued
+
+    def handle_revisit(self, slug: str, key: str) -> str:
+        """A stored article fetched again in a worker, if still due (another worker may have done it): pipeline's
+        fetch_article (a conditional GET) and record_revisit (unchanged, updated with its diff, removed)."""
+        work = self._work()
+        source = work.config.sources.get(slug)
+        if source is None or not source.revisit:
+            log.warning("%s does not revisit (not a source of %s, or revisit = false): job for %s dropped", slug,
+                        work.config.path, key)
+            return "unknown-source"
+        with work.stores.take() as store:
+            due = store.due_revisit(key, time.time())
+            if due is None:
+                return "not-due"
+            link = Link(due.url, source.slug, "revisit")
+            outcome = fetch_article(work.fetcher, work.pool, get_adapter(source.adapter), source, link, OPEN_WINDOW,
+                                    work.parse_timeout, learned_for(store, source), work.archive,
+                                    (due.etag, due.last_modified))
+            if outcome.error is not None and outcome.error.reason == "stopped":
+                raise GivenBack(due.url)
+            return record_revisit(store, due, outcome, source, Summary(source.slug), work.config.topics)
 
     def _work(self) -> Work:
         if self.work is None:
@@ -444,6 +488,16 @@ def queue_pass(store: PostgresStore, jobs: LinkJobs, fetcher: Fetcher, source: S
             on_total(len(pending))
         summary.queued, summary.already_queued = jobs.defer(pending, window)
         log.info("%s queued %d links (%d were queued already)", source.slug, summary.queued, summary.already_queued)
+        if kind == "run" and source.revisit and not stop.is_set():  # after the new links (a lower priority)
+            now = time.time()
+            revisit.schedule_new(store, source, now)
+            budget = REVISITS_PER_PASS if limit is None else limit - len(pending)
+            due = store.due_revisits(source.slug, now, budget) if budget > 0 else []
+            queued, waiting = jobs.defer_revisits(source, due)
+            summary.queued += queued
+            summary.already_queued += waiting
+            if due:
+                log.info("%s queued %d revisits (%d were queued already)", source.slug, queued, waiting)
         summary.stopped = stop.is_set()
         status = "stopped" if summary.stopped else "failed" if summary.all_failed else "ok"
     finally:

@@ -3,7 +3,8 @@
 A source's `revisit` steps (default 1 h, 6 h, 24 h, 3 days and 7 days after publication; `revisit = false`: never)
 are places in the store's `revisits` table, so the schedule survives restarts and is shared by every process.
 Articles take their place lazily (`schedule_new`, at each daemon pass): those of the source published (else first
-seen) within its last step that have none yet go in at the first step still ahead of them. Articles stored by any
+seen) within its last step that have none yet go in at the first step that was still ahead of them when they were
+stored (then possibly due at once). Articles stored by any
 path (a pass, a worker, a WARC replay, an older ingest) are revisited alike, and a backfill's old articles never are.
 
 After a revisit (pipeline.revisit_due, with what is left of a daemon pass's page budget once its new links are
@@ -41,8 +42,10 @@ def schedule_new(store: Store, source: Source, now: float) -> int:
         return 0
     since = datetime.fromtimestamp(now - source.revisit[-1], UTC)
     rows: list[tuple[str, int, str, float, int, float | None]] = []
-    for article_id, key, base in store.revisit_candidates(source.slug, since):
-        step, due = next_step(base.timestamp(), source.revisit, now)
+    for article_id, key, base, seen in store.revisit_candidates(source.slug, since):
+        # the first step still ahead when it was stored, not when the schedule noticed it (a worker stores it
+        # after the pass that queued it): an article first seen an hour late skips the steps it missed
+        step, due = next_step(base.timestamp(), source.revisit, min(seen.timestamp(), now))
         rows.append((key, article_id, source.slug, base.timestamp(), step, due))
     if rows:
         store.schedule_revisits(rows)
