@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -39,6 +40,12 @@ ARTICLES = [article(1, title="Japan, Ukraine sign agreement", text="Tokyo and Ky
             article(2, source="unn_uk", title="Рада ухвалила закон", text="Верховна Рада ухвалила закон про "
                     "енергетику.", language="uk", fallback=True, adapter="unn"),
             article(3, source="kyiv_independent", title="Copy", text="Tokyo and Kyiv signed a security deal.")]
+# Edits a revisit stores (issue 21): the copy's headline twice, the Ukrainian story's text once (an update
+# paragraph), then that story gone (410).
+EDITS = [dataclasses.replace(ARTICLES[2], title="Japan and Ukraine sign a security deal"),
+         dataclasses.replace(ARTICLES[2], title="Japan and Ukraine sign a 10-year security deal"),
+         dataclasses.replace(ARTICLES[1], text=ARTICLES[1].text + "\n\nОновлено: закон підписав президент.")]
+REMOVED = (2, 410)
 FETCHES = [("https://unn.ua/x", "bot-challenge"), ("https://unn.ua/y", "bot-challenge"),
            ("https://unn.ua/z", "not-article")]
 
@@ -49,6 +56,9 @@ def archive(path: Path) -> sqlite_utils.Database:
     for item in ARTICLES:
         with store.transaction(db):
             ids.append(store.save_article(db, item).article_id)
+    for item in EDITS:
+        assert store.save_article(db, item).outcome == "updated"
+    store.mark_removed(db, *REMOVED)
     with store.transaction(db):
         for url, reason in FETCHES:
             store.log_fetch(db, url=url, source="unn_uk", outcome="rejected", reason=reason)
@@ -68,6 +78,11 @@ def published_archive(dsn: str, path: Path) -> None:
         for item in ARTICLES:
             with pg.batch():
                 ids.append(pg.save_article(item, dedup.judge(pg, item)).article_id)
+        for item in EDITS:
+            with pg.batch():
+                assert pg.save_article(item, dedup.judge(pg, item)).outcome == "updated"
+        with pg.batch():
+            pg.mark_removed(*REMOVED)
         with pg.batch():
             for url, reason in FETCHES:
                 pg.log_fetch(url=url, source="unn_uk", outcome="rejected", reason=reason)
@@ -140,7 +155,7 @@ def test_every_canned_query_runs(datasette: Datasette) -> None:
     queries = set(metadata["databases"]["archive"]["queries"])
     assert queries == {"latest_per_source", "search", "articles_per_source_per_day", "duplicates_with_originals",
                        "rejected_by_reason", "layout_drift", "articles_by_topic", "fetch_outcomes_per_day",
-                       "lag_per_source"}
+                       "lag_per_source", "edited_headlines", "most_edited_stories", "removed_after_publication"}
     latest, search, blank, per_day, dups, rejected, drift, by_topic = fetch_json(
         datasette, "/archive/latest_per_source.json?_shape=array", "/archive/search.json?q=Tokyo&_shape=array",
         "/archive/search.json?_shape=array", "/archive/articles_per_source_per_day.json?days=100000&_shape=array",
@@ -167,15 +182,50 @@ def test_every_canned_query_runs(datasette: Datasette) -> None:
     assert {(r["day"], r["source"]) for r in recent} == {("2024-11-12", "unn_uk"), ("2024-11-11", "ukrinform_en")}
 
 
+def test_edits_over_time_views_and_canned_queries(datasette: Datasette) -> None:
+    """Headline changes chained newest first, stories by revisions, the removed story: as views (with facets) and as
+    canned queries (all sources, one source), on the SQLite archive and on the one published from PostgreSQL."""
+    changes, revised, removed, edited, edited_unn, most, gone, gone_unn = fetch_json(
+        datasette, "/archive/headline_changes.json?_shape=objects", "/archive/most_revised.json?_shape=array",
+        "/archive/removed_stories.json?_shape=array", "/archive/edited_headlines.json?_shape=array",
+        "/archive/edited_headlines.json?source=unn_uk&_shape=array", "/archive/most_edited_stories.json?_shape=array",
+        "/archive/removed_after_publication.json?_shape=array",
+        "/archive/removed_after_publication.json?source=unn_uk&_shape=array")
+    chain = [("Japan and Ukraine sign a security deal", "Japan and Ukraine sign a 10-year security deal"),
+             ("Copy", "Japan and Ukraine sign a security deal")]  # newest first; the text-only edit is not one
+    assert [(r["id"], r["source"], r["headline_before"], r["headline_after"]) for r in changes["rows"]] == [
+        (3, "kyiv_independent", *pair) for pair in chain]
+    assert changes["rows"][0]["published_at"] == "2024-11-13T00:00:00+00:00"
+    assert changes["rows"][0]["url"] == "https://www.ukrinform.net/3"
+    assert [(f["value"], f["count"]) for f in changes["facet_results"]["source"]["results"]] == [
+        ("kyiv_independent", 2)]
+    assert [(r["headline_before"], r["headline_after"]) for r in edited] == chain
+    assert edited_unn == []  # one source: unn_uk's edit kept its headline
+    assert {(r["id"], r["revisions"], r["headline_changes"]) for r in revised} == {(3, 2, 2), (2, 1, 0)}
+    assert [(r["id"], r["revisions"], r["title"]) for r in most] == [
+        (3, 2, "Japan and Ukraine sign a 10-year security deal"), (2, 1, "Рада ухвалила закон")]
+    assert [(r["id"], r["source"], r["removed_status"]) for r in removed] == [(2, "unn_uk", 410)]
+    online = datetime.fromisoformat(removed[0]["removed_at"]) - datetime(2024, 11, 12, tzinfo=UTC)
+    assert removed[0]["hours_online"] == round(online.total_seconds() / 3600, 1)
+    assert [(r["id"], r["hours_online"]) for r in gone] == [(2, removed[0]["hours_online"])] == [
+        (r["id"], r["hours_online"]) for r in gone_unn]
+    metadata = datasette.metadata()["databases"]["archive"]["tables"]
+    assert "said_updated" in metadata["revisions"]["columns"]
+    assert "removed_status" in metadata["articles"]["columns"]
+    assert metadata["headline_changes"]["title"] == "Headline changes"
+
+
 def test_internal_index_is_hidden_and_dedup_tables_are_described(datasette: Datasette) -> None:
     database, metadata = fetch_json(datasette, "/archive.json", "/-/metadata.json")
     listed = {t["name"]: t for t in database["tables"]}
     assert all(listed[table]["hidden"] for table in (*neardup.LEVELS, neardup.FILTER))
     assert not listed["revisions"]["hidden"]
     assert not listed["url_aliases"]["hidden"]
+    assert not listed["revisits"]["hidden"]  # the revisit schedule is readable like the frontier
     described = metadata["databases"]["archive"]["tables"]
     assert "replaced_at" in described["revisions"]["columns"]
     assert described["url_aliases"]["title"] == "URL aliases"
+    assert "due_at" in described["revisits"]["columns"]
 
 
 def test_metadata_covers_every_database_in_the_folder_and_own_file_is_used(tmp_path: Path) -> None:

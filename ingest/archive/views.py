@@ -10,7 +10,14 @@ every start writes nothing in the usual case. It also creates the `article_topic
 - `duplicates`: each copy next to its original (ids, sources, dates, URLs);
 - `fetch_errors`: rejected and failed fetches, newest first, with the reason and detail;
 - `articles_with_topics`: every article with `topics`, a JSON array of its topic names (a
-  Datasette array facet: `?_facet_array=topics`, `?topics__arraycontains=japan-ukraine`).
+  Datasette array facet: `?_facet_array=topics`, `?topics__arraycontains=japan-ukraine`);
+- `headline_changes`: each revision that changed the headline, newest first: the headline before and after;
+- `most_revised`: articles by their number of revisions, most first, with the last change;
+- `removed_stories`: articles gone (404/410) on a revisit, with the hours they were online after publication.
+
+A `revisions` row is the version an edit replaced: its `title` is the headline before `replaced_at`, its
+`title_after` the one after (rows from before schema 10 have none: the next revision's title stands in, or the
+article's own when the row is its last).
 """
 
 from __future__ import annotations
@@ -46,6 +53,27 @@ ORDER BY f.time DESC, f.id DESC""",
         FROM (SELECT topic FROM article_topics WHERE article_id = a.id ORDER BY topic) t) AS topics,
        a.duplicate_of, a.url
 FROM articles a""",
+    "headline_changes": """SELECT id, url, source, headline_before, headline_after, changed_at, published_at, revision
+FROM (SELECT r.article_id AS id, a.url, a.source, r.title AS headline_before,
+             coalesce(r.title_after, (SELECT n.title FROM revisions n WHERE n.article_id = r.article_id AND n.id > r.id
+                                      ORDER BY n.id LIMIT 1), a.title) AS headline_after,
+             r.replaced_at AS changed_at, a.published_at, r.id AS revision, r.headline_changed
+      FROM revisions r
+      JOIN articles a ON a.id = r.article_id)
+WHERE headline_changed = 1 OR (headline_changed IS NULL AND headline_before IS NOT headline_after)
+ORDER BY changed_at DESC, revision DESC""",
+    "most_revised": """SELECT a.id, a.url, a.source, a.title, count(*) AS revisions,
+       count(CASE WHEN r.headline_changed = 1 THEN 1 END) AS headline_changes, max(r.replaced_at) AS last_change,
+       a.published_at
+FROM revisions r
+JOIN articles a ON a.id = r.article_id
+GROUP BY a.id
+ORDER BY revisions DESC, last_change DESC, a.id DESC""",
+    "removed_stories": """SELECT a.id, a.url, a.source, a.title, a.published_at, a.removed_at, a.removed_status,
+       round((julianday(a.removed_at) - julianday(a.published_at)) * 24, 1) AS hours_online
+FROM articles a
+WHERE a.removed_at IS NOT NULL
+ORDER BY a.removed_at DESC, a.id DESC""",
 }
 
 
