@@ -124,7 +124,9 @@ def test_readme_has_query_examples() -> None:
 
 @pytest.mark.parametrize("sql", sql_examples())
 def test_readme_sql_returns_rows(demo_db: Path, sql: str) -> None:
-    assert rows(demo_db, sql), sql
+    found = rows(demo_db, sql)  # runs on the demo's schema either way
+    if "-- empty on the demo" not in sql:  # edits over time: the demo's stories were fetched once, never edited
+        assert found, sql
 
 
 def test_readme_datasette_urls_return_rows(demo_db: Path, tmp_path: Path) -> None:
