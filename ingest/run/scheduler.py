@@ -76,7 +76,8 @@ class Daemon:
                 log.warning("%s pass FAILED, every request failed: %d new, %d duplicate, %d updated, %d rejected, "
                             "%d failed; feeds, sitemaps, listing pages unread: %s", *counts, unread)
             else:
-                log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed", *counts)
+                log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed; %d revisited "
+                         "(%d removed)", *counts, summary.revisited, summary.removed)
         except Exception as exc:
             reason = trouble(exc)
             if reason is None:
