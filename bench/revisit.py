@@ -14,6 +14,9 @@ requests in flight) says:
 
 - whether every new article page was requested before the first revisit;
 - the smallest gap between two request starts on the host against `per_host_delay`, and the most requests in flight;
+  beside it, the same gaps as the client sent them (httpx's request hook on the Fetcher's client, a measurement
+  hook): a short gap at the server and not at the client is the loopback's jitter (a thread of this process
+  waiting for a core or the GIL), not the Fetcher's pacing; and the smallest mean gap over 10 requests;
 - how many revisits the pass's page budget allowed (limit - new) against how many were made;
 - pages per second, against the ceiling the delay sets (1 / delay);
 - the outcomes: 304, 200 with the same story (counter only: unchanged), 200 with an edit (updated, a revision).
@@ -153,12 +156,16 @@ class Outlet:
 
 
 def daemon_pass(db: Path, source: Source, delay: float, limit: int | None, workers: int,
-                pool: WorkerPool) -> tuple[Summary, float]:
-    """One run_source pass (kind "run") with a fresh Fetcher; its summary and wall time."""
+                pool: WorkerPool, sent: dict[str, float] | None = None) -> tuple[Summary, float]:
+    """One run_source pass (kind "run") with a fresh Fetcher; its summary and wall time. `sent`: filled with the
+    time.monotonic() each request was handed to httpx (its request hook, a measurement hook), by URL path."""
     settings = Settings(user_agent=AGENT, per_host_delay=delay, concurrency=workers, max_retries=0)
     store, hosts = open_store(db), open_host_states(db)
     try:
         with Fetcher(settings, hosts) as fetcher:
+            if sent is not None:
+                fetcher._client.event_hooks["request"].append(
+                    lambda request: sent.__setitem__(request.url.raw_path.decode(), time.monotonic()))
             started = time.perf_counter()
             summary = run_source(store, fetcher, source, kind="run", limit=limit, workers=workers,
                                  pool=pool)
@@ -217,8 +224,9 @@ def measure(args: argparse.Namespace, outlet: Outlet, pool: WorkerPool, db: Path
     with outlet.lock:
         outlet.log.clear()
         outlet.most_in_flight = 0
-    summary, seconds = daemon_pass(db, source, args.delay, args.limit, args.workers, pool)
-    report(args, outlet, new_paths, set(stored_paths), stored, store_seconds, placed, summary, seconds, db)
+    sent: dict[str, float] = {}
+    summary, seconds = daemon_pass(db, source, args.delay, args.limit, args.workers, pool, sent)
+    report(args, outlet, new_paths, set(stored_paths), stored, store_seconds, placed, summary, seconds, db, sent)
     print(f"(whole bench {time.perf_counter() - started:.1f} s)")
     return 0
 
@@ -229,12 +237,15 @@ def kind_of(path: str, new_paths: set[str], stored_paths: set[str]) -> str:
 
 
 def report(args: argparse.Namespace, outlet: Outlet, new_paths: set[str], stored_paths: set[str], stored: Summary,
-           store_seconds: float, placed: int, summary: Summary, seconds: float, db: Path) -> None:
-    """The table, from the server's request log of the measured pass and the pass's summary."""
+           store_seconds: float, placed: int, summary: Summary, seconds: float, db: Path,
+           sent: dict[str, float]) -> None:
+    """The table, from the server's request log of the measured pass and the pass's summary; the times the client
+    sent the requests beside, to tell the Fetcher's pacing from the loopback's jitter on their way."""
     with outlet.lock:
         log = sorted(outlet.log)
     kinds = [kind_of(path, new_paths, stored_paths) for _, path, _ in log]
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(log)]
+    client = [b - a for a, b in itertools.pairwise(sorted(sent.values()))]
     least = min(range(len(gaps)), key=gaps.__getitem__, default=None)
     ten = [(log[i + 10][0] - log[i][0]) / 10 for i in range(len(log) - 10)]  # pacing over 10 gaps: no jitter
     new_at = [i for i, kind in enumerate(kinds) if kind == "new"]
@@ -257,17 +268,23 @@ def report(args: argparse.Namespace, outlet: Outlet, new_paths: set[str], stored
         ("new article pages requested", f"{len(new_at)} of {args.new}"),
         ("all new before the first revisit", f"{'yes' if first_ok else 'NO'} (last new: request "
                                              f"#{max(new_at, default=-1) + 1}, first revisit: "
-                                             f"#{min(revisit_at, default=-2) + 1}, of {len(log)})"),
+                                             f"{f'#{min(revisit_at) + 1}' if revisit_at else 'none'}, "
+                                             f"of {len(log)})"),
         ("smallest gap between request starts",
          "none" if least is None else f"{1000 * gaps[least]:.1f} ms = {gaps[least] / delay:.2f}x per_host_delay "
          f"({kinds[least]} -> {kinds[least + 1]}, request #{least + 2}; the gap before it "
-         f"{1000 * gaps[least - 1] if least else 0:.1f} ms); median {1000 * statistics.median(gaps):.1f} ms; "
+         f"{f'{1000 * gaps[least - 1]:.1f} ms' if least else 'none'}; as sent: "
+         f"{1000 * (sent[log[least + 1][1]] - sent[log[least][1]]):.1f} ms); "
+         f"median {1000 * statistics.median(gaps):.1f} ms; "
          f"{sum(g < delay for g in gaps)} of {len(gaps)} under the delay, "
          f"{sum(g < JITTER * delay for g in gaps)} under {JITTER:.0%} of it"),
+        ("smallest gap as sent (httpx request hook)",
+         f"{1000 * min(client, default=0):.1f} ms = {min(client, default=0) / delay:.2f}x per_host_delay; "
+         f"{sum(g < delay for g in client)} of {len(client)} under the delay"),
         ("smallest mean gap over 10 requests", f"{1000 * min(ten, default=0):.1f} ms = "
                                                f"{min(ten, default=0) / delay:.2f}x per_host_delay"),
         ("most requests in flight on the host", str(outlet.most_in_flight)),
-        ("revisits: budget (limit - new) / made", f"{args.limit - args.new} / {len(revisit_at)} "
+        ("revisits: budget (limit - new) / made", f"{max(0, args.limit - args.new)} / {len(revisit_at)} "
                                                   f"(summary: {summary.revisited}); {left} stored never revisited"),
         ("pass", f"{len(log)} requests, {pages} article pages in {seconds:.1f} s: {pages / seconds:.1f} pages/s, "
                  f"{pages / seconds * delay:.2f}x the delay's ceiling ({1 / delay:.0f}/s)"),
