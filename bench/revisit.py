@@ -15,8 +15,9 @@ requests in flight) says:
 - whether every new article page was requested before the first revisit;
 - the smallest gap between two request starts on the host against `per_host_delay`, and the most requests in flight;
   beside it, the same gaps as the client sent them (httpx's request hook on the Fetcher's client, a measurement
-  hook): a short gap at the server and not at the client is the loopback's jitter (a thread of this process
-  waiting for a core or the GIL), not the Fetcher's pacing; and the smallest mean gap over 10 requests;
+  hook), and between the Fetcher's turns on the host (its `_wait_turn`, wrapped): a short gap at the server and not
+  between turns is jitter on the way (a thread of this process waiting for a core or the GIL), not the Fetcher's
+  pacing; and the smallest mean gap over 10 requests at the server;
 - how many revisits the pass's page budget allowed (limit - new) against how many were made;
 - pages per second, against the ceiling the delay sets (1 / delay);
 - the outcomes: 304, 200 with the same story (counter only: unchanged), 200 with an edit (updated, a revision).
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from ingest.archive.sqlite import open_host_states, open_store
 from ingest.config import Settings, Source
@@ -156,9 +157,11 @@ class Outlet:
 
 
 def daemon_pass(db: Path, source: Source, delay: float, limit: int | None, workers: int,
-                pool: WorkerPool, sent: dict[str, float] | None = None) -> tuple[Summary, float]:
-    """One run_source pass (kind "run") with a fresh Fetcher; its summary and wall time. `sent`: filled with the
-    time.monotonic() each request was handed to httpx (its request hook, a measurement hook), by URL path."""
+                pool: WorkerPool, sent: dict[str, float] | None = None,
+                turns: list[float] | None = None) -> tuple[Summary, float]:
+    """One run_source pass (kind "run") with a fresh Fetcher; its summary and wall time. Measurement hooks: `sent`
+    gets the time.monotonic() each request was handed to httpx (its request hook), by URL path; `turns` the time
+    each of the Fetcher's turns on the host ended (its private _wait_turn, wrapped)."""
     settings = Settings(user_agent=AGENT, per_host_delay=delay, concurrency=workers, max_retries=0)
     store, hosts = open_store(db), open_host_states(db)
     try:
@@ -166,6 +169,13 @@ def daemon_pass(db: Path, source: Source, delay: float, limit: int | None, worke
             if sent is not None:
                 fetcher._client.event_hooks["request"].append(
                     lambda request: sent.__setitem__(request.url.raw_path.decode(), time.monotonic()))
+            if turns is not None:
+                wait_turn = fetcher._wait_turn
+
+                def turn(host: Any) -> None:
+                    wait_turn(host)
+                    turns.append(time.monotonic())  # when the Fetcher let a request start (next_start was set)
+                fetcher._wait_turn = turn  # type: ignore[method-assign]
             started = time.perf_counter()
             summary = run_source(store, fetcher, source, kind="run", limit=limit, workers=workers,
                                  pool=pool)
@@ -225,8 +235,10 @@ def measure(args: argparse.Namespace, outlet: Outlet, pool: WorkerPool, db: Path
         outlet.log.clear()
         outlet.most_in_flight = 0
     sent: dict[str, float] = {}
-    summary, seconds = daemon_pass(db, source, args.delay, args.limit, args.workers, pool, sent)
-    report(args, outlet, new_paths, set(stored_paths), stored, store_seconds, placed, summary, seconds, db, sent)
+    turns: list[float] = []
+    summary, seconds = daemon_pass(db, source, args.delay, args.limit, args.workers, pool, sent, turns)
+    report(args, outlet, new_paths, set(stored_paths), stored, store_seconds, placed, summary, seconds, db, sent,
+           turns)
     print(f"(whole bench {time.perf_counter() - started:.1f} s)")
     return 0
 
@@ -238,7 +250,7 @@ def kind_of(path: str, new_paths: set[str], stored_paths: set[str]) -> str:
 
 def report(args: argparse.Namespace, outlet: Outlet, new_paths: set[str], stored_paths: set[str], stored: Summary,
            store_seconds: float, placed: int, summary: Summary, seconds: float, db: Path,
-           sent: dict[str, float]) -> None:
+           sent: dict[str, float], turns: list[float]) -> None:
     """The table, from the server's request log of the measured pass and the pass's summary; the times the client
     sent the requests beside, to tell the Fetcher's pacing from the loopback's jitter on their way."""
     with outlet.lock:
@@ -246,6 +258,7 @@ def report(args: argparse.Namespace, outlet: Outlet, new_paths: set[str], stored
     kinds = [kind_of(path, new_paths, stored_paths) for _, path, _ in log]
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(log)]
     client = [b - a for a, b in itertools.pairwise(sorted(sent.values()))]
+    paced = [b - a for a, b in itertools.pairwise(sorted(turns))]
     least = min(range(len(gaps)), key=gaps.__getitem__, default=None)
     ten = [(log[i + 10][0] - log[i][0]) / 10 for i in range(len(log) - 10)]  # pacing over 10 gaps: no jitter
     new_at = [i for i, kind in enumerate(kinds) if kind == "new"]
@@ -281,6 +294,9 @@ def report(args: argparse.Namespace, outlet: Outlet, new_paths: set[str], stored
         ("smallest gap as sent (httpx request hook)",
          f"{1000 * min(client, default=0):.1f} ms = {min(client, default=0) / delay:.2f}x per_host_delay; "
          f"{sum(g < delay for g in client)} of {len(client)} under the delay"),
+        ("smallest gap between the Fetcher's turns", f"{1000 * min(paced, default=0):.1f} ms = "
+                                                     f"{min(paced, default=0) / delay:.2f}x per_host_delay; "
+                                                     f"{sum(g < delay for g in paced)} of {len(paced)} under it"),
         ("smallest mean gap over 10 requests", f"{1000 * min(ten, default=0):.1f} ms = "
                                                f"{min(ten, default=0) / delay:.2f}x per_host_delay"),
         ("most requests in flight on the host", str(outlet.most_in_flight)),
