@@ -120,6 +120,8 @@ def test_each_real_edit_is_one_revision_with_its_diff_a_counter_is_none_a_delete
     outlet.until(STEPS[0])
 
     assert daemon_pass(db, outlet) == {"new": 0, "updated": 3, "unchanged": 1, "removed": 1, "revisited": 5}
+    # the first revisit is a conditional GET already: the first fetch's ETag (the pages changed since: 200s)
+    assert all(story.conditional[1].startswith('"') for story in outlet.stories.values())
     revisions = {row[0]: row[1:] for row in rows(
         db, "SELECT a.url, r.title, r.title_after, r.headline_changed, r.paragraphs_added, r.paragraphs_removed,"
             " r.paragraphs_changed, r.diff FROM revisions r JOIN articles a ON a.id = r.article_id")}

@@ -254,6 +254,9 @@ def record(store: Store, outcome: Outcome, summary: Summary,
             summary.learned += store.observe_blocks(source, url_key(outcome.article.url), outcome.blocks)
             if topics:
                 store.save_topics(article_id, match_topics(outcome.article.title, outcome.article.text, topics))
+            if any(outcome.validators):  # the first revisit is a conditional GET too (run/revisit.py)
+                store.save_validators(outcome.article.url, source=source, kind="article", status=outcome.status or 200,
+                                      etag=outcome.validators[0], last_modified=outcome.validators[1])
             store.settle_link(link.url, "done")
         else:
             assert outcome.error is not None
@@ -342,10 +345,18 @@ def revisit_due(store: Store, task: _Task, summary: Summary, budget: int, stop: 
             break
         link = Link(due.url, source.slug, "revisit")
         outcome = fetch_article(task.fetcher, task.pool, task.adapter, source, link, OPEN_WINDOW, task.parse_timeout,
-                                task.learned.current, task.archive, (due.etag, due.last_modified))
+                                task.learned.current, task.archive, revisit_validators(store, due))
         record_revisit(store, due, outcome, source, summary, topics)
         done += 1
     return done
+
+
+def revisit_validators(store: Store, due: Revisit) -> tuple[str | None, str | None]:
+    """What makes a revisit a conditional GET: the last revisit's ETag and Last-Modified, else the first fetch's
+    (kept by `record` with the feeds' and sitemaps' validators)."""
+    if due.etag or due.last_modified:
+        return due.etag, due.last_modified
+    return store.validators(due.url)
 
 
 def record_revisit(store: Store, due: Revisit, outcome: Outcome, source: Source, summary: Summary,

@@ -54,7 +54,15 @@ from ingest.crawl.harvest import Harvest, discover_links
 from ingest.models import OPEN_WINDOW, Link, Window, holder_name
 from ingest.run import replay, revisit
 from ingest.run.parsing import PARSE_TIMEOUT, parse_pool
-from ingest.run.pipeline import RELEASE_EVERY, Summary, fetch_article, learned_for, record, record_revisit
+from ingest.run.pipeline import (
+    RELEASE_EVERY,
+    Summary,
+    fetch_article,
+    learned_for,
+    record,
+    record_revisit,
+    revisit_validators,
+)
 from ingest.run.revisit import REVISITS_PER_PASS
 from ingest.run.sweep import heartbeat_for, job_holder, prune_jobs, sweep, sweep_every
 from ingest.run.workers import WorkerPool
@@ -280,7 +288,7 @@ class LinkJobs:
             link = Link(due.url, source.slug, "revisit")
             outcome = fetch_article(work.fetcher, work.pool, get_adapter(source.adapter), source, link, OPEN_WINDOW,
                                     work.parse_timeout, learned_for(store, source), work.archive,
-                                    (due.etag, due.last_modified))
+                                    revisit_validators(store, due))
             if outcome.error is not None and outcome.error.reason == "stopped":
                 raise GivenBack(due.url)
             return record_revisit(store, due, outcome, source, Summary(source.slug), work.config.topics)
