@@ -18,6 +18,8 @@ from ingest.archive import health, pgreports, report
 from ingest.archive.sqlite import open_store
 from ingest.cli import cli
 
+ALIAS = "https://alpha.example/news/trade-talks?id=2"
+
 
 def ingest(db: str, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--db", db, *args])
@@ -26,8 +28,8 @@ def ingest(db: str, *args: str) -> Result:
 def filled(store: AnyStore, pg: bool) -> None:
     fill(store, pg)
     revise(store)
-    # article 2 fetched again at another spelling of its URL (an alias), unchanged
-    again = article(**{**ARTICLES[1], "fetched_url": "https://www.alpha.example/2/?utm_source=feed"})
+    # article 2 fetched again at another URL (an alias: the old address that redirected to it), unchanged
+    again = article(**{**ARTICLES[1], "fetched_url": ALIAS})
     assert save(store, again)[1].outcome == "unchanged"
 
 
@@ -69,7 +71,8 @@ def test_the_versions_oldest_first_and_what_changed(lite: str) -> None:
 def test_a_url_or_an_alias_names_the_article(lite: str) -> None:
     by_id = ingest(lite, "history", "2").stdout
     assert by_id.splitlines()[1].endswith("; 1 version")
-    for ref in ("https://alpha.example/2", "http://www.alpha.example/2/", "https://alpha.example/2?utm_source=feed"):
+    for ref in ("https://alpha.example/2", "http://www.alpha.example/2/", "https://alpha.example/2?utm_source=feed",
+                ALIAS, "http://www.alpha.example/news/trade-talks/?id=2&utm_medium=rss"):
         assert ingest(lite, "history", ref).stdout == by_id, ref
     assert ingest(lite, "history", "1").stdout == ingest(lite, "history", FIRST["url"] + "/").stdout
 
@@ -125,7 +128,7 @@ def test_an_unknown_article_is_one_line_exit_1_and_nothing_changes(lite: str, re
 # --- the same on PostgreSQL --------------------------------------------------------------------------------------
 
 COMMANDS = [["history", "1"], ["history", "1", "--json"], ["history", "5"], ["history", "5", "--json"],
-            ["history", "https://www.alpha.example/2/?utm_source=feed"], ["history", "https://alpha.example/1"],
+            ["history", ALIAS], ["history", "https://alpha.example/1"],
             ["history", "999"], ["history", "https://alpha.example/nowhere"],
             ["export", "--revisions"], ["export", "--revisions", "--format", "csv"], ["export"]]
 
