@@ -1105,7 +1105,7 @@ def _print_history(data: dict[str, Any]) -> None:
                 continue
             line, previous = Text("  ~ "), None
             for op, words in paragraph["words"]:
-                line.append("" if previous is None or (previous, op) == ("-", "+") else " ")  # [-old-]{+new+}
+                line.append("" if previous is None or ((previous, op) == ("-", "+") and not tty) else " ")  # [-a-]{+b+}
                 previous = op
                 if op == "=":
                     line.append(words)
