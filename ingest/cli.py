@@ -1,6 +1,7 @@
 """The `ingest` command: parses options, builds the config, database and fetcher, calls the library.
 
-Exit codes: 0 success; 1 a page or run failed (extract: page rejected); 2 bad usage or configuration.
+Exit codes: 0 success; 1 a page or run failed (extract: page rejected; health: a source unhealthy; history: no
+such article, a lookup that found nothing, as grep's 1); 2 bad usage or configuration.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ PG_SCHEMES: Final = ("postgresql", "postgres")
 # The commands that run on a PostgreSQL archive: every one but `serve` (Datasette reads SQLite: publish first), `backup`
 # (SQLite's online backup: `publish` is PostgreSQL's copy to a file) and `demo` (a SQLite file of its own).
 ON_POSTGRES: Final = frozenset({"publish", "sources", "stats", "health", "topics", "export", "boilerplate", "worker",
-                                "run", "backfill", "reclean", "extract", "capture"})
+                                "run", "backfill", "reclean", "extract", "capture", "history"})
 
 
 def _parse_db(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
@@ -1000,9 +1001,11 @@ def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None
 @click.option("--query", metavar="FTS", help="SQLite FTS5 query over titles and texts, e.g. 'Japan NEAR Ukraine'.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write.  [default: stdout]")
+@click.option("--revisions", is_flag=True, help="Also each article's earlier versions, what changed, and whether its "
+              "page was found removed (columns removed_at, removed_status, revisions).")
 @click.pass_obj
 def export_command(obj: Context, fmt: str | None, since: date | None, slug: str | None, query: str | None,
-                   output: Path | None) -> None:
+                   output: Path | None, revisions: bool) -> None:
     """Stream articles (oldest first) as JSON lines, CSV or Parquet, for pandas and other tools."""
     fmt = fmt or export_format(output)
     if obj.db_url is None:
@@ -1014,11 +1017,11 @@ def export_command(obj: Context, fmt: str | None, since: date | None, slug: str 
                 stdout = sys.stdout.buffer  # click.get_binary_stream is deprecated from Click 8.2
                 if fmt == "parquet" and stdout.isatty():
                     raise ExportError("parquet is binary: give --output FILE or redirect stdout")
-                db.export_articles(stdout, fmt, since=since, source=slug, query=query)
+                db.export_articles(stdout, fmt, since=since, source=slug, query=query, revisions=revisions)
                 stdout.flush()
                 return
             with output_file(output) as out:
-                count = db.export_articles(out, fmt, since=since, source=slug, query=query)
+                count = db.export_articles(out, fmt, since=since, source=slug, query=query, revisions=revisions)
     except ExportError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
@@ -1030,6 +1033,90 @@ def _open_for_export(db_path: Path) -> Store:
         return open_readonly_store(db_path)
     except FileNotFoundError:
         raise ExportError(f"no database at {db_path}") from None
+
+
+@cli.command("history")
+@click.argument("ref", metavar="URL_OR_ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the versions and the changes between them.")
+@click.pass_obj
+def history_command(obj: Context, ref: str, as_json: bool) -> None:
+    """An article's versions, oldest first, and what changed between each two (headline, paragraphs, words).
+
+    URL_OR_ID is the article's id or any URL it was stored or fetched at. No such article: one line, exit 1.
+    """
+    if obj.db_url is None:
+        check_database(obj.db_path, create=False)
+    with _archive(obj, open_for_reading) as db:
+        found = db.article_history(ref)
+    if found is None:
+        click.echo(f"Error: no article with the id or URL {ref!r} is stored", err=True)
+        sys.exit(1)
+    data = found.to_json()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    _print_history(data)
+
+
+def _print_history(data: dict[str, Any]) -> None:
+    """History.to_json's versions and changes for a reader: on a terminal added words and paragraphs green, removed
+    ones red (words struck through); written to a pipe or file, plain text with `+`/`-`/`~` paragraphs and
+    `[-removed-]{+added+}` words (as `git diff --word-diff`), so nothing is lost without colour."""
+    from rich.console import Console
+    from rich.text import Text
+
+    tty = sys.stdout.isatty()
+    console = Console(width=PIPED_WIDTH if not tty else None, highlight=False)
+    styles = {"-": "red strike", "+": "green"}
+    marks = {"-": ("[-", "-]"), "+": ("{+", "+}")}
+    versions, changes = data["versions"], data["changes"]
+    console.print(Text(f"Article {data['id']} ({data['source']}): {data['url']}", style="bold"), soft_wrap=True)
+    console.print(Text(f"published {data['published_at'] or 'unknown'}; {len(versions)} version"
+                       f"{'s' if len(versions) != 1 else ''}"), soft_wrap=True)
+    for version in versions:
+        current = version["replaced_at"] is None
+        when = f"fetched {version['fetched_at']}" + ("" if current else f", replaced {version['replaced_at']}")
+        console.print(Text(f"\nVersion {version['version']}{' (current)' if current else ''}: {when}", style="bold"),
+                      soft_wrap=True)
+        console.print(Text(f"  {version['title']}"), soft_wrap=True)
+        if current:
+            break
+        change = changes[version["version"] - 1]
+        claims = (f"page says updated, modified {change['modified_at']}" if change["said_updated"]
+                  else f"page claims modified {change['modified_at']}" if change["modified_at"]
+                  else "page claims no modification time")
+        console.print(Text(f"Changes {change['from']} → {change['to']}: headline "
+                           f"{'changed' if change['headline_changed'] else 'unchanged'}; paragraphs "
+                           f"{change['paragraphs_added']} added, {change['paragraphs_removed']} removed, "
+                           f"{change['paragraphs_changed']} changed; {claims}", style="cyan"), soft_wrap=True)
+        found = change["diff"]
+        if found["title_before"] is not None:
+            line = Text("  headline: ")
+            line.append(found["title_before"], style=styles["-"] if tty else None)
+            line.append(" → ")
+            line.append(found["title_after"], style=styles["+"] if tty else None)
+            console.print(line, soft_wrap=True)
+        for paragraph in found["paragraphs"]:
+            kind = paragraph["kind"]
+            if kind != "changed":
+                sign = "+" if kind == "added" else "-"
+                text = paragraph["after"] if kind == "added" else paragraph["before"]
+                console.print(Text(f"  {sign} {text}", style="green" if sign == "+" else "red"), soft_wrap=True)
+                continue
+            line, previous = Text("  ~ "), None
+            for op, words in paragraph["words"]:
+                line.append("" if previous is None or ((previous, op) == ("-", "+") and not tty) else " ")  # [-a-]{+b+}
+                previous = op
+                if op == "=":
+                    line.append(words)
+                elif tty:
+                    line.append(words, style=styles[op])
+                else:
+                    line.append(f"{marks[op][0]}{words}{marks[op][1]}")
+            console.print(line, soft_wrap=True)
+    if data["removed_at"] is not None:
+        console.print(Text(f"\nRemoved: the page answered {data['removed_status']} on {data['removed_at']}",
+                           style="bold red"), soft_wrap=True)
 
 
 @cli.command("topics")

@@ -5,10 +5,10 @@ Stages (discovery, the pipeline, the WARC replay, re-cleaning, the daemon) talk 
 SQL. ingest/archive/sqlite.py is today's implementation (SqliteStore, all of its SQL inside ingest/archive/); a
 second one (PostgreSQL) is another module implementing the same methods.
 
-Reports (`ingest sources`, `stats`, `health`, `topics`, `boilerplate`, `export`) read through `Reports`, the read
-side: the same plain values, so a read-only opening of the archive (which never creates or changes a file) is
-one as well. Export streams the matching articles into a binary file object in JSON lines, CSV or Parquet;
-`output_file` and `export_format` are the file side every implementation shares.
+Reports (`ingest sources`, `stats`, `health`, `topics`, `boilerplate`, `export`, `history`) read through
+`Reports`, the read side: the same plain values, so a read-only opening of the archive (which never creates or
+changes a file) is one as well. Export streams the matching articles into a binary file object in JSON lines, CSV
+or Parquet; `output_file` and `export_format` are the file side every implementation shares.
 
 Writes happen in batches: `with store.batch():` is one write transaction that takes the write lock up front,
 so a read-then-write inside it (the dedup stage's lookups, then the save) is race-free across processes. Nested
@@ -18,17 +18,19 @@ outside any batch is its own transaction.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Final, Protocol
 
 from ingest.config import Config, Topic
 from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, WarcRef
+from ingest.urls import url_key
 
 CLAIM_SECONDS: Final = 600.0  # a claim lapses this long after it was taken or renewed: a killed process's links return
 EXPORT_FORMATS: Final = ("jsonl", "csv", "parquet")
@@ -132,8 +134,78 @@ class Health:
     line: str
 
 
+@dataclass(frozen=True)
+class Revision:
+    """An earlier version of an article (a `revisions` row, times as ISO 8601 UTC text): what it was, when it was
+    fetched and replaced, and what changed then (archive/revdiff.py; the diff as its JSON text). Rows an ingest
+    older than schema 10 kept have only the first four."""
+
+    title: str
+    text: str
+    fetched_at: str | None
+    replaced_at: str | None
+    title_after: str | None = None
+    headline_changed: int | None = None
+    paragraphs_added: int | None = None
+    paragraphs_removed: int | None = None
+    paragraphs_changed: int | None = None
+    modified_at: str | None = None  # what the page that replaced it claimed
+    said_updated: int | None = None
+    diff: str | None = None
+
+
+REVISION_FIELDS: Final = tuple(f.name for f in fields(Revision))  # the columns of `revisions` a reader sees
+
+
+@dataclass(frozen=True)
+class History:
+    """An article's versions (`ingest history`): the stored one, its earlier ones oldest first, and whether its page
+    was found gone (removed_at, the HTTP status)."""
+
+    article_id: int
+    url: str
+    source: str
+    title: str
+    text: str
+    published_at: str | None
+    modified_at: str | None
+    fetched_at: str | None
+    removed_at: str | None
+    removed_status: int | None
+    revisions: tuple[Revision, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The versions oldest first (the last is the stored one) and the change between each two, as `ingest
+        history --json` prints it (its text output reads this too)."""
+        versions = [{"version": n, "title": r.title, "text": r.text, "fetched_at": r.fetched_at,
+                     "replaced_at": r.replaced_at} for n, r in enumerate(self.revisions, 1)]
+        versions.append({"version": len(self.revisions) + 1, "title": self.title, "text": self.text,
+                         "fetched_at": self.fetched_at, "replaced_at": None})
+        changes = [{"from": n, "to": n + 1, "replaced_at": r.replaced_at,
+                    "headline_changed": None if r.headline_changed is None else bool(r.headline_changed),
+                    "paragraphs_added": r.paragraphs_added, "paragraphs_removed": r.paragraphs_removed,
+                    "paragraphs_changed": r.paragraphs_changed, "modified_at": r.modified_at,
+                    "said_updated": None if r.said_updated is None else bool(r.said_updated),
+                    "diff": json.loads(r.diff) if r.diff else None} for n, r in enumerate(self.revisions, 1)]
+        return {"id": self.article_id, "url": self.url, "source": self.source, "published_at": self.published_at,
+                "modified_at": self.modified_at, "removed_at": self.removed_at, "removed_status": self.removed_status,
+                "versions": versions, "changes": changes}
+
+
 class ExportError(ValueError):
     """The export cannot run as asked (bad FTS query, unknown format, pyarrow missing)."""
+
+
+MAX_ID: Final = 2**63 - 1  # both stores' ids are 64-bit: a longer number names no article
+
+
+def article_ref(ref: str) -> int | str | None:
+    """What `ingest history URL_OR_ID` names: an article id (ASCII digits), else the URL's key (urls.url_key, the
+    spelling every store keys articles and aliases by); None for a number no id can be."""
+    ref = ref.strip()
+    if ref.isascii() and ref.isdigit():
+        return int(ref) if int(ref) <= MAX_ID else None
+    return url_key(ref)
 
 
 def export_format(output: Path | None) -> str:
@@ -243,10 +315,16 @@ class Reports(Protocol):
         ...
 
     def export_articles(self, out: IO[bytes], fmt: str, *, since: date | None = None, source: str | None = None,
-                        query: str | None = None) -> int:
+                        query: str | None = None, revisions: bool = False) -> int:
         """Write the matching articles (published on or after `since`, of `source`, matching the full-text
-        `query`) to `out` in `fmt` (EXPORT_FORMATS), oldest first; how many. ExportError before anything is
-        written when the export cannot run as asked."""
+        `query`) to `out` in `fmt` (EXPORT_FORMATS), oldest first; how many. With `revisions`, each also carries
+        removed_at, removed_status and its earlier versions (export.REVISION_COLUMNS). ExportError before anything
+        is written when the export cannot run as asked."""
+        ...
+
+    def article_history(self, ref: str) -> History | None:
+        """The article `ref` names (its id, or a URL: any spelling of its key or of an alias) with its earlier
+        versions, oldest first; None when there is no such article."""
         ...
 
 

@@ -1,7 +1,7 @@
 """Databases that can't be used: missing, a folder, empty, not SQLite, damaged, another program's, read-only, locked.
 
 Writers (run, backfill, reclean, topics --retag) end with one line and exit 2, the file untouched; read-only
-commands (stats, sources, topics, boilerplate, export, serve) open the file read-only and work, and refuse a
+commands (stats, sources, topics, boilerplate, export, history, serve) open the file read-only and work, and refuse a
 database that isn't there. Every command of the group, run as a real process with each bad --db and --config,
 ends with one line and exit 2, no traceback, nothing created or changed (test_every_command_...). The tests run as
 root on these machines, where file modes block nothing: the file or folder is made immutable (chattr +i) instead.
@@ -40,7 +40,8 @@ feeds = ["http://127.0.0.1:9/feed.xml"]
 keywords = ["Kyiv"]
 """
 WRITERS = [["backfill"], ["run"], ["reclean", "--all"], ["topics", "--retag"]]
-READERS = [["stats"], ["sources"], ["topics"], ["boilerplate", "x"], ["export", "--format", "jsonl"]]
+READERS = [["stats"], ["sources"], ["topics"], ["boilerplate", "x"], ["export", "--format", "jsonl"], ["history", "1"],
+           ["export", "--revisions"]]
 
 
 @contextmanager
@@ -111,6 +112,7 @@ def test_writers_stop_with_one_line_and_readers_work_on_a_read_only_database(whe
         assert "1 articles" in ingest(tmp_path, path, "stats").stdout
         assert '"title": "Kyiv story"' in ingest(tmp_path, path, "export").stdout
         assert "kyiv" in ingest(tmp_path, path, "topics").stdout
+        assert "  Kyiv story" in ingest(tmp_path, path, "history", "http://127.0.0.1:9/kyiv-story").stdout
     if where == "folder":
         assert folder_state(path.parent) == before
     else:
@@ -140,7 +142,8 @@ def test_read_only_commands_refuse_a_missing_database_and_create_nothing(tmp_pat
     path = tmp_path / "db" / "news.db"
     commands = [[*c, "--json"] for c in READERS if c[0] in ("stats", "sources")] + [
         c for c in every_command() if c[0] not in CREATES | OPTIONAL]
-    assert {c[0] for c in commands} >= {"stats", "sources", "topics", "boilerplate", "export", "serve", "reclean"}
+    assert {c[0] for c in commands} >= {"stats", "sources", "topics", "boilerplate", "export", "serve", "reclean",
+                                        "history"}
     for command, done in run_all(tmp_path, commands, tmp_path / "sources.toml", path):
         assert done.returncode == 2, (command, done.stderr)
         assert done.stderr.splitlines() == [f"Error: no database at {path}: `ingest run` or `ingest backfill` "
@@ -212,6 +215,7 @@ def test_the_daemon_stops_when_its_database_turns_out_damaged(tmp_path: Path,
 # The arguments a command needs to get as far as its database; a command not listed gets none (a new one is run by
 # the matrix below all the same: give it its arguments here).
 ARGUMENTS: dict[str, list[str]] = {"boilerplate": ["x"], "extract": ["{page}"], "backup": ["{tmp}/copy.db"],
+                                   "history": ["1"],
                                    "publish": ["--to", "{tmp}/copy.db"],
                                    "capture": ["{page}", "--name", "probe", "--fixtures", "{tmp}/fixtures"]}
 VARIANTS = [["topics", "--retag"], ["backfill", "--dry-run"], ["reclean", "--all"], ["export", "--format", "csv"]]

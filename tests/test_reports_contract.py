@@ -138,6 +138,33 @@ def fill(store: AnyStore, pg: bool) -> None:
     store.settle_link("https://alpha.example/l1", "failed", "http-500")
 
 
+FIRST = ARTICLES[0]
+LEAD = "Japan and Ukraine signed a security agreement in Kyiv on Saturday after talks."
+# Article 1 as two later fetches edited it: (title, text, fetched, the modified time the page claims)
+EDITS = [
+    ("Kishida visits Kyiv", LEAD + "\n\nThe deal runs ten years.\n\n" + FIRST["text"],
+     timedelta(hours=-1), timedelta(hours=-1, minutes=-5)),
+    ("Kishida signs Kyiv pact", LEAD.replace("signed", "sealed").replace("Saturday", "Sunday") + "\n\n"
+     + FIRST["text"] + "\n\nReactions followed from Moscow.", timedelta(minutes=-30), None),
+]
+REPLACED = [timedelta(hours=-1), timedelta(minutes=-30)]  # when each edit replaced the version before it
+REMOVED = (5, 410, timedelta(minutes=-10))  # article 5's page answered 410 on a revisit
+
+
+def revise(store: AnyStore) -> None:
+    """Article 1 edited twice (a paragraph added, then its headline and a paragraph changed, one added and one
+    removed), article 5 found gone; the times the store took from the clock set by SQL, alike in both."""
+    for title, text, fetched, modified in EDITS:
+        item = article(**{**FIRST, "title": title, "text": text, "fetched_at": NOW + fetched,
+                          "modified_at": NOW + modified if modified is not None else None})
+        assert save(store, item)[1].outcome == "updated"
+    for n, replaced in enumerate(REPLACED, 1):
+        run(store, "UPDATE revisions SET replaced_at = ? WHERE id = ?", (iso(replaced), n))
+    article_id, status, when = REMOVED
+    store.mark_removed(article_id, status)
+    run(store, "UPDATE articles SET removed_at = ? WHERE id = ?", (iso(when), article_id))
+
+
 @pytest.fixture
 def pair(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         tuple[AnyStore, AnyStore]]:
@@ -253,6 +280,57 @@ def test_export_is_byte_for_byte_the_same(pair: tuple[AnyStore, AnyStore], fmt: 
         assert items[0]["truncated"] is True
         assert items[3]["topics"] == ["Diplomacy", "japan-ukraine"]
         assert items[3]["published_at"] == iso(timedelta(days=-1))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_with_revisions_is_byte_for_byte_the_same(pair: tuple[AnyStore, AnyStore], fmt: str) -> None:
+    lite, pg = pair
+    plain = exported(lite, fmt)
+    for store in pair:
+        revise(store)
+    for filters in ({}, {"source": "alpha"}, {"query": "Reactions"}):
+        assert exported(pg, fmt, revisions=True, **filters) == exported(lite, fmt, revisions=True, **filters)
+    count, data = exported(pg, fmt, revisions=True)
+    assert count == 6
+    assert exported(pg, fmt)[1] != data
+    if fmt == "csv":
+        assert data.splitlines()[0].decode().endswith(",removed_at,removed_status,revisions")
+        assert len(exported(lite, fmt)[1]) > len(plain[1])  # article 1's new text, in the columns of before
+        assert exported(lite, fmt)[1].splitlines()[0] == plain[1].splitlines()[0]
+        return
+    items = {item["id"]: item for item in map(json.loads, data.splitlines())}
+    assert [r["title"] for r in items[1]["revisions"]] == ["Kishida visits Kyiv", "Kishida visits Kyiv"]
+    first, second = items[1]["revisions"]
+    assert (first["fetched_at"], first["replaced_at"]) == (iso(timedelta(hours=-2)), iso(timedelta(hours=-1)))
+    assert (first["paragraphs_added"], first["paragraphs_removed"], first["paragraphs_changed"]) == (2, 0, 0)
+    assert first["headline_changed"] is False  # booleans, as the article's flags are
+    assert first["said_updated"] is True
+    assert first["modified_at"] == iso(timedelta(hours=-1, minutes=-5))
+    assert (second["title_after"], second["headline_changed"], second["said_updated"]) == (
+        "Kishida signs Kyiv pact", True, False)
+    assert (second["paragraphs_added"], second["paragraphs_removed"], second["paragraphs_changed"]) == (1, 1, 1)
+    changed = next(p for p in second["diff"]["paragraphs"] if p["kind"] == "changed")
+    assert ["-", "signed"] in changed["words"]
+    assert ["+", "sealed"] in changed["words"]
+    assert (items[5]["removed_at"], items[5]["removed_status"]) == (iso(timedelta(minutes=-10)), 410)
+    assert (items[4]["removed_at"], items[4]["revisions"]) == (None, [])
+    assert "revisions" not in json.loads(exported(lite, fmt)[1].splitlines()[0])
+
+
+def test_export_parquet_with_revisions_is_the_same(pair: tuple[AnyStore, AnyStore]) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    lite, pg = pair
+    for store in pair:
+        revise(store)
+    tables = [pq.read_table(io.BytesIO(exported(store, "parquet", revisions=True)[1])) for store in (lite, pg)]
+    assert tables[0].schema == tables[1].schema
+    assert tables[0].to_pylist() == tables[1].to_pylist()
+    rows = {row["id"]: row for row in tables[1].to_pylist()}
+    assert [r["title_after"] for r in rows[1]["revisions"]] == ["Kishida visits Kyiv", "Kishida signs Kyiv pact"]
+    assert rows[1]["revisions"][0]["replaced_at"] == NOW + timedelta(hours=-1)
+    assert json.loads(rows[1]["revisions"][1]["diff"])["title_after"] == "Kishida signs Kyiv pact"
+    assert rows[5]["removed_status"] == 410
+    assert "revisions" not in pq.read_table(io.BytesIO(exported(lite, "parquet")[1])).schema.names
 
 
 def test_export_parquet_is_the_same(pair: tuple[AnyStore, AnyStore]) -> None:

@@ -1,4 +1,4 @@
-"""storage.Reports in PostgreSQL: what `ingest sources`, `stats`, `health`, `topics` and `export` read.
+"""storage.Reports in PostgreSQL: what `ingest sources`, `stats`, `health`, `topics`, `export` and `history` read.
 
 PostgresReports is a mixin of archive/postgres.py's PostgresStore (it reads over `self.conn`, a psycopg 3
 connection whose time zone is UTC). Every method answers as SqliteStore's does (archive/report.py, health.py,
@@ -41,12 +41,12 @@ from typing import IO, Any, Final, LiteralString
 import psycopg
 from psycopg import sql
 
-from ingest.archive import export
+from ingest.archive import export, revdiff
 from ingest.archive.db import iso_utc
 from ingest.archive.health import STORED_OUTCOMES, evidence_line, verdicts
 from ingest.archive.report import FAILING_STATUSES, _flag, format_lag
 from ingest.config import Config
-from ingest.storage import ExportError, Health
+from ingest.storage import REVISION_FIELDS, ExportError, Health, History, Revision, article_ref
 
 COLUMNS: Final = {"title": "A", "text": "B"}  # the FTS columns and their weights in articles.fts
 NEAR_DEFAULT: Final = 10
@@ -172,14 +172,15 @@ class PostgresReports:
             fts_condition(query)
 
     def export_articles(self, out: IO[bytes], fmt: str, *, since: date | None = None, source: str | None = None,
-                        query: str | None = None) -> int:
+                        query: str | None = None, revisions: bool = False) -> int:
         """See storage.Reports.export_articles: export.write_batches over rows streamed by a server-side cursor,
-        in one snapshot."""
+        in one snapshot (each batch's revisions read in it too)."""
         self.check_export(fmt, query)
         topics = (sql.SQL("ARRAY(SELECT topic FROM article_topics WHERE article_id = a.id"
                           ' ORDER BY topic COLLATE "C")') if self._has_topics() else sql.SQL("ARRAY[]::text[]"))
+        names = export.COLUMNS + (export.REMOVAL_COLUMNS if revisions else ())
         columns = sql.SQL(", ").join(topics if c == "topics" else sql.SQL("a.{}").format(sql.Identifier(c))
-                                     for c in export.COLUMNS)
+                                     for c in names)
         where: list[sql.Composable] = []
         params: list[Any] = []
         if since is not None:
@@ -198,10 +199,47 @@ class PostgresReports:
         statement += sql.SQL(" ORDER BY a.published_at NULLS FIRST, a.id")  # SQLite's order: undated first
         with self.conn.transaction(), self.conn.cursor(name="ingest_export") as cursor:
             cursor.execute(statement, params)
-            return export.write_batches(_batches(cursor), out, fmt)
+            return export.write_batches(_batches(cursor), out, fmt, revisions=self._revisions if revisions else None)
+
+    def _revisions(self, ids: list[int]) -> dict[int, list[tuple[Any, ...]]]:
+        """export.Revisions: the articles' revisions oldest first, as SQLite's rows (times ISO 8601 UTC text)."""
+        found: dict[int, list[tuple[Any, ...]]] = {}
+        for article_id, *values in self.conn.execute(
+                sql.SQL("SELECT article_id, {} FROM revisions WHERE article_id = ANY(%s) ORDER BY article_id, id")
+                .format(sql.SQL(", ").join(map(sql.Identifier, REVISION_FIELDS))), [ids]):
+            found.setdefault(article_id, []).append(_sqlite_values(values))
+        return found
+
+    # --- ingest history ------------------------------------------------------------------------------------------
+
+    def article_history(self, ref: str) -> History | None:
+        """See storage.Reports.article_history (report.article_history)."""
+        found = article_ref(ref)
+        if found is None:
+            return None
+        select: LiteralString = ("SELECT a.id, a.url, a.source, a.title, a.text, a.published_at, a.modified_at,"
+                                 " a.fetched_at, a.removed_at, a.removed_status FROM articles a")
+        article = (self.conn.execute(select + " WHERE a.id = %s", [found]) if isinstance(found, int) else
+                   self.conn.execute(select + " WHERE a.url_key = %s OR a.id = (SELECT article_id FROM url_aliases"
+                                     " WHERE url_key = %s) LIMIT 1", [found, found])).fetchone()
+        if article is None:
+            return None
+        earlier = self._revisions([article[0]]).get(article[0], [])
+        names = ("article_id", "url", "source", "title", "text", "published_at", "modified_at", "fetched_at",
+                 "removed_at", "removed_status")
+        return revdiff.with_diffs(History(**dict(zip(names, _sqlite_values(article), strict=True)),
+                                          revisions=tuple(Revision(*values) for values in earlier)))
 
 
-_TIMES: Final = frozenset(export.COLUMNS.index(c) for c in export.TIME_COLUMNS)
+_TIMESTAMP: Final = datetime  # psycopg's type for timestamptz (tests freeze this module's `datetime.now`)
+
+
+def _sqlite_values(values: Any) -> tuple[Any, ...]:
+    """A row's values as SQLite keeps them: times as ISO 8601 UTC text."""
+    return tuple(iso_utc(value) if isinstance(value, _TIMESTAMP) else value for value in values)
+
+
+_TIMES: Final = frozenset(export.COLUMNS.index(c) for c in export.TIME_COLUMNS) | {len(export.COLUMNS)}  # removed_at
 _TOPICS: Final = export.COLUMNS.index("topics")
 
 

@@ -1,4 +1,4 @@
-"""Read-only summaries of the database for `ingest sources` and `ingest stats`.
+"""Read-only summaries of the database for `ingest sources`, `ingest stats` and `ingest history`.
 
 database -> lists of dicts. The same numbers are a SQL query away in Datasette; these are the ones
 an operator wants at a glance: is each source alive, what fails and why, did a layout drift.
@@ -11,8 +11,10 @@ from typing import Any
 
 import sqlite_utils
 
+from ingest.archive import revdiff
 from ingest.archive.store import rows
 from ingest.config import Config
+from ingest.storage import REVISION_FIELDS, History, Revision, article_ref
 
 FAILING_PASSES = 3  # a source whose last this many passes failed is flagged in `ingest sources`
 FAILING_STATUSES = ("failed", "error")  # `stopped` and `running` passes say nothing about the source
@@ -98,3 +100,24 @@ def format_lag(seconds: int | None) -> str | None:
     parts = [(days, "d"), (hours, "h"), (minutes, "m")]
     first = next((i for i, (n, _) in enumerate(parts) if n), len(parts) - 1)
     return " ".join(f"{n}{unit}" for n, unit in parts[first:first + 2])
+
+
+def article_history(db: sqlite_utils.Database, ref: str) -> History | None:
+    """See storage.Reports.article_history: the article by id, URL key or alias key, its revisions by id (the order
+    they were made in); columns an older archive lacks read as None."""
+    found = article_ref(ref)
+    if found is None:
+        return None
+    removed = ("a.removed_at, a.removed_status" if "removed_at" in db["articles"].columns_dict
+               else "NULL AS removed_at, NULL AS removed_status")
+    where = ("a.id = ?", [found]) if isinstance(found, int) else (
+        "a.url_key = ? OR a.id = (SELECT article_id FROM url_aliases WHERE url_key = ?)", [found, found])
+    article = next(rows(db, "SELECT a.id, a.url, a.source, a.title, a.text, a.published_at, a.modified_at,"
+                            f" a.fetched_at, {removed} FROM articles a WHERE {where[0]} LIMIT 1", where[1]), None)
+    if article is None:
+        return None
+    stored = db["revisions"].columns_dict if db["revisions"].exists() else {}
+    columns = ", ".join(name if name in stored else f"NULL AS {name}" for name in REVISION_FIELDS)
+    earlier = tuple(Revision(**row) for row in rows(
+        db, f"SELECT {columns} FROM revisions WHERE article_id = ? ORDER BY id", [article["id"]])) if stored else ()
+    return revdiff.with_diffs(History(article_id=article.pop("id"), **article, revisions=earlier))

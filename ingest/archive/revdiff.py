@@ -8,7 +8,8 @@ and a replaced paragraph that still shares most of its words with the old one is
 else the old one is "removed" and the new one "added".
 
 Pure functions over strings: the dedup stage calls `is_revision`, the store keeps `diff(...).to_json()` beside the
-earlier version in `revisions`, and `ingest history` prints it.
+earlier version in `revisions`, and `ingest history` prints it (`with_diffs` fills in the diffs of revisions kept
+before schema 10).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from typing import Any, Final
+
+from ingest.storage import History
 
 # A counter and its number, either order: "1,204 views", "Views: 1204", "Переглядів: 57", "57 переглядів",
 # "閲覧数 1204". The number may carry thousands separators or a k/K/тис. suffix.
@@ -155,3 +158,18 @@ def revision_fields(old_title: str, old_text: str, old_modified_at: str | None, 
             "modified_at": new_modified_at,
             "said_updated": int(new_modified_at is not None and (old_modified_at is None
                                                                   or new_modified_at > old_modified_at))}
+
+
+
+def with_diffs(history: History) -> History:
+    """The history with every revision's diff: one kept by an ingest older than schema 10 has none, so it is computed
+    here from the version and the one that replaced it (its modified_at and said_updated stay unknown). Both stores'
+    article_history return this."""
+    later = [(r.title, r.text) for r in history.revisions[1:]] + [(history.title, history.text)]
+    revisions = []
+    for revision, (title, text) in zip(history.revisions, later[:len(history.revisions)], strict=True):
+        if revision.diff is None:
+            found = revision_fields(revision.title, revision.text, None, title, text, None)
+            revision = replace(revision, **{k: v for k, v in found.items() if k not in ("modified_at", "said_updated")})
+        revisions.append(revision)
+    return replace(history, revisions=tuple(revisions))

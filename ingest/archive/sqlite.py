@@ -29,7 +29,19 @@ from ingest.archive.store import check_database as check_database  # re-exported
 from ingest.archive.store import check_writable as check_writable  # re-exported: before a writer starts
 from ingest.config import Config, Topic
 from ingest.models import Article, BlockKey, Fingerprint, Link, WarcRef
-from ingest.storage import Health, Listing, Recleaning, Reports, Revisit, Saved, Store, Stored, StoredPage, Verdict
+from ingest.storage import (
+    Health,
+    History,
+    Listing,
+    Recleaning,
+    Reports,
+    Revisit,
+    Saved,
+    Store,
+    Stored,
+    StoredPage,
+    Verdict,
+)
 
 # What a database that cannot be used raises (damaged, locked, read-only, not SQLite): callers that report such
 # trouble in one line (the CLI, the daemon) catch this name, not sqlite3's.
@@ -272,9 +284,14 @@ class SqliteStore:
         export.check(self.db, fmt, query)
 
     def export_articles(self, out: IO[bytes], fmt: str, *, since: date | None = None, source: str | None = None,
-                        query: str | None = None) -> int:
+                        query: str | None = None, revisions: bool = False) -> int:
         """See storage.Reports.export_articles."""
-        return export.export_articles(self.db, out, fmt, since=since, source=source, query=query)
+        return export.export_articles(self.db, out, fmt, since=since, source=source, query=query,
+                                      revisions=revisions)
+
+    def article_history(self, ref: str) -> History | None:
+        """See storage.Reports.article_history."""
+        return report.article_history(self.db, ref)
 
     # host state
     def host_states(self) -> store.HostStore:
