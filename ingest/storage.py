@@ -30,7 +30,6 @@ from typing import IO, Any, Final, Protocol
 
 from ingest.config import Config, Topic
 from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, WarcRef
-from ingest.urls import url_key
 
 CLAIM_SECONDS: Final = 600.0  # a claim lapses this long after it was taken or renewed: a killed process's links return
 EXPORT_FORMATS: Final = ("jsonl", "csv", "parquet")
@@ -194,18 +193,6 @@ class History:
 
 class ExportError(ValueError):
     """The export cannot run as asked (bad FTS query, unknown format, pyarrow missing)."""
-
-
-MAX_ID: Final = 2**63 - 1  # both stores' ids are 64-bit: a longer number names no article
-
-
-def article_ref(ref: str) -> int | str | None:
-    """What `ingest history URL_OR_ID` names: an article id (ASCII digits), else the URL's key (urls.url_key, the
-    spelling every store keys articles and aliases by); None for a number no id can be."""
-    ref = ref.strip()
-    if ref.isascii() and ref.isdigit():
-        return int(ref) if int(ref) <= MAX_ID else None
-    return url_key(ref)
 
 
 def export_format(output: Path | None) -> str:

@@ -14,6 +14,7 @@ AMP suffixes, trailing slash, scheme). A change to what url_key returns is a sch
 from __future__ import annotations
 
 import re
+from typing import Final
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import idna
@@ -82,3 +83,15 @@ def url_key(url: str) -> str:
     path = _AMP_PATH.sub("", parts.path)
     path = path.rstrip("/") or "/"
     return f"{host}{path}" + (f"?{parts.query}" if parts.query else "")
+
+
+MAX_ID: Final = 2**63 - 1  # both stores' ids are 64-bit: a longer number names no article
+
+
+def article_ref(ref: str) -> int | str | None:
+    """What `ingest history URL_OR_ID` names: an article id (ASCII digits), else the URL's key (urls.url_key, the
+    spelling every store keys articles and aliases by); None for a number no id can be."""
+    ref = ref.strip()
+    if ref.isascii() and ref.isdigit():
+        return int(ref) if int(ref) <= MAX_ID else None
+    return url_key(ref)

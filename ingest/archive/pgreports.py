@@ -46,7 +46,8 @@ from ingest.archive.db import iso_utc
 from ingest.archive.health import STORED_OUTCOMES, evidence_line, verdicts
 from ingest.archive.report import FAILING_STATUSES, _flag, format_lag
 from ingest.config import Config
-from ingest.storage import REVISION_FIELDS, ExportError, Health, History, Revision, article_ref
+from ingest.storage import REVISION_FIELDS, ExportError, Health, History, Revision
+from ingest.urls import article_ref
 
 COLUMNS: Final = {"title": "A", "text": "B"}  # the FTS columns and their weights in articles.fts
 NEAR_DEFAULT: Final = 10

@@ -14,7 +14,8 @@ import sqlite_utils
 from ingest.archive import revdiff
 from ingest.archive.store import rows
 from ingest.config import Config
-from ingest.storage import REVISION_FIELDS, History, Revision, article_ref
+from ingest.storage import REVISION_FIELDS, History, Revision
+from ingest.urls import article_ref
 
 FAILING_PASSES = 3  # a source whose last this many passes failed is flagged in `ingest sources`
 FAILING_STATUSES = ("failed", "error")  # `stopped` and `running` passes say nothing about the source
