@@ -23,7 +23,7 @@ from conftest import Site, article_html, query, rss, send
 from ingest.archive.sqlite import open_host_states, open_store
 from ingest.config import Settings, Source
 from ingest.crawl.fetch import Fetcher
-from ingest.run.pipeline import run_source
+from ingest.run.pipeline import Summary, run_source
 from ingest.run.revisit import after_revisit, next_step
 
 SETTINGS = Settings(user_agent="ingest-test/1.0 (+https://example.org/contact)", per_host_delay=0.0,
@@ -91,15 +91,20 @@ def outlet() -> Iterator[Outlet]:
     made.site.close()
 
 
-def daemon_pass(db: Path, outlet: Outlet, steps: tuple[float, ...] = STEPS) -> dict[str, int]:
-    source = Source(slug="city", feeds=(outlet.site.url("/feed.xml"),), domains=("127.0.0.1",), revisit=steps)
+def one_pass(db: Path, source: Source, *, limit: int = 500, workers: int = 2) -> Summary:
+    """A daemon pass (kind "run") of `source` into the SQLite archive at `db`, with a real Fetcher."""
     store, hosts = open_store(db), open_host_states(db)
     try:
         with Fetcher(SETTINGS, hosts) as fetcher:
-            summary = run_source(store, fetcher, source, kind="run", limit=500, workers=2)
+            return run_source(store, fetcher, source, kind="run", limit=limit, workers=workers)
     finally:
         store.close()
         hosts.close()
+
+
+def daemon_pass(db: Path, outlet: Outlet, steps: tuple[float, ...] = STEPS) -> dict[str, int]:
+    source = Source(slug="city", feeds=(outlet.site.url("/feed.xml"),), domains=("127.0.0.1",), revisit=steps)
+    summary = one_pass(db, source)
     return {"new": summary.new, "updated": summary.updated, "unchanged": summary.unchanged,
             "removed": summary.removed, "revisited": summary.revisited}
 
@@ -163,13 +168,7 @@ def test_new_links_come_before_revisits_and_the_pass_budget_holds(tmp_path: Path
         outlet.site.routes[f"/news/{i}"] = lambda h, path=f"/news/{i}": outlet.reply(h, path)
     order_before = len(outlet.site.hits)
     source = Source(slug="city", feeds=(outlet.site.url("/feed.xml"),), domains=("127.0.0.1",), revisit=STEPS)
-    store, hosts = open_store(db), open_host_states(db)
-    try:
-        with Fetcher(SETTINGS, hosts) as fetcher:
-            summary = run_source(store, fetcher, source, kind="run", limit=5, workers=1)
-    finally:
-        store.close()
-        hosts.close()
+    summary = one_pass(db, source, limit=5, workers=1)
     assert (summary.new, summary.revisited) == (3, 2)  # a budget of 5 pages: the new ones first, then 2 revisits
     paths = [h.path for h in outlet.site.hits[order_before:] if h.path != "/feed.xml"]
     assert sorted(paths[:3]) == ["/news/5", "/news/6", "/news/7"]
@@ -202,24 +201,18 @@ def test_a_sitemap_lastmod_that_moves_brings_the_revisit_forward(tmp_path: Path,
                     revisit=(600.0, 1200.0))
     db = tmp_path / "news.db"
 
-    def one_pass() -> tuple[int, int, int]:
-        store, hosts = open_store(db), open_host_states(db)
-        try:
-            with Fetcher(SETTINGS, hosts) as fetcher:
-                summary = run_source(store, fetcher, source, kind="run", limit=500, workers=2)
-        finally:
-            store.close()
-            hosts.close()
+    def counts() -> tuple[int, int, int]:
+        summary = one_pass(db, source)
         return summary.new, summary.revisited, summary.updated
 
-    assert one_pass() == (5, 0, 0)
+    assert counts() == (5, 0, 0)
     time.sleep(1.1)  # lastmod has whole seconds: the edit is after the first fetch
     outlet.stories["/news/1"].title = "Story number 1 about the city budget, corrected"
     lastmod["/news/1"] = datetime.now(UTC).isoformat(timespec="seconds")
-    assert one_pass() == (0, 1, 1)
+    assert counts() == (0, 1, 1)
     assert rows(db, "SELECT a.url, r.title_after FROM revisions r JOIN articles a ON a.id = r.article_id") == [
         (outlet.site.url("/news/1"), "Story number 1 about the city budget, corrected")]
-    assert one_pass() == (0, 0, 0)  # revisited since the lastmod: not again
+    assert counts() == (0, 0, 0)  # revisited since the lastmod: not again
 
 
 def test_workers_on_postgresql_revisit_after_the_new_links(pg_dsn: str, tmp_path: Path, outlet: Outlet) -> None:
