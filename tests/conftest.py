@@ -6,9 +6,10 @@ import gzip
 import json
 import os
 import sqlite3
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -194,3 +195,27 @@ def corpus_bytes(relative: str) -> bytes:
     """The bytes of a corpus page, gunzipped when the file is .gz."""
     raw = corpus_path(relative).read_bytes()
     return gzip.decompress(raw) if relative.endswith(".gz") else raw
+
+
+def _untracked(root: Path) -> set[str] | None:
+    """The checkout's untracked, not ignored files; None outside a git checkout (a tarball)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True,
+                             text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return {line[3:] for line in out.stdout.splitlines() if line.startswith("?? ")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_checkout_is_left_as_it_was() -> Iterator[None]:
+    """No test writes into the checkout (a raw-page folder, a database, a fixture): "nothing writes outside the folder
+    it was given". Files the run made there fail it, named."""
+    root = Path(__file__).resolve().parent.parent
+    before = _untracked(root)
+    yield
+    after = _untracked(root)
+    if before is not None and after is not None:
+        assert after <= before, f"the tests wrote into the checkout: {sorted(after - before)}"

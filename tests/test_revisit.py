@@ -215,7 +215,8 @@ def test_a_sitemap_lastmod_that_moves_brings_the_revisit_forward(tmp_path: Path,
     assert counts() == (0, 0, 0)  # revisited since the lastmod: not again
 
 
-def test_workers_on_postgresql_revisit_after_the_new_links(pg_dsn: str, tmp_path: Path, outlet: Outlet) -> None:
+def test_workers_on_postgresql_revisit_after_the_new_links(pg_dsn: str, tmp_path: Path, outlet: Outlet,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The scheduler's discovery job, run by a worker, queues the due revisits after the new links (a lower
     priority); a worker's revisit finds the edit and stores the revision with its diff, in PostgreSQL."""
     import psycopg
@@ -225,6 +226,7 @@ def test_workers_on_postgresql_revisit_after_the_new_links(pg_dsn: str, tmp_path
     from ingest.config import Config
     from ingest.run.queue import DISCOVER_TASK, REVISIT_TASK, TASK_NAME, QueuedPasses
 
+    monkeypatch.chdir(tmp_path)  # the workers' raw pages: ./warc for a PostgreSQL archive without warc_dir
     source = Source(slug="city", feeds=(outlet.site.url("/feed.xml"),), domains=("127.0.0.1",), revisit=STEPS)
     config = Config(settings=SETTINGS, sources={"city": source})
     open_postgres_store(pg_dsn).close()
@@ -254,3 +256,4 @@ def test_workers_on_postgresql_revisit_after_the_new_links(pg_dsn: str, tmp_path
     assert json.loads(revised[0][2])["paragraphs"][0]["words"][:2] == [["-", "12"], ["+", "15"]]
     assert steps == [(1, 5)]
     assert outcomes == {"new": 5, "updated": 1, "unchanged": 4}
+    assert [p.name for p in (tmp_path / "warc").iterdir()] == [f"city-{datetime.now(UTC):%Y-%m}.warc.gz"]
