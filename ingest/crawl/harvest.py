@@ -95,8 +95,9 @@ class Harvest:
         self.seen.update(lk.url for lk in fresh)
         unknown = [lk for lk in fresh if not self.store.is_known(lk.url)]
         # Known pages the feed or sitemap says changed: revisited first (run/revisit.py), if the source revisits.
-        modified = [lk for lk in fresh if lk.modified_at is not None and lk not in unknown] if self.source.revisit \
-            else []
+        new_urls = {lk.url for lk in unknown}
+        modified = [lk for lk in fresh if lk.modified_at is not None and lk.url not in new_urls] \
+            if self.source.revisit else []
         self.read += 1
         if not self.persist:
             self.links += unknown
