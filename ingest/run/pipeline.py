@@ -51,7 +51,6 @@ from ingest.models import (
 from ingest.models import Window as Window  # re-exported: callers build windows for run_source
 from ingest.run import revisit
 from ingest.run.parsing import PARSE_TIMEOUT, parse_isolated, parse_pool
-from ingest.run.revisit import REVISITS_PER_PASS
 from ingest.run.workers import WorkerPool
 from ingest.storage import CLAIM_SECONDS, Reports, Revisit, Store
 from ingest.urls import url_key
@@ -316,7 +315,7 @@ def run_source(store: Store, fetcher: Fetcher, source: Source, *, kind: str = "r
         task = _Task(fetcher, parser, adapter, source, window, parse_timeout, LearnedCache(store, source), archive)
         _fetch_all(store, task, pending, stop, workers, summary, on_outcome, topics)
         if kind == "run" and source.revisit and not stop.is_set():  # new articles first, revisits with what is left
-            revisit_due(store, task, summary, REVISITS_PER_PASS if limit is None else limit - len(pending), stop,
+            revisit_due(store, task, summary, revisit.due_now(store, source, time.time(), limit, len(pending)), stop,
                         topics)
         if summary.failed["host-backoff"]:
             log.warning("%s deferred %d links: their host is backing off (hosts.backoff_until)",
@@ -330,33 +329,29 @@ def run_source(store: Store, fetcher: Fetcher, source: Source, *, kind: str = "r
     return summary
 
 
-def revisit_due(store: Store, task: _Task, summary: Summary, budget: int, stop: threading.Event,
+def revisit_due(store: Store, task: _Task, summary: Summary, due: Iterable[Revisit], stop: threading.Event,
                 topics: Mapping[str, Topic] | None = None) -> int:
-    """Fetch again the source's stored articles whose revisit is due (run/revisit.py), at most `budget`, soonest
-    first, one at a time (one outlet: its host's turn paces them anyway); how many were revisited."""
-    source = task.source
-    now = time.time()
-    revisit.schedule_new(store, source, now)
-    if budget <= 0:
-        return 0
+    """Fetch again the stored articles `due` (revisit.due_now), one at a time (one outlet: its host's turn paces
+    them anyway); how many were revisited."""
     done = 0
-    for due in store.due_revisits(source.slug, now, budget):
+    for each in due:
         if stop.is_set():
             break
-        link = Link(due.url, source.slug, "revisit")
-        outcome = fetch_article(task.fetcher, task.pool, task.adapter, source, link, OPEN_WINDOW, task.parse_timeout,
-                                task.learned.current, task.archive, revisit_validators(store, due))
-        record_revisit(store, due, outcome, source, summary, topics)
+        outcome = fetch_revisit(store, task.fetcher, task.pool, task.adapter, task.source, each, task.parse_timeout,
+                                task.learned.current, task.archive)
+        record_revisit(store, each, outcome, task.source, summary, topics)
         done += 1
     return done
 
 
-def revisit_validators(store: Store, due: Revisit) -> tuple[str | None, str | None]:
-    """What makes a revisit a conditional GET: the last revisit's ETag and Last-Modified, else the first fetch's
-    (kept by `record` with the feeds' and sitemaps' validators)."""
-    if due.etag or due.last_modified:
-        return due.etag, due.last_modified
-    return store.validators(due.url)
+def fetch_revisit(store: Store, fetcher: Fetcher, pool: WorkerPool, adapter: Adapter, source: Source, due: Revisit,
+                  parse_timeout: float = PARSE_TIMEOUT, learned: Learned = NOTHING_LEARNED,
+                  archive: WarcArchive | None = None) -> Outcome:
+    """fetch_article for a revisit: a conditional GET with the last revisit's ETag and Last-Modified, else the
+    first fetch's (kept by `record` with the feeds' and sitemaps' validators)."""
+    validators = (due.etag, due.last_modified) if due.etag or due.last_modified else store.validators(due.url)
+    return fetch_article(fetcher, pool, adapter, source, Link(due.url, source.slug, "revisit"), OPEN_WINDOW,
+                         parse_timeout, learned, archive, validators)
 
 
 def record_revisit(store: Store, due: Revisit, outcome: Outcome, source: Source, summary: Summary,

@@ -58,12 +58,11 @@ from ingest.run.pipeline import (
     RELEASE_EVERY,
     Summary,
     fetch_article,
+    fetch_revisit,
     learned_for,
     record,
     record_revisit,
-    revisit_validators,
 )
-from ingest.run.revisit import REVISITS_PER_PASS
 from ingest.run.sweep import heartbeat_for, job_holder, prune_jobs, sweep, sweep_every
 from ingest.run.workers import WorkerPool
 from ingest.storage import Revisit
@@ -285,10 +284,8 @@ class LinkJobs:
             due = store.due_revisit(key, time.time())
             if due is None:
                 return "not-due"
-            link = Link(due.url, source.slug, "revisit")
-            outcome = fetch_article(work.fetcher, work.pool, get_adapter(source.adapter), source, link, OPEN_WINDOW,
-                                    work.parse_timeout, learned_for(store, source), work.archive,
-                                    revisit_validators(store, due))
+            outcome = fetch_revisit(store, work.fetcher, work.pool, get_adapter(source.adapter), source, due,
+                                    work.parse_timeout, learned_for(store, source), work.archive)
             if outcome.error is not None and outcome.error.reason == "stopped":
                 raise GivenBack(due.url)
             return record_revisit(store, due, outcome, source, Summary(source.slug), work.config.topics)
@@ -497,10 +494,7 @@ def queue_pass(store: PostgresStore, jobs: LinkJobs, fetcher: Fetcher, source: S
         summary.queued, summary.already_queued = jobs.defer(pending, window)
         log.info("%s queued %d links (%d were queued already)", source.slug, summary.queued, summary.already_queued)
         if kind == "run" and source.revisit and not stop.is_set():  # after the new links (a lower priority)
-            now = time.time()
-            revisit.schedule_new(store, source, now)
-            budget = REVISITS_PER_PASS if limit is None else limit - len(pending)
-            due = store.due_revisits(source.slug, now, budget) if budget > 0 else []
+            due = revisit.due_now(store, source, time.time(), limit, len(pending))
             queued, waiting = jobs.defer_revisits(source, due)
             summary.queued += queued
             summary.already_queued += waiting

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from ingest.config import Source
-from ingest.storage import Store
+from ingest.storage import Revisit, Store
 
 REVISITS_PER_PASS: Final = 200  # revisits a pass without a page limit takes at most
 GONE: Final = frozenset({404, 410})  # a revisit answered so: the story was taken down
@@ -50,6 +50,15 @@ def schedule_new(store: Store, source: Source, now: float) -> int:
     if rows:
         store.schedule_revisits(rows)
     return len(rows)
+
+
+def due_now(store: Store, source: Source, now: float, limit: int | None, fetching: int) -> list[Revisit]:
+    """What a pass revisits: the source's recent articles placed in the schedule first (schedule_new), then those
+    due at `now`, soonest first, as many as the pass's page budget (`limit`, else REVISITS_PER_PASS) leaves after
+    its `fetching` new links."""
+    schedule_new(store, source, now)
+    budget = REVISITS_PER_PASS if limit is None else limit - fetching
+    return store.due_revisits(source.slug, now, budget) if budget > 0 else []
 
 
 def after_revisit(steps: Sequence[float], base: float, step: int, now: float, *, gone: bool = False,
