@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from ingest.archive.location import Database, describe, open_archive, open_hosts, raw_archive, trouble
+from ingest.archive.location import PG_SCHEMES, Database, describe, open_archive, open_hosts, raw_archive, trouble
 from ingest.archive.sqlite import (
     DatabaseTrouble,
     SchemaError,
@@ -61,7 +61,6 @@ PIPED_WIDTH: Final = 200  # columns of a table written to a pipe or file, so row
 
 
 _URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-PG_SCHEMES: Final = ("postgresql", "postgres")
 # The commands that run on a PostgreSQL archive: every one but `serve` (Datasette reads SQLite: publish first), `backup`
 # (SQLite's online backup: `publish` is PostgreSQL's copy to a file) and `demo` (a SQLite file of its own).
 ON_POSTGRES: Final = frozenset({"publish", "sources", "stats", "health", "topics", "export", "boilerplate", "worker",
@@ -211,12 +210,16 @@ def _not_on_postgres(command: str) -> None:
 
 @contextmanager
 def _archive(obj: Context, open_sqlite: Callable[[Path], Store], *, write: bool = False) -> Iterator[Store]:
-    """The archive --db names, closed after: a SQLite file by `open_sqlite` (the command checked the path first),
-    or a PostgreSQL URL by _postgres."""
+    """The archive --db names, closed after: a SQLite file by `open_sqlite`, once the path passed check_database
+    (with `write`, _check_for_writing), or a PostgreSQL URL by _postgres."""
     if obj.db_url is not None:
         with _postgres(obj.db_url, write=write) as pg:
             yield pg
         return
+    if write:
+        _check_for_writing(obj.db_path, create=False)
+    else:
+        check_database(obj.db_path, create=False)
     db = open_sqlite(obj.db_path)
     try:
         yield db
@@ -831,8 +834,6 @@ def _extract_source(config: Config, slug: str | None, url: str | None) -> Source
 @click.pass_obj
 def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> None:
     """What ingest learned to remove from SOURCE's pages: each block, pages seen, first and last seen."""
-    if obj.db_url is None:
-        check_database(obj.db_path, create=False)
     with _archive(obj, open_readonly_store) as db:
         try:
             found = db.boilerplate_listing(source, candidates=candidates)
@@ -853,8 +854,6 @@ def boilerplate(obj: Context, source: str, candidates: bool, as_json: bool) -> N
 def sources(obj: Context, as_json: bool) -> None:
     """List each source: its adapter, schedule, last run and counts."""
     config = obj.config()
-    if obj.db_url is None:
-        check_database(obj.db_path, create=False)
     with _archive(obj, open_for_reading) as db:
         rows = db.source_rows(config)
     _print_rows(rows, as_json)
@@ -867,8 +866,6 @@ def sources(obj: Context, as_json: bool) -> None:
 def stats(obj: Context, days: int, as_json: bool) -> None:
     """Per-source health: last success, errors by reason, layout fallbacks, articles per day."""
     config = obj.config()
-    if obj.db_url is None:
-        check_database(obj.db_path, create=False)
     with _archive(obj, open_for_reading) as db:
         data = db.stats(config, days=days)
     if as_json:
@@ -908,8 +905,6 @@ def health_command(obj: Context, max_lag: float | None) -> None:
     For cron, systemd timers and container health checks; reads the database only.
     """
     config = obj.config()
-    if obj.db_url is None:
-        check_database(obj.db_path, create=False)
     with _archive(obj, open_readonly_store) as db:
         try:
             verdicts = db.health(config, max_lag=max_lag)
@@ -1008,8 +1003,6 @@ def export_command(obj: Context, fmt: str | None, since: date | None, slug: str 
                    output: Path | None, revisions: bool) -> None:
     """Stream articles (oldest first) as JSON lines, CSV or Parquet, for pandas and other tools."""
     fmt = fmt or export_format(output)
-    if obj.db_url is None:
-        check_database(obj.db_path, create=False)
     try:
         with _archive(obj, _open_for_export) as db:  # read-only: an export never takes a lock the daemon waits on
             db.check_export(fmt, query)
@@ -1044,8 +1037,6 @@ def history_command(obj: Context, ref: str, as_json: bool) -> None:
 
     URL_OR_ID is the article's id or any URL it was stored or fetched at. No such article: one line, exit 1.
     """
-    if obj.db_url is None:
-        check_database(obj.db_path, create=False)
     with _archive(obj, open_for_reading) as db:
         found = db.article_history(ref)
     if found is None:
@@ -1126,10 +1117,6 @@ def _print_history(data: dict[str, Any]) -> None:
 def topics_command(obj: Context, retag: bool, as_json: bool) -> None:
     """List the configured topics and the articles each tags; --retag re-applies changed rules."""
     config = obj.config()
-    if obj.db_url is None and retag:
-        _check_for_writing(obj.db_path, create=False)
-    elif obj.db_url is None:
-        check_database(obj.db_path, create=False)
     with _archive(obj, open_store if retag else open_for_reading, write=retag) as db:
         if retag:
             read = db.retag(config.topics)
@@ -1192,21 +1179,12 @@ def worker_command(obj: Context, concurrency: int | None) -> None:
                    "SQLite file: `ingest run` fetches into it.", err=True)
         sys.exit(2)
     config = obj.config()
-    with _postgres(obj.db_url, write=True):  # the archive must exist (one line otherwise): nothing is created
-        pass
-    try:
-        from ingest.archive.postgres import ArchiveTrouble, server_errors
+    _pg_ready(obj.db_url, create=False)  # the archive must exist (one line otherwise): nothing is created
+    with _queue_errors(obj.db_url):
         from ingest.run.queue import run_worker
-    except ImportError:
-        click.echo("Error: workers need psycopg and procrastinate: pip install 'ingest[postgres]'", err=True)
-        sys.exit(2)
-    try:
-        with server_errors(obj.db_url):
-            clean = run_worker(obj.db_url, config, concurrency=concurrency or config.settings.concurrency,
-                               archive=raw_archive(obj.db_url, config.settings))
-    except ArchiveTrouble as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
+
+        clean = run_worker(obj.db_url, config, concurrency=concurrency or config.settings.concurrency,
+                           archive=raw_archive(obj.db_url, config.settings))
     log.info("worker stopped" if clean else "worker stopped; pages still in flight were given back")
     if not clean:  # their threads cannot be interrupted: what they committed is safe, their jobs are queued again
         logging.shutdown()
