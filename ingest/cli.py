@@ -406,11 +406,15 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     stop = threading.Event()
     summaries = []
     recleaned: list[reclean.RecleanSummary] = []
-    db = open_archive(obj.db)
+    # A dry run writes nothing: with no database yet, it counts against an empty one in memory (and keeps the
+    # hosts' politeness in memory too) rather than making the file.
+    counting_only = dry_run and isinstance(obj.db, Path) and not obj.db.exists()
+    db = open_for_reading(obj.db) if counting_only else open_archive(obj.db)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if dry_run:
-            with _fetcher(config.settings, obj.db) as fetcher, _progress() as progress:
+            with _fetcher(config.settings, None if counting_only else obj.db) as fetcher, \
+                    _progress() as progress:
                 plans = {s.slug: planned(db, fetcher, s, get_adapter(s.adapter), Window(since, until),
                                          on_read=progress.discovering(s.slug)) for s in chosen}
             _print_rows([{"source": slug, "month": month, "articles": n}

@@ -98,13 +98,18 @@ def test_dry_run_counts_per_month_and_fetches_no_article(tmp_path: Path, site: A
     assert re.search(r"archive\s*│\s*2024-04\s*│\s*30\s*│", out), out
     assert "archive: 47 to fetch" in out
     assert site.article_hits() == []
+    assert not db.exists() and list(tmp_path.iterdir()) == [tmp_path / "sources.toml"]  # nothing written
+    # an existing archive: the dry run adds no link and no validator to it, so the real run reads the sitemaps
+    # in full and finds the same 47
+    backfill(config(tmp_path, site, listings=False), db, "--since", "2024-01-01", "--until", "2024-01-31")
+    out = backfill(config(tmp_path, site, listings=False), db, "--dry-run", "--since", "2024-03-15",
+                   "--until", "2024-04-30")
+    assert "archive: 47 to fetch" in out
     conn = sqlite3.connect(db)
-    assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM frontier").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM frontier WHERE published_hint >= '2024-03'").fetchone()[0] == 0
     conn.close()
-    # the dry run saved no validators: the real run reads the sitemaps in full and finds the same 47
     backfill(config(tmp_path, site, listings=False), db, "--since", "2024-03-15", "--until", "2024-04-30")
-    assert len(days_stored(db)) == 47
+    assert len(days_stored(db)) == 31 + 47
 
 
 def test_interrupted_backfill_resumes_without_refetching(tmp_path: Path) -> None:
