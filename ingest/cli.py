@@ -32,10 +32,12 @@ from ingest.archive.sqlite import (
     check_database,
     check_writable,
     database_trouble,
+    drop_new_sidecars,
     open_for_reading,
     open_readonly_store,
     open_store,
     quick_check,
+    sidecars,
 )
 from ingest.clean.adapters import ADAPTERS, adapter_for_url, get_adapter
 from ingest.clean.parse import own_url, page_from_bytes
@@ -88,6 +90,8 @@ class Context:
         self.db = db  # a SQLite file's path, or a PostgreSQL URL (str)
         self.config_given = config_given
         self._config: Config | None = None
+        # The SQLite file's -wal and -shm before the command: a refused database is left as it was found.
+        self.sidecars = sidecars(db) if isinstance(db, Path) else (True, True)
 
     @property
     def db_url(self) -> str | None:
@@ -137,6 +141,8 @@ class _Commands(click.Group):
             ctx.exit(2)
         except StoreError as exc:
             where = ctx.obj.db if isinstance(ctx.obj, Context) else "the database"
+            if isinstance(ctx.obj, Context) and isinstance(ctx.obj.db, Path):
+                drop_new_sidecars(ctx.obj.db, ctx.obj.sidecars)
             click.echo(f"Error: {where}: {database_trouble(exc)}", err=True)
             ctx.exit(2)
         except OSError as exc:
@@ -163,12 +169,18 @@ def _check_for_writing(db_path: Database, *, create: bool) -> None:
     check_database(db_path, create=create)
     if not db_path.exists():
         return
+    _check_intact(db_path, "not writing into it")
+    check_writable(db_path)  # StoreError ("readonly", "locked"): one line from _Commands
+
+
+def _check_intact(db_path: Path, refusal: str) -> None:
+    """PRAGMA quick_check of an existing SQLite file (about 1 s per GB): damaged, one line and exit 2. Writers,
+    `health` and `serve` check; the other readers fail on the damaged pages they read, and only on those."""
     problems = quick_check(db_path)
     if problems != ["ok"]:
-        click.echo(f"Error: {db_path}: damaged (PRAGMA quick_check: {'; '.join(problems)}); not writing into it. "
+        click.echo(f"Error: {db_path}: damaged (PRAGMA quick_check: {'; '.join(problems)}); {refusal}. "
                    "Restore a backup, or recover it with `sqlite3 news.db .recover`.", err=True)
         sys.exit(2)
-    check_writable(db_path)  # StoreError ("readonly", "locked"): one line from _Commands
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -910,6 +922,8 @@ def health_command(obj: Context, max_lag: float | None) -> None:
     """
     config = obj.config()
     with _archive(obj, open_readonly_store) as db:
+        if obj.db_url is None:  # a damaged file is no healthy archive, whatever its `runs` rows say
+            _check_intact(obj.db_path, "not healthy")
         try:
             verdicts = db.health(config, max_lag=max_lag)
         except SchemaError as exc:
@@ -978,6 +992,7 @@ def serve_command(obj: Context, host: str, port: int, metadata_file: Path | None
     from ingest.archive import serve
 
     check_database(obj.db_path, create=False)
+    _check_intact(obj.db_path, "not serving it")
     try:
         metadata, metadata_path = serve.prepare(obj.db_path, metadata_file)
     except serve.ServeError as exc:

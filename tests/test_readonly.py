@@ -319,6 +319,30 @@ def test_every_command_refuses_a_bad_database_with_one_line_and_changes_nothing(
     assert tree(tmp_path) == before
 
 
+def damage_articles(path: Path) -> None:
+    """A database whose schema reads fine but whose `articles` table's root page is garbled: only a command that
+    reads that table, or checks the whole file, can tell."""
+    fill(path)
+    with closing(sqlite3.connect(path)) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'articles'").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    data[(root - 1) * page_size:root * page_size] = b"\xa5" * page_size
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_table_page_is_refused_by_the_writers_health_and_serve(tmp_path: Path) -> None:
+    """`health` and `serve` check the whole file as the writers do (a monitor must not say OK, nor Datasette serve
+    broken pages, on a damaged archive); the reports that read the damaged table refuse on reading it."""
+    path = make_database(tmp_path)
+    damage_articles(path)
+    commands = [["run"], ["backfill"], ["reclean", "--all"], ["health"], ["serve", "--port", "9"],
+                ["stats"], ["sources"], ["export"], ["history", "1"], ["backup", "{tmp}/copy.db"]]
+    before = tree(tmp_path)
+    assert_refused(run_all(tmp_path, commands, tmp_path / "sources.toml", path), "damaged")
+    assert tree(tmp_path) == before
+
+
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
 def test_every_command_refuses_a_bad_config_with_one_line_and_changes_nothing(case: str, tmp_path: Path) -> None:
     """A config named with --config must be right, whether the command reads it or not; the database is good."""

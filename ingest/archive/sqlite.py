@@ -27,6 +27,8 @@ from ingest.archive.db import transaction
 from ingest.archive.store import DatabaseTrouble as DatabaseTrouble  # re-exported: a --db that cannot be used
 from ingest.archive.store import check_database as check_database  # re-exported: before a command opens the file
 from ingest.archive.store import check_writable as check_writable  # re-exported: before a writer starts
+from ingest.archive.store import drop_new_sidecars as drop_new_sidecars  # re-exported: a refusal leaves no -wal
+from ingest.archive.store import sidecars as sidecars  # re-exported: which of them were there before
 from ingest.config import Config, Topic
 from ingest.models import Article, BlockKey, Fingerprint, Link, WarcRef
 from ingest.storage import (

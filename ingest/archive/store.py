@@ -155,8 +155,7 @@ def check_database(path: str | Path, *, create: bool) -> None:
                               "or `ingest backfill` can create one there, or give another with --db")
     if head and head != SQLITE_HEADER:
         raise DatabaseTrouble(f"{path} is not an SQLite database (it starts {head[:8]!r}); nothing was written to it")
-    beside = [Path(f"{path}-wal"), Path(f"{path}-shm")]
-    there = [side.exists() for side in beside]
+    there = sidecars(path)
     try:
         with closing(open_readonly(path)) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -170,11 +169,21 @@ def check_database(path: str | Path, *, create: bool) -> None:
         trouble = f"{path} was {exc}"
     except sqlite3.DatabaseError as exc:
         trouble = f"{path}: {database_trouble(exc)}"
-    # Reading a WAL database (mode=ro) made its -wal and -shm files: one we refuse is left as it was found.
-    for side, existed in zip(beside, there, strict=True):
-        if not existed and side.exists() and (side.name.endswith("-shm") or side.stat().st_size == 0):
-            side.unlink()
+    drop_new_sidecars(path, there)
     raise DatabaseTrouble(trouble)
+
+
+def sidecars(path: str | Path) -> tuple[bool, bool]:
+    """Whether the database's -wal and -shm files exist (to tell, after a refusal, which ones we made)."""
+    return Path(f"{path}-wal").exists(), Path(f"{path}-shm").exists()
+
+
+def drop_new_sidecars(path: str | Path, there: tuple[bool, bool]) -> None:
+    """Reading a WAL database (mode=ro) makes its -wal and -shm files: one we refuse is left as it was found. Only
+    those that were not `there` before go, and a -wal only while empty (it holds no one's writes)."""
+    for side, existed in zip((Path(f"{path}-wal"), Path(f"{path}-shm")), there, strict=True):
+        if not existed and side.exists() and (side.name.endswith("-shm") or side.stat().st_size == 0):
+            side.unlink(missing_ok=True)
 
 
 def database_trouble(exc: sqlite3.DatabaseError) -> str:
