@@ -1,6 +1,7 @@
 """`ingest demo` lines up with the shipped sources.toml: a real run stores the bundled pages under the configured
 source slugs at the outlets' real URLs with topics, a second run stores nothing, and every query example in the
-README and docs/*.md (```sql blocks, `sqlite3` commands, Datasette URLs, `ingest export` lines) returns rows on its database."""
+README and docs/*.md (```sql blocks, `sqlite3` commands, Datasette URLs, `ingest export` lines) returns rows on its
+database."""
 
 from __future__ import annotations
 
