@@ -1,4 +1,4 @@
-# The daemon in a container: sources.toml and the database live in the volume /data (README: Running in production).
+# The daemon in a container: sources.toml and the database live in the volume /data (docs/production.md).
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md sources.toml ./

@@ -181,6 +181,23 @@ def test_readme_documents_every_command_and_option() -> None:
                     assert opt in readme, f"{name} {opt} is not in the README"
 
 
+def test_docs_commands_describes_every_command_and_option() -> None:
+    """docs/commands.md, where the README's command list links, has a section per command naming its options."""
+    page = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+    assert isinstance(cli, click.Group)
+    for param in cli.params:
+        for opt in getattr(param, "opts", []):
+            if opt.startswith("--"):
+                assert opt in page, f"global option {opt} is not in docs/commands.md"
+    for name, command in cli.commands.items():
+        assert f"\n## `ingest {name}" in page, f"command {name} has no section in docs/commands.md"
+        section = page.split(f"\n## `ingest {name}", 1)[1].split("\n## ", 1)[0]
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--") and opt != "--help":
+                    assert opt in section, f"{name} {opt} is not in its section of docs/commands.md"
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")

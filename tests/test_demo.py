@@ -1,6 +1,7 @@
 """`ingest demo` lines up with the shipped sources.toml: a real run stores the bundled pages under the configured
 source slugs at the outlets' real URLs with topics, a second run stores nothing, and every query example in the
-README (```sql blocks, `sqlite3` commands, Datasette URLs, `ingest export` lines) returns rows on its database."""
+README and docs/*.md (```sql blocks, `sqlite3` commands, Datasette URLs, `ingest export` lines) returns rows on its
+database."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from ingest.config import load_config
 from ingest.demo.run import LoopbackRoutes, plan
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README = "\n".join(path.read_text(encoding="utf-8")  # the README, and the docs pages its sections were moved to
+                   for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 CONFIG = ROOT / "sources.toml"
 
 
@@ -94,7 +96,7 @@ def test_the_demo_transport_reaches_only_its_outlet_hosts() -> None:
                 client.get(url)
 
 
-# --- the README's query examples, run on the demo database -------------------------------------------------
+# --- the README's (and docs/*.md's) query examples, run on the demo database -------------------------------
 
 def fenced(language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", README, re.MULTILINE | re.DOTALL)

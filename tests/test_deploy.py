@@ -521,12 +521,16 @@ def test_the_publisher_removes_a_killed_publishs_leftover_and_stops_on_sigterm(t
     assert proc.returncode == 0
 
 
-def test_the_readme_starts_the_postgres_compose_file_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
-    """README's "Running on several machines" comes after the production section, names this file and its
-    services, and each `ingest` line of its ```sh blocks parses."""
+def test_the_docs_start_the_postgres_compose_file_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's "Running on several machines" comes after the production section, names this file and links
+    docs/several-machines.md, which names this file and its services, and each `ingest` line of its ```sh blocks
+    parses."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme.index("\n## Running in production\n") < readme.index("\n## Running on several machines\n")
-    section = readme.split("\n## Running on several machines\n", 1)[1].split("\n## ", 1)[0]
+    summary = readme.split("\n## Running on several machines\n", 1)[1].split("\n## ", 1)[0]
+    assert PG_COMPOSE.name in summary
+    assert "(docs/several-machines.md)" in summary
+    section = (ROOT / "docs" / "several-machines.md").read_text(encoding="utf-8")
     assert f"docker compose -f {PG_COMPOSE.name} up -d --build --scale worker=3" in section
     for name in pg_services():
         assert f"`{name}`" in section, name

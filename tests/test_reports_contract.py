@@ -416,10 +416,13 @@ def test_what_the_translation_lacks_is_refused(pair: tuple[AnyStore, AnyStore], 
 
 
 def test_the_readmes_example_queries_are_among_those_compared() -> None:
-    """Every query the README shows for `ingest export --query` is one QUERIES runs on both stores."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### `ingest export"):]
-    section = section[:section.index("\n### ")]
+    """Every query the README and docs/commands.md show for `ingest export --query` is one QUERIES runs on both
+    stores."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    commands = (root / "docs" / "commands.md").read_text(encoding="utf-8")
+    section = commands[commands.index("\n## `ingest export"):]
+    section = section[:section.index("\n## ", 1)]
     shown = set(re.findall(r"`'([^`]+)'`", section)) | set(re.findall(r"--query '([^']+)'", readme))
     assert len(shown) >= 3
     assert shown <= {query for query, _ in QUERIES}

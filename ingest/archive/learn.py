@@ -7,7 +7,7 @@ source)` is the snapshot the parse workers clean with.
 
 A key is boilerplate once it was seen on at least MIN_PAGES distinct pages of the source and on at least
 MIN_SHARE of the source's pages since it first appeared, counted over no fewer than MIN_SPAN pages (see
-README, "Learned boilerplate", for how these were measured). Learned keys stay learned. Keys seen on few
+docs/cleaning.md, "Learned boilerplate", for how these were measured). Learned keys stay learned. Keys seen on few
 pages that have not come back for PRUNE_AFTER pages (story paragraphs, which are not repeated) are pruned, so
 the tables grow with what repeats, not with the archive. All state is in tables, so it survives restarts and
 every process writing the database learns from every other. The thresholds are read at each call (bench/
@@ -24,7 +24,7 @@ from ingest.models import Learned
 from ingest.storage import Listing as Listing  # re-exported: what `ingest boilerplate` shows
 from ingest.storage import Reports
 
-# Measured with bench/thresholds.py (README, "Learned boilerplate"): MIN_SHARE x MIN_SPAN = 20 repeats is the
+# Measured with bench/thresholds.py (docs/cleaning.md, "Learned boilerplate"): MIN_SHARE x MIN_SPAN = 20 repeats is the
 # least that tells a site's block from a burst of follow-ups reusing a paragraph (16 in a row were learned at
 # 0.6 x 20 and 0.75 x 20, none at 0.6 x 30 and above); every junk block of the generated outlets is learned.
 MIN_PAGES = 5

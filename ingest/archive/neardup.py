@@ -35,7 +35,7 @@ set skips the oldest level. The 16 MiB stay in the page cache. At 1M articles (9
 the oldest level does not hold passes with probability ~4%. Rows enter the oldest level only by merge() and
 reindex(), which set their bits in the same transaction; bits are never cleared (a stale bit costs a lookup).
 
-THRESHOLD was chosen on the labelled pairs of bench/dedup_pairs.py (see the README): copies with boilerplate
+THRESHOLD was chosen on the labelled pairs of bench/dedup_pairs.py (see docs/dedup.md): copies with boilerplate
 added or removed, a paragraph or sentence changed, or the end cut off overlap by 0.86 or more; other outlets'
 reports of the same event, follow-ups that reuse a story's background paragraphs, template reports with other
 numbers and different stories under the same boilerplate overlap by 0.60 or less. Rewrites of one story in
