@@ -21,6 +21,14 @@ def fields(*, source: str, outcome: str, url: str, reason: str | None = None, ms
     return {"source": source, "outcome": outcome, "url": url, "reason": reason, "ms": ms}
 
 
+def pass_fields(*, source: str, outcome: str, reason: str | None = None, ms: int | None = None,
+                counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """The `extra` of a line about one pass over a source: the page lines' keys (`url` is null), `event` "pass",
+    `outcome` the pass's (ok, failed, stopped, queued, error), and its counts, so a shipper alerts on fields."""
+    return {**fields(source=source, outcome=outcome, url="", reason=reason, ms=ms), "url": None, "event": "pass",
+            **(counts or {})}
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the record's `extra` fields, the traceback if any."""
 

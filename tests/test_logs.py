@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -61,7 +64,7 @@ def test_json_lines_carry_the_outcome_fields(tmp_path: Path, outlet: Site) -> No
     for line in lines:
         assert {"time", "level", "message"} <= line.keys()
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
-    pages = {line["url"]: line for line in lines if "outcome" in line}
+    pages = {line["url"]: line for line in lines if "outcome" in line and line.get("event") != "pass"}
     assert set(pages) == {outlet.url(p) for p in (*STORIES, MISSING, EMPTY)}
     for line in pages.values():
         assert line.keys() >= {"time", "level", "source", "outcome", "url", "reason", "ms", "message"}
@@ -84,3 +87,39 @@ def test_text_lines_stay_as_they_were(tmp_path: Path, outlet: Site) -> None:
     assert len(missing) == 1, done.stderr
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d INFO town rejected \S+ \(http-404\)", missing[0])
     assert "{" not in done.stderr
+
+
+def test_the_daemons_pass_lines_carry_the_pass_outcome_and_counts(tmp_path: Path, outlet: Site) -> None:
+    """`ingest --log-json run`: a pass line per source, with `event` "pass", its outcome (`ok`; `failed` when every
+    request failed, with the reason), `ms` and the counts, as fields a log shipper can alert on."""
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    (tmp_path / "sources.toml").write_text(
+        '[settings]\nuser_agent = "ingest-test (+https://example.org/contact)"\nper_host_delay = 0\n'
+        f'max_retries = 0\n\n[sources.town]\nfeeds = ["{outlet.url("/feed.xml")}"]\n\n'
+        f'[sources.gone]\nfeeds = ["{down}/feed.xml"]\n', encoding="utf-8")
+    daemon = subprocess.Popen([sys.executable, "-m", "ingest", "--log-json", "--db", str(tmp_path / "news.db"), "run"],
+                              cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    assert daemon.stderr is not None
+    passes: dict[str, dict[str, object]] = {}
+    timer = threading.Timer(60, daemon.send_signal, [signal.SIGTERM])  # no pass lines: the loop ends all the same
+    timer.start()
+    for raw in daemon.stderr:  # every line is one JSON object
+        line = json.loads(raw)
+        if line.get("event") == "pass":
+            passes[str(line["source"])] = line
+        if len(passes) == 2:
+            break
+    timer.cancel()
+    daemon.send_signal(signal.SIGTERM)
+    daemon.communicate(timeout=60)
+    assert daemon.returncode == 0
+    town, gone = passes["town"], passes["gone"]
+    assert town.keys() >= {"time", "level", "source", "outcome", "url", "reason", "ms", "message"}
+    assert (town["outcome"], town["new"], town["rejected"], town["failed"], town["url"]) == ("ok", 3, 2, 0, None)
+    assert isinstance(town["ms"], int)
+    assert town["message"].startswith("town pass done: 3 new")  # type: ignore[union-attr]
+    assert (gone["outcome"], gone["level"]) == ("failed", "warning")
+    assert "every request failed" in str(gone["reason"])
+    assert "connection" in str(gone["reason"])

@@ -13,6 +13,7 @@ import logging
 import random
 import signal
 import threading
+import time
 from datetime import date, datetime, timedelta
 from types import FrameType
 from typing import Final
@@ -22,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from ingest.archive.location import Database, describe, open_archive, raw_archive, trouble
 from ingest.config import Config, Source
+from ingest.logs import pass_fields
 from ingest.run.runner import Passes
 from ingest.storage import Store
 
@@ -60,6 +62,10 @@ class Daemon:
         with self._idle:
             self._running += 1
         db: Store | None = None
+        started = time.monotonic()
+
+        def took() -> int:
+            return round((time.monotonic() - started) * 1000)
         try:
             summary = self.runner.run_pass(source, kind="run", limit=PAGES_PER_PASS)
             self.prune_archive()
@@ -67,23 +73,36 @@ class Daemon:
             self.prune_fetches(db, source)
             if summary.queued is not None:  # the workers run it (run/queue.py): its counts are theirs
                 log.info("%s pass queued for the workers%s", source.slug,
-                         "" if summary.queued else " already (the last one is not taken yet)")
+                         "" if summary.queued else " already (the last one is not taken yet)",
+                         extra=pass_fields(source=source.slug, outcome="queued", ms=took(),
+                                           counts={"queued": summary.queued}))
                 return
-            counts = (source.slug, summary.new, summary.duplicate, summary.updated,
-                      sum(summary.rejected.values()), sum(summary.failed.values()))
+            counts = {"new": summary.new, "duplicate": summary.duplicate, "updated": summary.updated,
+                      "rejected": sum(summary.rejected.values()), "failed": sum(summary.failed.values())}
+            numbers = "%d new, %d duplicate, %d updated, %d rejected, %d failed"
             if summary.all_failed:  # runs.status = 'failed': say so, not "done ... 0 failed"
                 unread = ", ".join(f"{k}: {v}" for k, v in summary.unread.most_common()) or "none"
-                log.warning("%s pass FAILED, every request failed: %d new, %d duplicate, %d updated, %d rejected, "
-                            "%d failed; feeds, sitemaps, listing pages unread: %s", *counts, unread)
+                log.warning("%s pass FAILED, every request failed: " + numbers + "; feeds, sitemaps, listing "
+                            "pages unread: %s", source.slug, *counts.values(), unread,
+                            extra=pass_fields(source=source.slug, outcome="failed", reason=f"every request failed; "
+                                              f"unread: {unread}", ms=took(), counts=counts))
+            elif summary.stopped:  # runs.status = 'stopped' (SIGTERM, Ctrl-C): not "done"
+                log.info("%s pass stopped early: " + numbers, source.slug, *counts.values(),
+                         extra=pass_fields(source=source.slug, outcome="stopped", ms=took(), counts=counts))
             else:
-                log.info("%s pass done: %d new, %d duplicate, %d updated, %d rejected, %d failed; %d revisited "
-                         "(%d removed)", *counts, summary.revisited, summary.removed)
+                log.info("%s pass done: " + numbers + "; %d revisited (%d removed)", source.slug, *counts.values(),
+                         summary.revisited, summary.removed,
+                         extra=pass_fields(source=source.slug, outcome="ok", ms=took(),
+                                           counts={**counts, "revisited": summary.revisited,
+                                                   "removed": summary.removed}))
         except Exception as exc:
             reason = trouble(exc)
             if reason is None:
-                log.exception("%s pass failed", source.slug)
+                log.exception("%s pass failed", source.slug,
+                              extra=pass_fields(source=source.slug, outcome="error", reason=repr(exc), ms=took()))
             else:
-                log.error("%s pass failed: %s: %s", source.slug, self.where, reason)
+                log.error("%s pass failed: %s: %s", source.slug, self.where, reason,
+                          extra=pass_fields(source=source.slug, outcome="error", reason=reason, ms=took()))
                 if "damaged" in reason:  # writing on would spread the damage: stop, and say why
                     self.failure = f"{self.where}: {reason}; the daemon stopped"
                     self.stop()
