@@ -47,7 +47,8 @@ from ingest.crawl.harvest import planned
 from ingest.logs import setup_logging
 from ingest.models import Article, Learned, Page, Rejected
 from ingest.run import reclean, warcplan
-from ingest.run.pipeline import Window, format_summaries, learned_for, parse_page
+from ingest.run.parsing import parse_isolated, parse_pool
+from ingest.run.pipeline import Window, format_summaries, learned_for
 from ingest.run.runner import InProcessRunner
 from ingest.run.scheduler import Daemon
 from ingest.run.warcplan import WarcError
@@ -800,9 +801,13 @@ def _load_and_parse(obj: Context, file_or_url: str, url: str | None, slug: str |
             click.echo(json.dumps({"url": page_url, "source": source.slug, "rejected": exc.reason,
                                    "detail": exc.detail}, ensure_ascii=False))
             sys.exit(1)
+    learned = _learned_readonly(obj, source)
     try:
-        return page, source, parse_page(get_adapter(source.adapter), source, page,
-                                        learned=_learned_readonly(obj, source))
+        # In a parse worker under the daemon's deadline, as a fetched page is cleaned: a hostile page ends as
+        # `parse-timeout` (or `parse-crash`), not as a command that never returns.
+        with parse_pool(1) as pool:
+            return page, source, parse_isolated(pool, get_adapter(source.adapter), source, page,
+                                                learned=learned).article
     except Rejected as exc:
         return page, source, exc
 

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -16,6 +17,7 @@ from conftest import corpus_path
 from ingest.archive import store
 from ingest.cli import cli
 from ingest.demo.outlet import PAGES, serve_folder
+from ingest.run.parsing import PARSE_TIMEOUT
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = PAGES  # the golden outlet pages ship with the package (ingest/demo_site)
@@ -139,6 +141,22 @@ def test_extract_rejected_page_exits_1_with_reason(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["extract", str(page)], env={"INGEST_CONFIG": None})
     assert result.exit_code == 1
     assert json.loads(result.output)["rejected"] == "bot-challenge"
+
+
+def test_extract_of_a_page_that_cleans_for_ever_ends_as_parse_timeout(tmp_path: Path) -> None:
+    """One 6.8 MB paragraph of inline tags kept trafilatura busy for over 11 minutes in `extract`; cleaned in a parse
+    worker under the daemon's deadline, it is rejected like a fetched one (exit 1) within seconds of it."""
+    page = tmp_path / "inline.html"
+    page.write_text("<html><head><title>Inline</title></head><body><article><p>" + "word <b>bold</b> " * 400_000
+                    + "</p></article></body></html>", encoding="utf-8")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "ingest", "--config", str(ROOT / "sources.toml"),
+                           "--db", str(tmp_path / "none.db"), "extract", str(page)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["rejected"] == "parse-timeout"
+    assert time.monotonic() - started < PARSE_TIMEOUT + 20
+    assert "Traceback" not in done.stderr
 
 
 def test_demo_ingests_bundled_pages(tmp_path: Path) -> None:
