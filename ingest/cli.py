@@ -48,7 +48,7 @@ from ingest.logs import setup_logging
 from ingest.models import Article, Learned, Page, Rejected
 from ingest.run import reclean, warcplan
 from ingest.run.parsing import parse_isolated, parse_pool
-from ingest.run.pipeline import Window, format_summaries, learned_for
+from ingest.run.pipeline import Summary, Window, format_summaries, learned_for
 from ingest.run.runner import InProcessRunner
 from ingest.run.scheduler import Daemon
 from ingest.run.warcplan import WarcError
@@ -457,6 +457,14 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     click.echo(format_summaries(summaries))
     for done in recleaned:
         click.echo(done.line())
+    _exit_if_all_failed(summaries)
+
+
+def _exit_if_all_failed(summaries: list[Summary]) -> None:
+    """Exit 1 when every request of a source's backfill failed (its line says FAILED): the outlet or the network
+    is down, and a script or cron job running the backfill must not take that for an archive without news."""
+    if any(s.all_failed for s in summaries):
+        sys.exit(1)
 
 
 def _backfill_queued(url: str, config: Config, chosen: list[Source], window: Window, limit: int | None) -> None:
@@ -483,6 +491,7 @@ def _backfill_queued(url: str, config: Config, chosen: list[Source], window: Win
                 signal.signal(sig, handler)
     click.echo(format_summaries(summaries))
     click.echo("the workers (`ingest worker` on this --db) fetch and clean them; `ingest stats` shows what is stored")
+    _exit_if_all_failed(summaries)
 
 
 def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], forced: str | None, window: Window,

@@ -279,7 +279,7 @@ def test_a_backfill_whose_requests_all_failed_says_so(tmp_path: Path) -> None:
     config = write_config(tmp_path, refused_base())
     db = tmp_path / "news.db"
     done = ingest(config, db, "backfill", "news")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # for a script or cron job: nothing could be read
     assert "news: 0 new" in done.stdout
     assert "FAILED: every request failed, 2 feeds, sitemaps or listing pages unread (connection: 2)" in done.stdout
     assert statuses(db) == ["failed"]
