@@ -186,9 +186,12 @@ def test_the_schedule_steps() -> None:
     assert after_revisit((60.0, 3600.0), 1000.0, 1, now=4700.0, retry=True) == (1, 4760.0)
 
 
-def test_a_sitemap_lastmod_that_moves_brings_the_revisit_forward(tmp_path: Path, outlet: Outlet) -> None:
+@pytest.mark.parametrize("feed_first", [False, True])
+def test_a_sitemap_lastmod_that_moves_brings_the_revisit_forward(tmp_path: Path, outlet: Outlet,
+                                                                 feed_first: bool) -> None:
     """Steps far away (10 min): only the story whose <lastmod> moved past its fetch is revisited, at the next pass,
-    and once (its revisit is then newer than the lastmod)."""
+    and once (its revisit is then newer than the lastmod). `feed_first`: the source's feed, which gives no
+    <updated>, names the stories before the sitemap does; the sitemap's word on the change still counts."""
     lastmod = {path: outlet.published for path in outlet.stories}
 
     def sitemap(handler: BaseHTTPRequestHandler) -> None:
@@ -198,7 +201,7 @@ def test_a_sitemap_lastmod_that_moves_brings_the_revisit_forward(tmp_path: Path,
                            f"{urls}</urlset>".encode(), "application/xml")
     outlet.site.routes["/sitemap.xml"] = sitemap
     source = Source(slug="city", sitemaps=(outlet.site.url("/sitemap.xml"),), domains=("127.0.0.1",),
-                    revisit=(600.0, 1200.0))
+                    revisit=(600.0, 1200.0), feeds=(outlet.site.url("/feed.xml"),) if feed_first else ())
     db = tmp_path / "news.db"
 
     def counts() -> tuple[int, int, int]:

@@ -74,6 +74,8 @@ class Harvest:
     failures: Counter[str] = field(default_factory=Counter)  # feeds, sitemaps, listing pages not read, by reason
     links: list[Link] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
+    new_urls: set[str] = field(default_factory=set)  # of those, the ones not stored or pending before
+    modified_seen: set[str] = field(default_factory=set)  # known ones a date of change was seen for
 
     @property
     def resume(self) -> bool:
@@ -94,10 +96,14 @@ class Harvest:
                  and self.window.contains(lk.published_at, self.source.zone)]  # undated: the page's date decides
         self.seen.update(lk.url for lk in fresh)
         unknown = [lk for lk in fresh if not self.store.is_known(lk.url)]
+        self.new_urls.update(lk.url for lk in unknown)
         # Known pages the feed or sitemap says changed: revisited first (run/revisit.py), if the source revisits.
-        new_urls = {lk.url for lk in unknown}
-        modified = [lk for lk in fresh if lk.modified_at is not None and lk.url not in new_urls] \
-            if self.source.revisit else []
+        # Whichever resource names the page first: a feed with no <updated> read before the sitemap whose
+        # <lastmod> says the story changed must not hide the change.
+        modified = [lk for lk in found if lk.modified_at is not None and lk.url not in self.new_urls
+                    and lk.url not in self.modified_seen and self.source.wants(lk.url)
+                    and self.window.contains(lk.published_at, self.source.zone)] if self.source.revisit else []
+        self.modified_seen.update(lk.url for lk in modified)
         self.read += 1
         if not self.persist:
             self.links += unknown

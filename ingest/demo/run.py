@@ -16,22 +16,29 @@ other host, so no request leaves the machine.
 from __future__ import annotations
 
 import dataclasses
+import html
+import json
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Final
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
 
 import httpx
 
 from ingest.archive.sqlite import open_store
 from ingest.config import Config, Source
 from ingest.crawl.deadline import install
-from ingest.demo.outlet import PAGES, OutletSite, Reply, read_pages, serve_http
+from ingest.demo.outlet import PAGES, OutletSite, Reply, SitePage, read_pages, serve_http
 from ingest.run.pipeline import Summary, format_summaries, raw_archive, run_source
 
 PREFIX = "/ingest-demo/"  # each source's feed, sitemap and listing: PREFIX + <slug>/feed.xml, ...
+PLAIN_TITLE: Final = re.compile(r"[A-Za-z0-9 ,.:;-]{20,}")  # a headline the demo can find in its page as it is
 
 
 @dataclass
@@ -39,6 +46,33 @@ class HostedSite(OutletSite):
     """One source's pages at its outlet's origin (scheme and host), behind the shared loopback server."""
 
     origin: str = ""
+    edited: dict[str, tuple[bytes, datetime]] = dataclasses.field(default_factory=dict)  # path -> (page, when)
+
+    def edit_headline(self, page: SitePage, when: datetime) -> str:
+        """The outlet edits `page`'s headline after publication (`UPDATED: ` in front, wherever the page spells
+        it) and its sitemap says so with a newer <lastmod>, as outlets do; the new headline."""
+        headline = f"UPDATED: {page.title}"
+        body = page.body
+        for spelled in {page.title, html.escape(page.title), html.escape(page.title, quote=False),
+                        json.dumps(page.title)[1:-1], json.dumps(page.title, ensure_ascii=False)[1:-1]}:
+            body = body.replace(spelled.encode(), f"UPDATED: {spelled}".encode())
+        self.edited[page.path] = (body, when)
+        return headline
+
+    def respond(self, raw_path: str) -> tuple[int, str, bytes]:
+        for page in self.pages:
+            if page.path == urlsplit(raw_path).path and page.path in self.edited:
+                return 200, page.content_type, self.edited[page.path][0]
+        return super().respond(raw_path)
+
+    def sitemap(self) -> str:
+        urls = "".join(
+            f"<url><loc>{escape(self.base_url + p.path)}</loc>"
+            + (f"<lastmod>{self.edited[p.path][1].isoformat()}</lastmod>" if p.path in self.edited else
+               f"<lastmod>{p.published_at.isoformat()}</lastmod>" if p.published_at else "")
+            + "</url>" for p in self.pages)
+        return ('<?xml version="1.0" encoding="UTF-8"?>'
+                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>')
 
     @property
     def base_url(self) -> str:
@@ -126,6 +160,23 @@ def demo_config(config: Config, by_host: Mapping[str, list[HostedSite]]) -> Conf
     return dataclasses.replace(config, settings=settings, sources=dict(sorted(sources.items())))
 
 
+def edit_one_headline(by_host: Mapping[str, list[HostedSite]],
+                      config: Config) -> tuple[Source, str] | None:
+    """After the first passes, one outlet edits the headline of one of its English stories (the first of the
+    first such source whose title is plain enough to find in its page), a second later than now, so that the
+    revisit schedule has something to show: (its source, the new headline), or None with no such story."""
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    for sites in sorted(by_host.values(), key=lambda sites: sites[0].slug):
+        for site in sites:
+            source = config.sources[site.slug]
+            if source.language != "en" or not source.revisit:
+                continue
+            for page in site.pages:
+                if PLAIN_TITLE.fullmatch(page.title) and page.title.encode() in page.body:
+                    return source, site.edit_headline(page, when)
+    return None
+
+
 def run_demo(db_path: Path, config: Config, *, keep_serving: bool = False) -> str:
     """Serve the bundled pages at their outlets' URLs, ingest them into db_path, and say how to browse it."""
     from ingest.crawl.fetch import Fetcher
@@ -139,12 +190,22 @@ def run_demo(db_path: Path, config: Config, *, keep_serving: bool = False) -> st
     db = open_store(db_path)
     hosts = db.host_states()
     summaries: list[Summary] = []
+    notes: list[str] = []
     try:
         routes = LoopbackRoutes(frozenset(by_host), server.server_address[1])
         with Fetcher(demo.settings, hosts, transport=routes) as fetcher:
             for source in demo.sources.values():
                 summaries.append(run_source(db, fetcher, source, kind="demo", topics=demo.topics,
                                             archive=raw_archive(db_path, demo.settings)))
+            edit = edit_one_headline(by_host, demo)
+            if edit is not None:  # the next pass sees the sitemap's <lastmod> and revisits the story
+                source, headline = edit
+                again = run_source(db, fetcher, source, kind="demo", topics=demo.topics,
+                                   archive=raw_archive(db_path, demo.settings))
+                revisited = ("stored the edit as a revision" if again.updated else
+                             "nothing new: the edit is stored already" if again.unchanged else "could not fetch it")
+                notes.append(f"{source.slug}: the outlet edited a headline to {headline!r}; the next pass revisited "
+                             f"the story and {revisited} (see the headline_changes view, `ingest history`)")
         if keep_serving:
             print(f"demo outlets on http://127.0.0.1:{server.server_address[1]} (by Host header: "
                   f"{', '.join(sorted(by_host))}); serving until Ctrl-C")
@@ -156,7 +217,8 @@ def run_demo(db_path: Path, config: Config, *, keep_serving: bool = False) -> st
         db.close()
         server.shutdown()
         server.server_close()
-    return (format_summaries(summaries) + f"\n\nStored in {db_path}. Browse it with:\n"
+    return (format_summaries(summaries) + "".join(f"\n{note}" for note in notes)
+            + f"\n\nStored in {db_path}. Browse it with:\n"
             f"  ingest --db {db_path} serve      (Datasette on http://127.0.0.1:8001/{db_path.stem}, "
             f"dashboard at /dashboard)\n"
             f"  ingest --db {db_path} sources\n"

@@ -314,7 +314,8 @@ def run_source(store: Store, fetcher: Fetcher, source: Source, *, kind: str = "r
             on_total(len(pending))
         task = _Task(fetcher, parser, adapter, source, window, parse_timeout, LearnedCache(store, source), archive)
         _fetch_all(store, task, pending, stop, workers, summary, on_outcome, topics)
-        if kind == "run" and source.revisit and not stop.is_set():  # new articles first, revisits with what is left
+        # A daemon pass (the demo's are daemon passes too): new articles first, revisits with what is left.
+        if kind in ("run", "demo") and source.revisit and not stop.is_set():
             revisit_due(store, task, summary, revisit.due_now(store, source, time.time(), limit, len(pending)), stop,
                         topics)
         if summary.failed["host-backoff"]:
