@@ -184,36 +184,33 @@ def test_sources_and_stats(tmp_path: Path) -> None:
     assert "0 articles" in table.output
 
 
+def long_options(params: list[click.Parameter]) -> list[str]:
+    """The --options of a command (or of the group), --help aside."""
+    return [opt for param in params for opt in getattr(param, "opts", []) if opt.startswith("--") and opt != "--help"]
+
+
 def test_readme_documents_every_command_and_option() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert isinstance(cli, click.Group)
-    for param in cli.params:
-        for opt in getattr(param, "opts", []):
-            if opt.startswith("--"):
-                assert opt in readme, f"global option {opt} is not in the README"
+    for opt in long_options(cli.params):
+        assert opt in readme, f"global option {opt} is not in the README"
     for name, command in cli.commands.items():
         assert f"ingest {name}" in readme, f"command {name} is not in the README"
-        for param in command.params:
-            for opt in getattr(param, "opts", []):
-                if opt.startswith("--") and opt != "--help":
-                    assert opt in readme, f"{name} {opt} is not in the README"
+        for opt in long_options(command.params):
+            assert opt in readme, f"{name} {opt} is not in the README"
 
 
 def test_docs_commands_describes_every_command_and_option() -> None:
     """docs/commands.md, where the README's command list links, has a section per command naming its options."""
     page = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
     assert isinstance(cli, click.Group)
-    for param in cli.params:
-        for opt in getattr(param, "opts", []):
-            if opt.startswith("--"):
-                assert opt in page, f"global option {opt} is not in docs/commands.md"
+    for opt in long_options(cli.params):
+        assert opt in page, f"global option {opt} is not in docs/commands.md"
     for name, command in cli.commands.items():
         assert f"\n## `ingest {name}" in page, f"command {name} has no section in docs/commands.md"
         section = page.split(f"\n## `ingest {name}", 1)[1].split("\n## ", 1)[0]
-        for param in command.params:
-            for opt in getattr(param, "opts", []):
-                if opt.startswith("--") and opt != "--help":
-                    assert opt in section, f"{name} {opt} is not in its section of docs/commands.md"
+        for opt in long_options(command.params):
+            assert opt in section, f"{name} {opt} is not in its section of docs/commands.md"
 
 
 def test_ci_runs_the_readme_test_command() -> None:
