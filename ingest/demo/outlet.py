@@ -135,10 +135,14 @@ class OutletSite(LoopbackSite):
         return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{self.slug}'
                 f"</title><link>{self.base_url}/</link>{items}</channel></rss>")
 
+    def lastmod(self, page: SitePage) -> datetime | None:
+        """The page's <lastmod> in the sitemap: its publication (a site that edits pages says when)."""
+        return page.published_at
+
     def sitemap(self) -> str:
         urls = "".join(
             f"<url><loc>{escape(self.base_url + p.path)}</loc>"
-            + (f"<lastmod>{p.published_at.isoformat()}</lastmod>" if p.published_at else "")
+            + (f"<lastmod>{when.isoformat()}</lastmod>" if (when := self.lastmod(p)) else "")
             + "</url>" for p in self.pages)
         return ('<?xml version="1.0" encoding="UTF-8"?>'
                 f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>')

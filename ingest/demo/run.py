@@ -27,7 +27,6 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape
 
 import httpx
 
@@ -65,14 +64,8 @@ class HostedSite(OutletSite):
                 return 200, page.content_type, self.edited[page.path][0]
         return super().respond(raw_path)
 
-    def sitemap(self) -> str:
-        urls = "".join(
-            f"<url><loc>{escape(self.base_url + p.path)}</loc>"
-            + (f"<lastmod>{self.edited[p.path][1].isoformat()}</lastmod>" if p.path in self.edited else
-               f"<lastmod>{p.published_at.isoformat()}</lastmod>" if p.published_at else "")
-            + "</url>" for p in self.pages)
-        return ('<?xml version="1.0" encoding="UTF-8"?>'
-                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>')
+    def lastmod(self, page: SitePage) -> datetime | None:
+        return self.edited[page.path][1] if page.path in self.edited else page.published_at
 
     @property
     def base_url(self) -> str:
@@ -203,7 +196,7 @@ def run_demo(db_path: Path, config: Config, *, keep_serving: bool = False) -> st
                 again = run_source(db, fetcher, source, kind="demo", topics=demo.topics,
                                    archive=raw_archive(db_path, demo.settings))
                 revisited = ("stored the edit as a revision" if again.updated else
-                             "nothing new: the edit is stored already" if again.unchanged else "could not fetch it")
+                             "nothing new: the edit is stored already" if again.unchanged else "did not get the page")
                 notes.append(f"{source.slug}: the outlet edited a headline to {headline!r}; the next pass revisited "
                              f"the story and {revisited} (see the headline_changes view, `ingest history`)")
         if keep_serving:
