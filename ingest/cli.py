@@ -793,8 +793,9 @@ def _load_and_parse(obj: Context, file_or_url: str, url: str | None, slug: str |
             saved = page_from_bytes(Path(file_or_url).read_bytes(), page_url)
         except OSError as exc:
             raise click.BadParameter(str(exc), param_hint="FILE_OR_URL") from None
-        if url is None and slug is None and (own := own_url(saved)):
-            # A saved page names its own address: read it as if fetched there (its outlet's adapter, its URL).
+        if url is None and (own := own_url(saved)):
+            # A saved page names its own address: read it as if fetched there (its URL; its outlet's adapter
+            # unless --source names one).
             url = page_url = own
             saved = dataclasses.replace(saved, url=own, requested_url=own)
     source = _extract_source(config, slug, url or (file_or_url if is_url else None))

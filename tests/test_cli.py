@@ -109,7 +109,7 @@ def test_extract_file_picks_the_adapter_by_the_pages_own_canonical_url(tmp_path:
     assert (out["adapter"], out["lead"], out["tags"]) == ("generic", None, [])
     assert out["url"] == neither.resolve().as_uri()
     forced = json.loads(extract_in(tmp_path, str(page), "--source", "generic").stdout)
-    assert (forced["adapter"], forced["lead"]) == ("generic", None)
+    assert (forced["adapter"], forced["lead"], forced["url"]) == ("generic", None, canonical)
     by_url = json.loads(extract_in(tmp_path, str(page), "--url", "https://example.com/2026/05/04/a-story").stdout)
     # --url chose the adapter, and the page may not claim another site's address as its own
     assert (by_url["adapter"], by_url["url"]) == ("generic", "https://example.com/2026/05/04/a-story")
