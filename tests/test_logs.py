@@ -10,6 +10,7 @@ import json
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -123,3 +124,33 @@ def test_the_daemons_pass_lines_carry_the_pass_outcome_and_counts(tmp_path: Path
     assert (gone["outcome"], gone["level"]) == ("failed", "warning")
     assert "every request failed" in str(gone["reason"])
     assert "connection" in str(gone["reason"])
+
+
+def test_a_pass_cut_short_by_sigterm_is_logged_stopped_as_its_runs_row_says(tmp_path: Path) -> None:
+    """SIGTERM while the pass waits on a slow feed, its only request, which then fails: the pass line says
+    `stopped` (outcome and text), as the runs row does; not FAILED, though no request of the pass was answered."""
+    site = Site({"/robots.txt": lambda h: send(h, 200, b"User-agent: *\nAllow: /\n", "text/plain")})
+    def feed(handler: BaseHTTPRequestHandler) -> None:  # slow, then the connection drops: the request fails
+        time.sleep(3)
+        handler.close_connection = True
+    site.routes["/feed.xml"] = feed
+    try:
+        (tmp_path / "sources.toml").write_text(
+            '[settings]\nuser_agent = "ingest-test (+https://example.org/contact)"\nper_host_delay = 0\n'
+            f'max_retries = 0\n\n[sources.town]\nfeeds = ["{site.url("/feed.xml")}"]\n', encoding="utf-8")
+        db = tmp_path / "news.db"
+        daemon = subprocess.Popen([sys.executable, "-m", "ingest", "--log-json", "--db", str(db), "run"],
+                                  cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not any(hit.path == "/feed.xml" for hit in site.hits) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=60)
+    finally:
+        site.close()
+    assert daemon.returncode == 0, err
+    passes = [line for line in map(json.loads, err.splitlines()) if line.get("event") == "pass"]
+    assert [(p["source"], p["outcome"]) for p in passes] == [("town", "stopped")], err
+    assert "town pass stopped early" in passes[0]["message"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM runs").fetchall() == [("stopped",)]
