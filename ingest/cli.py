@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
 from types import FrameType
@@ -423,8 +423,7 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
     # hosts' politeness in memory too) rather than making the file.
     counting_only = dry_run and isinstance(obj.db, Path) and not obj.db.exists()
     db = open_for_reading(obj.db) if counting_only else open_archive(obj.db)
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with closing(db), _signal_handlers() as on_signal:
         if dry_run:
             with _fetcher(config.settings, None if counting_only else obj.db) as fetcher, \
                     _progress() as progress:
@@ -437,8 +436,7 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
         with _fetcher(config.settings, obj.db_path) as fetcher, _progress() as progress, \
                 InProcessRunner(config, obj.db_path, fetcher,
                                 pool_size=min(config.settings.concurrency, os.cpu_count() or 1)) as runner:
-            for sig in previous:
-                signal.signal(sig, _stop_handler(stop, runner.stop))
+            on_signal(_stop_handler(stop, runner.stop))
             for source in chosen:
                 if stop.is_set():
                     break
@@ -450,10 +448,6 @@ def backfill(obj: Context, sources: tuple[str, ...], since: date | None, until: 
                 if not (stop.is_set() or no_reclean) and reclean.stale_count(db, source):
                     recleaned.append(runner.reclean(
                         source, on_total=progress.start(f"{source.slug} reclean"), on_done=progress.advance))
-    finally:
-        db.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     click.echo(format_summaries(summaries))
     for done in recleaned:
         click.echo(done.line())
@@ -472,23 +466,17 @@ def _backfill_queued(url: str, config: Config, chosen: list[Source], window: Win
     they are queued (the workers fetch them). Interrupted, the same command continues: the frontier remembers."""
     stop = threading.Event()
     summaries = []
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    with _queue_errors(url):
+    with _queue_errors(url), _signal_handlers() as on_signal:
         from ingest.run.queue import QueueRunner
 
-        try:
-            with _fetcher(config.settings, url) as fetcher, _progress() as progress, \
-                    QueueRunner(config, url, fetcher) as runner:
-                for sig in previous:
-                    signal.signal(sig, _stop_handler(stop, runner.stop))
-                for source in chosen:
-                    if stop.is_set():
-                        break
-                    summaries.append(runner.run_pass(source, kind="backfill", window=window, limit=limit,
-                                                     on_discovered=progress.discovering(source.slug)))
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with _fetcher(config.settings, url) as fetcher, _progress() as progress, \
+                QueueRunner(config, url, fetcher) as runner:
+            on_signal(_stop_handler(stop, runner.stop))
+            for source in chosen:
+                if stop.is_set():
+                    break
+                summaries.append(runner.run_pass(source, kind="backfill", window=window, limit=limit,
+                                                 on_discovered=progress.discovering(source.slug)))
     click.echo(format_summaries(summaries))
     click.echo("the workers (`ingest worker` on this --db) fetch and clean them; `ingest stats` shows what is stored")
     _exit_if_all_failed(summaries)
@@ -512,10 +500,8 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
     source = config.sources[forced] if forced else None
     chosen = [s for s in config.sources.values() if s.enabled]
     stop = threading.Event()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, _stop_handler(stop))
-    try:
+    with _signal_handlers() as on_signal:
+        on_signal(_stop_handler(stop))
         if dry_run:
             with _byte_progress() as progress:
                 counts, stats = warcplan.plan(paths, chosen, forced=source, window=window, stop=stop,
@@ -539,8 +525,7 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
             with _byte_progress() as progress, \
                     InProcessRunner(config, obj.db_path, pool_size=min(config.settings.concurrency,
                                                                        os.cpu_count() or 1)) as runner:
-                for sig in previous:
-                    signal.signal(sig, _stop_handler(stop, runner.stop))
+                on_signal(_stop_handler(stop, runner.stop))
                 done = runner.replay(paths, chosen, forced=source, window=window, limit=limit,
                                      on_file=progress.file, on_bytes=progress.advance)
                 for summary in done.summaries:
@@ -552,9 +537,6 @@ def _backfill_warc(obj: Context, warc: tuple[str, ...], more: tuple[str, ...], f
             sys.exit(2)
         finally:
             db.close()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     lines = [format_summaries(done.summaries)] if done.summaries else []
     lines.append(done.stats.line())
     if done.stats.stopped and not done.summaries:
@@ -626,22 +608,32 @@ def reclean_command(obj: Context, sources: tuple[str, ...], since: date | None, 
     chosen = [config.sources[s] for s in sources] or [s for s in config.sources.values() if s.enabled]
     stop = threading.Event()
     done: list[reclean.RecleanSummary] = []
+    with _signal_handlers() as on_signal, _progress() as progress, \
+            InProcessRunner(config, obj.db, pool_size=min(config.settings.concurrency,
+                                                          os.cpu_count() or 1)) as runner:
+        on_signal(_stop_handler(stop, runner.stop))
+        for source in chosen:
+            if stop.is_set():
+                break
+            done.append(runner.reclean(source, since=since, everything=everything,
+                                       on_total=progress.start(source.slug), on_done=progress.advance))
+    click.echo("\n".join(d.line() for d in done))
+
+
+@contextmanager
+def _signal_handlers() -> Iterator[Callable[[Any], None]]:
+    """SIGINT's and SIGTERM's handlers as found, put back when the block ends; inside it, the function yielded sets
+    one handler for both, once what a signal must stop (a runner) exists."""
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def install(handler: Any) -> None:
+        for sig in previous:
+            signal.signal(sig, handler)
     try:
-        with _progress() as progress, \
-                InProcessRunner(config, obj.db, pool_size=min(config.settings.concurrency,
-                                                              os.cpu_count() or 1)) as runner:
-            for sig in previous:
-                signal.signal(sig, _stop_handler(stop, runner.stop))
-            for source in chosen:
-                if stop.is_set():
-                    break
-                done.append(runner.reclean(source, since=since, everything=everything,
-                                           on_total=progress.start(source.slug), on_done=progress.advance))
+        yield install
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    click.echo("\n".join(d.line() for d in done))
 
 
 def _stop_handler(stop: threading.Event, cancel: Callable[[], None] | None = None) -> Any:
