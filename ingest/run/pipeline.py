@@ -63,6 +63,9 @@ WRITE_BATCH: Final = 8
 WRITE_EVERY: Final = 0.25
 CLAIM_BATCH: Final = 16  # links claimed in one transaction (a claim per link took a commit per page)
 RELEASE_EVERY: Final = 1.0  # a pass gives back the leases of hosts it has not used for this long, this often
+# Daemon passes (the demo's are daemon passes too) revisit stored articles when due, after their new links, with
+# what is left of the pass's page budget; a backfill never does.
+REVISITING_KINDS: Final = frozenset({"run", "demo"})
 
 
 @dataclass
@@ -94,6 +97,12 @@ class Summary:
         network, is down. A page the outlet answered and we rejected, or a 304, is an answer, not a failure."""
         answered = self.read + self.new + self.duplicate + self.updated + self.unchanged + sum(self.rejected.values())
         return answered == 0 and bool(self.unread or self.failed)
+
+    @property
+    def status(self) -> str:
+        """How the pass ended, as `runs.status` and the daemon's pass line say it: "stopped" (SIGTERM, Ctrl-C: it
+        did not get to the end, whatever it met), "failed" (all_failed), else "ok"."""
+        return "stopped" if self.stopped else "failed" if self.all_failed else "ok"
 
     def add(self, outcome: str, reason: str | None) -> None:
         """Count one fetch outcome."""
@@ -303,31 +312,40 @@ def run_source(store: Store, fetcher: Fetcher, source: Source, *, kind: str = "r
     parser = pool or parse_pool(min(max(1, workers), os.cpu_count() or 1))
     parser.warm()  # workers start while discovery fetches
     try:
-        harvest = Harvest(store, source, window, backfill=kind == "backfill", stop=stop, on_read=on_discovered)
-        discover_links(harvest, fetcher, adapter)
-        summary.discovered, summary.unread = harvest.added, harvest.failures
-        summary.read = harvest.read + harvest.not_modified
-        start, end = window.bounds(source.zone)
-        store.release_dead_claims()
-        pending = store.pending_links(source.slug, start=start, end=end, limit=limit)
+        pending = discover_pending(store, fetcher, source, adapter, summary, kind=kind, window=window, limit=limit,
+                                   stop=stop, on_discovered=on_discovered)
         if on_total:
             on_total(len(pending))
         task = _Task(fetcher, parser, adapter, source, window, parse_timeout, LearnedCache(store, source), archive)
         _fetch_all(store, task, pending, stop, workers, summary, on_outcome, topics)
-        # A daemon pass (the demo's are daemon passes too): new articles first, revisits with what is left.
-        if kind in ("run", "demo") and source.revisit and not stop.is_set():
+        if kind in REVISITING_KINDS and source.revisit and not stop.is_set():  # with what is left of the budget
             revisit_due(store, task, summary, revisit.due_now(store, source, time.time(), limit, len(pending)), stop,
                         topics)
         if summary.failed["host-backoff"]:
             log.warning("%s deferred %d links: their host is backing off (hosts.backoff_until)",
                         source.slug, summary.failed["host-backoff"])
         summary.stopped = stop.is_set()
-        status = "stopped" if summary.stopped else "failed" if summary.all_failed else "ok"
+        status = summary.status
     finally:
         if own_pool:
             parser.close()
         store.finish_run(run_id, summary.counts(), status)
     return summary
+
+
+def discover_pending(store: Store, fetcher: Fetcher, source: Source, adapter: Adapter, summary: Summary, *,
+                     kind: str, window: Window, limit: int | None, stop: threading.Event,
+                     on_discovered: Callable[[int, int], None] | None = None) -> list[Link]:
+    """A pass's discovery (harvest.py: what is new, or with `kind` "backfill" the whole archive or the window's part
+    of it) into the frontier, its counts in `summary`; then the source's pending links in the window, at most
+    `limit`, the claims of dead processes released first. Passes fetch them here or queue them (run/queue.py)."""
+    harvest = Harvest(store, source, window, backfill=kind == "backfill", stop=stop, on_read=on_discovered)
+    discover_links(harvest, fetcher, adapter)
+    summary.discovered, summary.unread = harvest.added, harvest.failures
+    summary.read = harvest.read + harvest.not_modified
+    start, end = window.bounds(source.zone)
+    store.release_dead_claims()
+    return store.pending_links(source.slug, start=start, end=end, limit=limit)
 
 
 def revisit_due(store: Store, task: _Task, summary: Summary, due: Iterable[Revisit], stop: threading.Event,

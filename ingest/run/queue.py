@@ -50,13 +50,14 @@ from ingest.archive.warc import WarcArchive, WarcError
 from ingest.clean.adapters import get_adapter
 from ingest.config import Config, Source
 from ingest.crawl.fetch import Fetcher
-from ingest.crawl.harvest import Harvest, discover_links
 from ingest.models import OPEN_WINDOW, Link, Window, holder_name
 from ingest.run import replay, revisit
 from ingest.run.parsing import PARSE_TIMEOUT, parse_pool
 from ingest.run.pipeline import (
     RELEASE_EVERY,
+    REVISITING_KINDS,
     Summary,
+    discover_pending,
     fetch_article,
     fetch_revisit,
     learned_for,
@@ -306,7 +307,7 @@ class LinkJobs:
         with work.stores.take() as store:
             summary = queue_pass(store, self, work.fetcher, source, kind=kind, window=window, limit=limit,
                                  stop=work.stopping)
-        return "stopped" if summary.stopped else "failed" if summary.all_failed else "ok"
+        return summary.status
 
     def handle_warc(self, path: str, slug: str | None = None, window: Window = OPEN_WINDOW,
                     limit: int | None = None) -> str:
@@ -481,19 +482,16 @@ def queue_pass(store: PostgresStore, jobs: LinkJobs, fetcher: Fetcher, source: S
     status = "error"
     run_id = store.start_run(source.slug, kind)
     try:
-        harvest = Harvest(store, source, window, backfill=kind == "backfill", stop=stop, on_read=on_discovered)
-        discover_links(harvest, fetcher, get_adapter(source.adapter))
-        summary.discovered, summary.unread = harvest.added, harvest.failures
-        summary.read = harvest.read + harvest.not_modified
-        fetcher.release_idle()
-        start, end = window.bounds(source.zone)
-        store.release_dead_claims()
-        pending = [] if stop.is_set() else store.pending_links(source.slug, start=start, end=end, limit=limit)
+        pending = discover_pending(store, fetcher, source, get_adapter(source.adapter), summary, kind=kind,
+                                   window=window, limit=limit, stop=stop, on_discovered=on_discovered)
+        fetcher.release_idle()  # this process fetches no page: the workers need the hosts' leases
+        if stop.is_set():
+            pending = []
         if on_total:
             on_total(len(pending))
         summary.queued, summary.already_queued = jobs.defer(pending, window)
         log.info("%s queued %d links (%d were queued already)", source.slug, summary.queued, summary.already_queued)
-        if kind == "run" and source.revisit and not stop.is_set():  # after the new links (a lower priority)
+        if kind in REVISITING_KINDS and source.revisit and not stop.is_set():  # after the new links (lower priority)
             due = revisit.due_now(store, source, time.time(), limit, len(pending))
             queued, waiting = jobs.defer_revisits(source, due)
             summary.queued += queued
@@ -501,7 +499,7 @@ def queue_pass(store: PostgresStore, jobs: LinkJobs, fetcher: Fetcher, source: S
             if due:
                 log.info("%s queued %d revisits (%d were queued already)", source.slug, queued, waiting)
         summary.stopped = stop.is_set()
-        status = "stopped" if summary.stopped else "failed" if summary.all_failed else "ok"
+        status = summary.status
     finally:
         store.finish_run(run_id, summary.counts(), status)
     return summary

@@ -80,10 +80,10 @@ class Daemon:
             counts = {"new": summary.new, "duplicate": summary.duplicate, "updated": summary.updated,
                       "rejected": sum(summary.rejected.values()), "failed": sum(summary.failed.values())}
             numbers = "%d new, %d duplicate, %d updated, %d rejected, %d failed"
-            if summary.stopped:  # runs.status = 'stopped' (SIGTERM, Ctrl-C), as the runs row says: not "done"
+            if summary.status == "stopped":  # as its runs row says (SIGTERM, Ctrl-C): not "done", nor FAILED
                 log.info("%s pass stopped early: " + numbers, source.slug, *counts.values(),
                          extra=pass_fields(source=source.slug, outcome="stopped", ms=took(), counts=counts))
-            elif summary.all_failed:  # runs.status = 'failed': say so, not "done ... 0 failed"
+            elif summary.status == "failed":  # every request failed: say so, not "done ... 0 failed"
                 unread = ", ".join(f"{k}: {v}" for k, v in summary.unread.most_common()) or "none"
                 log.warning("%s pass FAILED, every request failed: " + numbers + "; feeds, sitemaps, listing "
                             "pages unread: %s", source.slug, *counts.values(), unread,
