@@ -39,7 +39,7 @@ from ingest.archive import topics as tagging
 from ingest.archive.db import iso_utc, utcnow
 from ingest.archive.dedup import content_hash
 from ingest.archive.pgreports import PostgresReports
-from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, MAX_ATTEMPTS, article_row
+from ingest.archive.store import CLEANED_COLUMNS, DONE_STATES, DUE_REVISITS, MAX_ATTEMPTS, article_row
 from ingest.config import Topic
 from ingest.models import Article, BlockKey, Fingerprint, HostState, Link, Turn, WarcRef, holder_alive
 from ingest.storage import (
@@ -352,13 +352,14 @@ class PostgresStore(PostgresReports):
 
     def due_revisits(self, source: str, now: float, limit: int) -> list[Revisit]:
         """See storage.Store.due_revisits."""
-        rows = self.conn.execute(_DUE + " WHERE r.source = %s AND r.due_at <= %s AND a.removed_at IS NULL"
+        rows = self.conn.execute(DUE_REVISITS + " WHERE r.source = %s AND r.due_at <= %s AND a.removed_at IS NULL"
                                  " ORDER BY r.due_at LIMIT %s", [source, now, limit]).fetchall()
         return [_revisit(row) for row in rows]
 
     def due_revisit(self, url_key: str, now: float) -> Revisit | None:
         """See storage.Store.due_revisit."""
-        row = self._one(_DUE + " WHERE r.url_key = %s AND r.due_at <= %s AND a.removed_at IS NULL", [url_key, now])
+        row = self._one(DUE_REVISITS + " WHERE r.url_key = %s AND r.due_at <= %s AND a.removed_at IS NULL",
+                        [url_key, now])
         return _revisit(row) if row else None
 
     def finish_revisit(self, url_key: str, step: int, due_at: float | None, etag: str | None = None,
@@ -692,10 +693,6 @@ class PostgresHostStore:
         """Close the connection."""
         with self._lock:
             self._conn.close()
-
-
-_DUE: Final = ("SELECT r.url_key, a.url, a.id, r.base_at, r.step, r.etag, r.last_modified FROM revisits r"
-               " JOIN articles a ON a.id = r.article_id")
 
 
 def _revisit(row: Sequence[Any]) -> Revisit:

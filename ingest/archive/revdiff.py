@@ -160,7 +160,6 @@ def revision_fields(old_title: str, old_text: str, old_modified_at: str | None, 
                                                                   or new_modified_at > old_modified_at))}
 
 
-
 def with_diffs(history: History) -> History:
     """The history with every revision's diff: one kept by an ingest older than schema 10 has none, so it is computed
     here from the version and the one that replaced it (its modified_at and said_updated stay unknown). Both stores'

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -52,11 +52,8 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     db = sqlite_utils.Database(conn)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    try:
+    with _refused(db, path):
         migrations.refuse_newer(migrations.sqlite_version(db))  # before anything is written (WAL mode, tables)
-    except migrations.SchemaRefused as exc:
-        db.close()
-        raise DatabaseTrouble(f"{path} was {exc}") from None
     if db.journal_mode != "wal":
         db.enable_wal()
     db.execute("PRAGMA synchronous = NORMAL")  # safe in WAL: a crash loses no committed transaction
@@ -67,11 +64,8 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     db.execute(f"PRAGMA cache_size = {-1024 * CACHE_MIB}")  # negative: KiB
     db.execute("PRAGMA foreign_keys = ON")
-    try:
+    with _refused(db, path):  # also when a newer ingest upgraded it since the check above
         migrations.apply_sqlite(db)
-    except migrations.SchemaRefused as exc:  # a newer ingest upgraded it since the check above
-        db.close()
-        raise DatabaseTrouble(f"{path} was {exc}") from None
     views.create_views(db)  # views for sqlite3 and Datasette, and the article_topics table
     return db
 
@@ -113,12 +107,20 @@ def open_for_reading(path: str | Path) -> sqlite_utils.Database:
     if version < SCHEMA_VERSION:
         db.close()
         return open_db(path)
-    try:
+    with _refused(db, path):
         migrations.refuse_newer(version)
+    return db
+
+
+@contextmanager
+def _refused(db: sqlite_utils.Database, path: str | Path) -> Iterator[None]:
+    """A schema the block refuses (made by a newer ingest): the connection closed, one DatabaseTrouble naming the
+    file; nothing was written."""
+    try:
+        yield
     except migrations.SchemaRefused as exc:
         db.close()
         raise DatabaseTrouble(f"{path} was {exc}") from None
-    return db
 
 
 class DatabaseTrouble(Exception):
@@ -456,21 +458,23 @@ def schedule_revisits(db: sqlite_utils.Database,
                             " due_at = excluded.due_at", list(rows))
 
 
+# A due revisit's row (storage.Revisit's fields, in order), for both stores; each adds its WHERE.
+DUE_REVISITS: Final = ("SELECT r.url_key, a.url, a.id, r.base_at, r.step, r.etag, r.last_modified FROM revisits r"
+                       " JOIN articles a ON a.id = r.article_id")
+
+
 def due_revisits(db: sqlite_utils.Database, source: str, now: float, limit: int) -> list[Revisit]:
     """See storage.Store.due_revisits."""
-    rows = db.execute(_DUE + " WHERE r.source = ? AND r.due_at <= ? AND a.removed_at IS NULL ORDER BY r.due_at LIMIT ?",
-                      [source, now, limit]).fetchall()
+    rows = db.execute(DUE_REVISITS + " WHERE r.source = ? AND r.due_at <= ? AND a.removed_at IS NULL"
+                      " ORDER BY r.due_at LIMIT ?", [source, now, limit]).fetchall()
     return [Revisit(*row) for row in rows]
 
 
 def due_revisit(db: sqlite_utils.Database, key: str, now: float) -> Revisit | None:
     """See storage.Store.due_revisit."""
-    row = db.execute(_DUE + " WHERE r.url_key = ? AND r.due_at <= ? AND a.removed_at IS NULL", [key, now]).fetchone()
+    row = db.execute(DUE_REVISITS + " WHERE r.url_key = ? AND r.due_at <= ? AND a.removed_at IS NULL",
+                     [key, now]).fetchone()
     return Revisit(*row) if row else None
-
-
-_DUE: Final = ("SELECT r.url_key, a.url, a.id, r.base_at, r.step, r.etag, r.last_modified FROM revisits r"
-               " JOIN articles a ON a.id = r.article_id")
 
 
 def finish_revisit(db: sqlite_utils.Database, key: str, step: int, due_at: float | None, etag: str | None = None,
