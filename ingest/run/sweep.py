@@ -82,13 +82,24 @@ def sweep(dsn: str, *, task: str | None, stalled_after: float) -> list[Swept]:
     return swept
 
 
+def _job_name(job_id: int, args: dict[str, Any]) -> str:
+    """A job for log lines, by the arguments of its task: a link's, a WARC file's, a revisit's or a discovery."""
+    source = args.get("source") or ""
+    if args.get("url"):
+        return f"{source} job {job_id} for {args['url']}"
+    if args.get("path"):
+        return f"WARC job {job_id} for {args['path']}"
+    if args.get("url_key"):
+        return f"{source} revisit job {job_id} for {args['url_key']}"
+    return f"{source} discovery job {job_id}"
+
+
 def _recover(conn: psycopg.Connection[Any], job_id: int, args: dict[str, Any], lock: str | None,
              silent: float | None) -> Swept:
     """One stalled job, its row locked: its claim released, then retried, or aborted when a newer job has the
     link. `silent`: seconds since its worker's last heartbeat (None: the worker's row was pruned already)."""
     source, url = str(args.get("source") or ""), str(args.get("url") or "")
-    what = (f"{source} job {job_id} for {url}" if url else f"WARC job {job_id} for {args['path']}" if args.get("path")
-            else f"{source} discovery job {job_id}")
+    what = _job_name(job_id, args)
     if url:
         conn.execute("UPDATE frontier SET claimed_by = NULL, claimed_until = NULL WHERE url_key = %s"
                      " AND claimed_by LIKE %s", [url_key(url), f"%:job-{job_id}"])
